@@ -1,0 +1,700 @@
+//! The connection state machine (RFC 6455 sections 5 to 7), after the opening handshake.
+
+use core::ops::Range;
+
+use super::utf8::Utf8Validator;
+use super::{Config, Delivery, RecvBuf};
+use crate::time::Instant;
+use crate::wire::close::{self, CloseCode, CloseError};
+use crate::wire::frame::{EncodedHeader, FrameError, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::wire::mask::apply_mask;
+use crate::wire::Status;
+
+/// What a data message carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// UTF-8 text, validated before delivery.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+impl DataKind {
+    const fn opcode(self) -> OpCode {
+        match self {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// A received data message, or a chunk of one in [`Delivery::Chunked`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Data<'a> {
+    /// Text or binary.
+    pub kind: DataKind,
+    /// The unmasked payload, borrowed from the receive buffer.
+    pub payload: &'a [u8],
+    /// This is the first chunk of its message.
+    pub first: bool,
+    /// This is the last chunk of its message.
+    pub last: bool,
+}
+
+impl<'a> Data<'a> {
+    /// Whether this is a whole message rather than a chunk of one.
+    pub fn is_whole(&self) -> bool {
+        self.first && self.last
+    }
+
+    /// The payload as text, if this is a whole text message.
+    ///
+    /// The state machine already validated it; this re-checks (fast, SIMD where available)
+    /// because the crate forbids `unsafe`.
+    pub fn text(&self) -> Option<&'a str> {
+        if self.kind == DataKind::Text && self.is_whole() {
+            simdutf8::basic::from_utf8(self.payload).ok()
+        } else {
+            None
+        }
+    }
+}
+
+/// Which side of the connection did something.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// This server.
+    Local,
+    /// The client.
+    Peer,
+}
+
+/// A way the peer broke the protocol; each maps to the close code it is answered with.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// A malformed frame header (1002).
+    Frame(FrameError),
+    /// A client frame without a masking key (1002).
+    UnmaskedFrame,
+    /// A continuation frame with no message in progress (1002).
+    OrphanContinuation,
+    /// A new text or binary frame while a fragmented message is in progress (1002).
+    ExpectedContinuation,
+    /// A close frame whose payload is invalid (1002).
+    InvalidClose(CloseError),
+    /// A text message that is not UTF-8 (1007).
+    InvalidUtf8,
+    /// A message larger than the configured or buffer-imposed maximum (1009).
+    MessageTooBig,
+}
+
+impl ProtocolError {
+    /// The close code this error is answered with.
+    pub const fn close_code(self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::MessageTooBig => CloseCode::MESSAGE_TOO_BIG,
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+
+    /// A short explanation, sent as the close reason.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            ProtocolError::Frame(FrameError::ReservedBits) => "RSV bits set without an extension",
+            ProtocolError::Frame(FrameError::ReservedOpcode) => "reserved opcode",
+            ProtocolError::Frame(FrameError::FragmentedControl) => "fragmented control frame",
+            ProtocolError::Frame(FrameError::ControlTooLong) => "control frame over 125 bytes",
+            ProtocolError::Frame(FrameError::LengthOverflow) => "64-bit length with the top bit set",
+            ProtocolError::UnmaskedFrame => "client frames must be masked",
+            ProtocolError::OrphanContinuation => "continuation frame without a message",
+            ProtocolError::ExpectedContinuation => "new message before the last one ended",
+            ProtocolError::InvalidClose(CloseError::OneBytePayload) => "close payload of 1 byte",
+            ProtocolError::InvalidClose(CloseError::CodeNotAllowed(_)) => "close code not allowed",
+            ProtocolError::InvalidClose(CloseError::ReasonNotUtf8) => "close reason is not UTF-8",
+            ProtocolError::InvalidUtf8 => "text is not valid UTF-8",
+            ProtocolError::MessageTooBig => "message too big",
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// Both sides exchanged close frames; `code` is the peer's, `initiator` started it.
+    Handshake {
+        /// The code in the peer's close frame (1005 if it had none).
+        code: CloseCode,
+        /// Who sent the first close frame.
+        initiator: Side,
+    },
+    /// This side failed the connection because the peer broke the protocol.
+    Failed(ProtocolError),
+    /// The peer did not answer a ping in time.
+    PongTimeout,
+    /// The peer did not answer this side's close frame in time.
+    CloseTimeout,
+    /// The transport ended without a close handshake.
+    Dropped,
+}
+
+impl Closed {
+    /// The close code that best describes the end, for logs: the peer's code after a
+    /// handshake, the code sent when failing, 1006 when nothing was exchanged.
+    pub const fn code(self) -> CloseCode {
+        match self {
+            Closed::Handshake { code, .. } => code,
+            Closed::Failed(e) => e.close_code(),
+            Closed::PongTimeout => CloseCode::GOING_AWAY,
+            Closed::CloseTimeout | Closed::Dropped => CloseCode::ABNORMAL,
+        }
+    }
+}
+
+/// Something the application should know about.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A data message, or a chunk of one.
+    Data(Data<'a>),
+    /// The peer pinged; the pong is already queued.
+    Ping(&'a [u8]),
+    /// The peer sent a pong.
+    Pong(&'a [u8]),
+    /// The connection is over. Flush [`Connection::poll_transmit`], then drop the transport.
+    Closed {
+        /// How it ended.
+        how: Closed,
+        /// The peer's close reason, or this side's explanation.
+        reason: &'a str,
+    },
+}
+
+/// Why a frame could not be sent.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// A close frame was already sent or queued.
+    Closed,
+    /// `first` was set while a fragmented message is still being sent.
+    MessageInProgress,
+    /// `first` was clear but no fragmented message is being sent.
+    NoMessageInProgress,
+    /// The code may not be sent in a close frame (1005, 1006, 1015, unassigned).
+    CloseCodeNotAllowed,
+}
+
+/// A control frame ready to write: header and payload, at most 127 bytes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ControlFrame {
+    bytes: [u8; 2 + MAX_CONTROL_PAYLOAD],
+    len: u8,
+}
+
+impl ControlFrame {
+    fn new(opcode: OpCode, payload: &[u8]) -> Self {
+        let mut bytes = [0u8; 2 + MAX_CONTROL_PAYLOAD];
+        let len = payload.len().min(MAX_CONTROL_PAYLOAD);
+        bytes[0] = 0x80 | opcode as u8;
+        bytes[1] = len as u8;
+        bytes[2..2 + len].copy_from_slice(&payload[..len]);
+        ControlFrame { bytes, len: (2 + len) as u8 }
+    }
+
+    /// The frame's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// A control payload waiting to be sent.
+#[derive(Copy, Clone, Debug)]
+struct Payload {
+    bytes: [u8; MAX_CONTROL_PAYLOAD],
+    len: u8,
+}
+
+impl Payload {
+    fn copy_of(data: &[u8]) -> Self {
+        let len = data.len().min(MAX_CONTROL_PAYLOAD);
+        let mut bytes = [0u8; MAX_CONTROL_PAYLOAD];
+        bytes[..len].copy_from_slice(&data[..len]);
+        Payload { bytes, len: len as u8 }
+    }
+
+    fn close(code: CloseCode, reason: &str) -> Self {
+        let mut bytes = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = close::encode_close_payload(code, reason, &mut bytes);
+        Payload { bytes, len: len as u8 }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// Where the receiver is in the frame stream.
+#[derive(Copy, Clone, Debug)]
+enum Recv {
+    Header,
+    Control { opcode: OpCode, len: u8, mask: [u8; 4] },
+    Data { remaining: u64, mask: [u8; 4], offset: u64, fin: bool },
+}
+
+/// The data message being received.
+#[derive(Copy, Clone, Debug)]
+struct Incoming {
+    kind: DataKind,
+    total: u64,
+    delivered: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// This side sent close and waits for the peer's until the deadline.
+    Closing {
+        deadline: Instant,
+    },
+    Closed,
+}
+
+/// An event found by the receiver, as positions in the buffer.
+#[derive(Clone, Debug)]
+enum Ready {
+    Data { kind: DataKind, range: Range<usize>, first: bool, last: bool },
+    Ping(Range<usize>),
+    Pong(Range<usize>),
+    Closed { how: Closed, reason: Reason },
+}
+
+#[derive(Clone, Debug)]
+enum Reason {
+    InBuffer(Range<usize>),
+    Fixed(&'static str),
+}
+
+/// One WebSocket connection after its opening handshake, as a state machine.
+///
+/// See the [module documentation](super) for how a driver calls it.
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    state: State,
+    recv: Recv,
+    incoming: Option<Incoming>,
+    utf8: Utf8Validator,
+    /// The held message was delivered and is released by the next call.
+    release_held: bool,
+    /// The `Closed` event, reported once.
+    closed_event: Option<Ready>,
+    outgoing: Option<DataKind>,
+    pong: Option<Payload>,
+    close: Option<Payload>,
+    close_queued: bool,
+    ping_due: bool,
+    last_rx: Instant,
+    ping_sent: Option<Instant>,
+}
+
+impl Connection {
+    /// A connection that starts now, right after the 101 response.
+    pub fn new(config: Config, now: Instant) -> Self {
+        Connection {
+            config,
+            state: State::Open,
+            recv: Recv::Header,
+            incoming: None,
+            utf8: Utf8Validator::new(),
+            release_held: false,
+            closed_event: None,
+            outgoing: None,
+            pong: None,
+            close: None,
+            close_queued: false,
+            ping_due: false,
+            last_rx: now,
+            ping_sent: None,
+        }
+    }
+
+    /// The configuration this connection runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the connection is over; the driver drops the transport once transmits are flushed.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Whether this side may still send data frames.
+    pub fn can_send(&self) -> bool {
+        !self.close_queued && self.state == State::Open
+    }
+
+    /// Prepares `rx` for the next read and returns the space to read into.
+    ///
+    /// Releases what the last event borrowed and moves unparsed bytes to the front when that
+    /// frees worthwhile room. Never empty while the connection is open: the size checks on frame
+    /// headers keep a buffered message within the buffer.
+    pub fn read_buf<'b, B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &'b mut RecvBuf<B>) -> &'b mut [u8] {
+        self.release(rx);
+        rx.make_room();
+        rx.spare_mut()
+    }
+
+    /// Records `n` bytes read into [`read_buf`](Self::read_buf) at `now`.
+    pub fn handle_read<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>, n: usize, now: Instant) {
+        if self.state == State::Closed {
+            rx.clear();
+            return;
+        }
+        rx.commit(n);
+        if n > 0 {
+            // Any bytes prove the peer is alive, whether or not they complete a pong.
+            self.last_rx = now;
+            self.ping_sent = None;
+        }
+    }
+
+    /// Records that the transport reached end of stream or failed.
+    pub fn handle_eof(&mut self) {
+        if self.state != State::Closed {
+            self.state = State::Closed;
+            self.closed_event = Some(Ready::Closed { how: Closed::Dropped, reason: Reason::Fixed("") });
+        }
+    }
+
+    /// The next event found in the received bytes, or `None` when more input is needed.
+    ///
+    /// After each event, write out what [`poll_transmit`](Self::poll_transmit) yields: a ping's
+    /// pong and the close reply are queued there.
+    pub fn poll_event<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        rx: &'b mut RecvBuf<B>,
+    ) -> Option<Event<'b>> {
+        self.release(rx);
+        let ready = self.advance(rx)?;
+        let bytes = rx.bytes();
+        Some(match ready {
+            Ready::Data { kind, range, first, last } => {
+                Event::Data(Data { kind, payload: &bytes[range], first, last })
+            }
+            Ready::Ping(range) => Event::Ping(&bytes[range]),
+            Ready::Pong(range) => Event::Pong(&bytes[range]),
+            Ready::Closed { how, reason } => Event::Closed {
+                how,
+                reason: match reason {
+                    // Close reasons were validated as UTF-8 when parsed.
+                    Reason::InBuffer(range) => core::str::from_utf8(&bytes[range]).unwrap_or(""),
+                    Reason::Fixed(text) => text,
+                },
+            },
+        })
+    }
+
+    /// The next control frame to write (pong, ping or close), in the order they must go out.
+    pub fn poll_transmit(&mut self) -> Option<ControlFrame> {
+        if let Some(pong) = self.pong.take() {
+            return Some(ControlFrame::new(OpCode::Pong, pong.as_bytes()));
+        }
+        if core::mem::take(&mut self.ping_due) {
+            let stamp = self.ping_sent.unwrap_or(self.last_rx).as_millis().to_be_bytes();
+            return Some(ControlFrame::new(OpCode::Ping, &stamp));
+        }
+        let close = self.close.take()?;
+        Some(ControlFrame::new(OpCode::Close, close.as_bytes()))
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Open => match (self.ping_sent, self.config.ping_interval) {
+                (Some(sent), _) => Some(sent + self.config.pong_timeout),
+                (None, Some(interval)) => Some(self.last_rx + interval),
+                (None, None) => None,
+            },
+            State::Closing { deadline } => Some(deadline),
+            State::Closed => None,
+        }
+    }
+
+    /// Acts on deadlines that have passed: sends keepalive pings, gives up on silent peers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Open => {
+                if let Some(sent) = self.ping_sent {
+                    if now >= sent + self.config.pong_timeout {
+                        self.queue_close(CloseCode::GOING_AWAY, "no answer to ping");
+                        self.finish(Closed::PongTimeout, Reason::Fixed("no answer to ping"));
+                    }
+                } else if let Some(interval) = self.config.ping_interval {
+                    if now >= self.last_rx + interval {
+                        self.ping_sent = Some(now);
+                        self.ping_due = true;
+                    }
+                }
+            }
+            State::Closing { deadline } if now >= deadline => {
+                self.finish(Closed::CloseTimeout, Reason::Fixed("close handshake timed out"));
+            }
+            State::Closing { .. } | State::Closed => {}
+        }
+    }
+
+    /// Encodes the header of an outgoing data frame of `len` bytes; write the payload after it.
+    ///
+    /// For a whole message pass `first` and `last`; to stream one, pass `first` on the first
+    /// frame and `last` on the final one. Control frames may go out between the frames.
+    pub fn send_header(
+        &mut self,
+        kind: DataKind,
+        len: u64,
+        first: bool,
+        last: bool,
+    ) -> Result<EncodedHeader, SendError> {
+        if !self.can_send() {
+            return Err(SendError::Closed);
+        }
+        let opcode = match (first, self.outgoing) {
+            (true, None) => kind.opcode(),
+            (false, Some(_)) => OpCode::Continuation,
+            (true, Some(_)) => return Err(SendError::MessageInProgress),
+            (false, None) => return Err(SendError::NoMessageInProgress),
+        };
+        self.outgoing = if last { None } else { Some(kind) };
+        Ok(EncodedHeader::new(&FrameHeader { fin: last, opcode, mask: None, payload_len: len }))
+    }
+
+    /// Starts the closing handshake: queues a close frame and waits for the peer's.
+    pub fn close(&mut self, code: CloseCode, reason: &str, now: Instant) -> Result<(), SendError> {
+        if !code.is_allowed_on_wire() {
+            return Err(SendError::CloseCodeNotAllowed);
+        }
+        if !self.can_send() {
+            return Err(SendError::Closed);
+        }
+        self.queue_close(code, reason);
+        self.state = State::Closing { deadline: now + self.config.close_timeout };
+        Ok(())
+    }
+
+    fn release<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) {
+        if core::mem::take(&mut self.release_held) {
+            rx.held_len = 0;
+        }
+    }
+
+    fn queue_close(&mut self, code: CloseCode, reason: &str) {
+        if !self.close_queued {
+            self.close_queued = true;
+            self.close = Some(Payload::close(code, reason));
+        }
+    }
+
+    fn finish(&mut self, how: Closed, reason: Reason) {
+        self.state = State::Closed;
+        self.closed_event = Some(Ready::Closed { how, reason });
+    }
+
+    /// Fails the connection (RFC 6455 section 7.1.7): the close frame with the error's code goes
+    /// out before the transport is dropped.
+    fn fail(&mut self, error: ProtocolError) {
+        match self.state {
+            State::Open => {
+                self.queue_close(error.close_code(), error.reason());
+                self.finish(Closed::Failed(error), Reason::Fixed(error.reason()));
+            }
+            // Our close frame is already out; nothing more to say.
+            State::Closing { .. } => self.finish(Closed::Failed(error), Reason::Fixed(error.reason())),
+            State::Closed => {}
+        }
+    }
+
+    fn advance<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
+        loop {
+            if let Some(ready) = self.closed_event.take() {
+                return Some(ready);
+            }
+            if self.state == State::Closed {
+                return None;
+            }
+            match self.recv {
+                Recv::Header => {
+                    let header = match FrameHeader::parse(rx.pending()) {
+                        Ok(Status::Partial) => return None,
+                        Ok(Status::Complete(header, len)) => {
+                            rx.consume(len);
+                            header
+                        }
+                        Err(e) => {
+                            self.fail(ProtocolError::Frame(e));
+                            continue;
+                        }
+                    };
+                    if let Err(e) = self.on_header(header, rx.capacity()) {
+                        self.fail(e);
+                    }
+                }
+                Recv::Control { opcode, len, mask } => {
+                    let len = usize::from(len);
+                    if rx.pending().len() < len {
+                        return None;
+                    }
+                    let range = rx.start..rx.start + len;
+                    apply_mask(&mut rx.bytes_mut()[range.clone()], mask, 0);
+                    rx.consume(len);
+                    self.recv = Recv::Header;
+                    if let Some(ready) = self.on_control(opcode, range, rx.bytes()) {
+                        return Some(ready);
+                    }
+                }
+                Recv::Data { remaining, mask, offset, fin } => {
+                    let n = remaining.min(rx.pending().len() as u64) as usize;
+                    if n == 0 && remaining > 0 {
+                        return None;
+                    }
+                    let range = rx.start..rx.start + n;
+                    apply_mask(&mut rx.bytes_mut()[range.clone()], mask, offset);
+                    rx.consume(n);
+                    let remaining = remaining - n as u64;
+                    self.recv = if remaining == 0 {
+                        Recv::Header
+                    } else {
+                        Recv::Data { remaining, mask, offset: offset + n as u64, fin }
+                    };
+                    match self.on_payload(range, remaining == 0 && fin, rx) {
+                        Ok(Some(ready)) => return Some(ready),
+                        Ok(None) => {}
+                        Err(e) => self.fail(e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_header(&mut self, header: FrameHeader, capacity: usize) -> Result<(), ProtocolError> {
+        let mask = header.mask.ok_or(ProtocolError::UnmaskedFrame)?;
+        if header.opcode.is_control() {
+            // The parser already bounded control payloads to 125 bytes.
+            self.recv = Recv::Control { opcode: header.opcode, len: header.payload_len as u8, mask };
+            return Ok(());
+        }
+        let incoming = match (header.opcode, self.incoming.as_mut()) {
+            (OpCode::Continuation, Some(incoming)) => incoming,
+            (OpCode::Continuation, None) => return Err(ProtocolError::OrphanContinuation),
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (opcode, None) => {
+                let kind = if opcode == OpCode::Text { DataKind::Text } else { DataKind::Binary };
+                self.incoming.insert(Incoming { kind, total: 0, delivered: false })
+            }
+        };
+        // Enforced on the announced length, before a single payload byte is buffered.
+        let total = incoming.total.saturating_add(header.payload_len);
+        if total > self.config.effective_max_message(capacity) {
+            return Err(ProtocolError::MessageTooBig);
+        }
+        incoming.total = total;
+        self.recv = Recv::Data { remaining: header.payload_len, mask, offset: 0, fin: header.fin };
+        Ok(())
+    }
+
+    fn on_control(&mut self, opcode: OpCode, range: Range<usize>, bytes: &[u8]) -> Option<Ready> {
+        let payload = &bytes[range.clone()];
+        match opcode {
+            OpCode::Ping => {
+                if self.state == State::Open && !self.close_queued {
+                    self.pong = Some(Payload::copy_of(payload));
+                }
+                Some(Ready::Ping(range))
+            }
+            OpCode::Pong => Some(Ready::Pong(range)),
+            _ => {
+                let frame = match close::parse_close_payload(payload) {
+                    Ok(frame) => frame,
+                    Err(e) => {
+                        self.fail(ProtocolError::InvalidClose(e));
+                        return None;
+                    }
+                };
+                let initiator = match self.state {
+                    State::Closing { .. } => Side::Local,
+                    _ => {
+                        // Echo the peer's code, as RFC 6455 section 5.5.1 suggests; a close
+                        // without a code is answered with 1000.
+                        let code =
+                            if frame.code == CloseCode::NO_STATUS { CloseCode::NORMAL } else { frame.code };
+                        self.queue_close(code, "");
+                        Side::Peer
+                    }
+                };
+                let reason_start = range.end - frame.reason.len();
+                self.finish(
+                    Closed::Handshake { code: frame.code, initiator },
+                    Reason::InBuffer(reason_start..range.end),
+                );
+                self.closed_event.take()
+            }
+        }
+    }
+
+    fn on_payload<B: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        range: Range<usize>,
+        last: bool,
+        rx: &mut RecvBuf<B>,
+    ) -> Result<Option<Ready>, ProtocolError> {
+        let Some(incoming) = self.incoming.as_mut() else {
+            return Ok(None);
+        };
+        let kind = incoming.kind;
+        let first = !incoming.delivered;
+        if kind == DataKind::Text {
+            self.utf8.feed(&rx.bytes()[range.clone()]).map_err(|_| ProtocolError::InvalidUtf8)?;
+            if last {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        }
+        if last {
+            self.incoming = None;
+        }
+        if matches!(self.state, State::Closing { .. }) {
+            // After our close frame, data is read only to find the peer's close.
+            return Ok(None);
+        }
+        match self.config.delivery {
+            Delivery::Whole => {
+                if !range.is_empty() {
+                    if rx.held_len == 0 {
+                        rx.held_start = range.start;
+                    } else {
+                        let end = rx.held_start + rx.held_len;
+                        if end != range.start {
+                            rx.bytes_mut().copy_within(range.clone(), end);
+                        }
+                    }
+                    rx.held_len += range.len();
+                }
+                if !last {
+                    return Ok(None);
+                }
+                self.release_held = true;
+                let held = rx.held_start..rx.held_start + rx.held_len;
+                Ok(Some(Ready::Data { kind, range: held, first: true, last: true }))
+            }
+            Delivery::Chunked => {
+                // Empty middle frames carry nothing worth an event.
+                if range.is_empty() && !last {
+                    return Ok(None);
+                }
+                if let Some(incoming) = self.incoming.as_mut() {
+                    incoming.delivered = true;
+                }
+                Ok(Some(Ready::Data { kind, range, first, last }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

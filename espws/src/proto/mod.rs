@@ -1,0 +1,23 @@
+//! The sans-IO protocol core: the connection state machine and what it is made of.
+//!
+//! Nothing here owns a socket or reads a clock. Drivers feed received bytes and `now` in, take
+//! events, frames to send and the next deadline out. The model, after `quinn-proto`:
+//!
+//! 1. read socket bytes into [`Connection::read_buf`], then call [`Connection::handle_read`]
+//!    (or [`Connection::handle_eof`]);
+//! 2. call [`Connection::poll_event`] until it returns `None`, and after each event write out
+//!    every frame [`Connection::poll_transmit`] yields;
+//! 3. sleep until [`Connection::poll_timeout`] or more input, then call
+//!    [`Connection::handle_timeout`];
+//! 4. once [`Connection::is_closed`], flush the transmits and drop the transport.
+
+mod config;
+mod connection;
+mod recv_buf;
+pub mod utf8;
+
+pub use config::{Config, ConfigError, Delivery};
+pub use connection::{
+    Closed, Connection, ControlFrame, Data, DataKind, Event, ProtocolError, SendError, Side,
+};
+pub use recv_buf::RecvBuf;

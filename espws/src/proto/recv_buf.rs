@@ -1,0 +1,93 @@
+//! The caller-owned receive buffer and its layout.
+
+/// A receive buffer the caller owns, with the layout the state machine keeps in it.
+///
+/// ```text
+/// [ free | held message | consumed | pending input | spare ]
+///          held_start              start           end     capacity
+/// ```
+///
+/// *Held* is the part of a whole message already reassembled (only in
+/// [`Delivery::Whole`](super::Delivery::Whole)); *pending* is received bytes not yet parsed;
+/// *spare* is where the next read goes.
+#[derive(Debug)]
+pub struct RecvBuf<B> {
+    storage: B,
+    pub(crate) held_start: usize,
+    pub(crate) held_len: usize,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
+    /// Wraps `storage`, which may be an array, a `&mut [u8]` or a `Vec<u8>`.
+    pub fn new(storage: B) -> Self {
+        RecvBuf { storage, held_start: 0, held_len: 0, start: 0, end: 0 }
+    }
+
+    /// The buffer's size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.storage.as_ref().len()
+    }
+
+    /// Received bytes not yet consumed.
+    pub fn pending(&self) -> &[u8] {
+        &self.storage.as_ref()[self.start..self.end]
+    }
+
+    /// Free space after the pending bytes.
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        let end = self.end;
+        &mut self.storage.as_mut()[end..]
+    }
+
+    /// Records that `n` bytes were written to the front of [`spare_mut`](Self::spare_mut).
+    pub fn commit(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.capacity());
+    }
+
+    /// Marks the first `n` pending bytes consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+    }
+
+    /// Drops everything: held, pending and spare.
+    pub fn clear(&mut self) {
+        self.held_start = 0;
+        self.held_len = 0;
+        self.start = 0;
+        self.end = 0;
+    }
+
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        self.storage.as_mut()
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.storage.as_ref()
+    }
+
+    /// Makes room at the end by moving held and pending bytes to the front, when that frees
+    /// enough to be worth the copy.
+    pub(crate) fn make_room(&mut self) {
+        if self.held_len == 0 && self.start == self.end {
+            self.held_start = 0;
+            self.start = 0;
+            self.end = 0;
+            return;
+        }
+        let capacity = self.capacity();
+        let spare = capacity - self.end;
+        let gap = self.start - self.held_len;
+        if spare >= capacity / 4 || gap == 0 {
+            return;
+        }
+        let (held_start, held_len, start, end) = (self.held_start, self.held_len, self.start, self.end);
+        let bytes = self.storage.as_mut();
+        bytes.copy_within(held_start..held_start + held_len, 0);
+        bytes.copy_within(start..end, held_len);
+        self.held_start = 0;
+        self.start = held_len;
+        self.end = held_len + (end - start);
+    }
+}

@@ -1,0 +1,326 @@
+//! Frame headers (RFC 6455 section 5.2): parsing and encoding.
+
+use super::Status;
+use crate::wire::close::CloseCode;
+
+/// The longest possible frame header: 2 bytes, a 64-bit length and a masking key.
+pub const MAX_HEADER_LEN: usize = 14;
+
+/// The longest payload a control frame may carry (RFC 6455 section 5.5).
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// What a frame carries (RFC 6455 section 5.2, "Opcode").
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OpCode {
+    /// A further fragment of the message in progress.
+    Continuation = 0x0,
+    /// The first frame of a text message.
+    Text = 0x1,
+    /// The first frame of a binary message.
+    Binary = 0x2,
+    /// Starts or answers the closing handshake.
+    Close = 0x8,
+    /// Asks the peer for a pong.
+    Ping = 0x9,
+    /// Answers a ping, or is a unidirectional heartbeat.
+    Pong = 0xA,
+}
+
+impl OpCode {
+    /// Decodes the 4-bit opcode field; `None` for the reserved values.
+    pub const fn from_bits(bits: u8) -> Option<OpCode> {
+        Some(match bits {
+            0x0 => OpCode::Continuation,
+            0x1 => OpCode::Text,
+            0x2 => OpCode::Binary,
+            0x8 => OpCode::Close,
+            0x9 => OpCode::Ping,
+            0xA => OpCode::Pong,
+            _ => return None,
+        })
+    }
+
+    /// Whether this is a control frame (close, ping or pong).
+    pub const fn is_control(self) -> bool {
+        self as u8 & 0x8 != 0
+    }
+}
+
+/// A frame header, as parsed from or encoded to the wire.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// This is the final fragment of its message.
+    pub fin: bool,
+    /// What the frame carries.
+    pub opcode: OpCode,
+    /// The masking key; clients must send one, servers must not.
+    pub mask: Option<[u8; 4]>,
+    /// The payload length in bytes.
+    pub payload_len: u64,
+}
+
+/// Why a frame header was refused. Each maps to the close code it causes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// An RSV bit is set, and no extension was negotiated.
+    ReservedBits,
+    /// The opcode is one of the reserved values.
+    ReservedOpcode,
+    /// A control frame without FIN.
+    FragmentedControl,
+    /// A control frame with more than 125 bytes of payload.
+    ControlTooLong,
+    /// A 64-bit length with its most significant bit set.
+    LengthOverflow,
+}
+
+impl FrameError {
+    /// The close code this error answers with: all are protocol errors.
+    pub const fn close_code(self) -> CloseCode {
+        CloseCode::PROTOCOL_ERROR
+    }
+}
+
+impl FrameHeader {
+    /// Parses a header from the start of `input`.
+    ///
+    /// Returns [`Status::Partial`] until all header bytes are present. Checks only what the
+    /// header alone decides; rules that depend on the connection (masking, fragmentation
+    /// order, size limits) belong to the state machine.
+    pub fn parse(input: &[u8]) -> Result<Status<FrameHeader>, FrameError> {
+        let [b0, b1, ..] = *input else {
+            return Ok(Status::Partial);
+        };
+        if b0 & 0x70 != 0 {
+            return Err(FrameError::ReservedBits);
+        }
+        let opcode = OpCode::from_bits(b0 & 0x0F).ok_or(FrameError::ReservedOpcode)?;
+        let fin = b0 & 0x80 != 0;
+        let masked = b1 & 0x80 != 0;
+        let len7 = b1 & 0x7F;
+        if opcode.is_control() {
+            if !fin {
+                return Err(FrameError::FragmentedControl);
+            }
+            if usize::from(len7) > MAX_CONTROL_PAYLOAD {
+                return Err(FrameError::ControlTooLong);
+            }
+        }
+        let (payload_len, mut at) = match len7 {
+            126 => {
+                let Some(bytes) = input.get(2..4) else {
+                    return Ok(Status::Partial);
+                };
+                (u64::from(u16::from_be_bytes([bytes[0], bytes[1]])), 4)
+            }
+            127 => {
+                let Some(bytes) = input.get(2..10) else {
+                    return Ok(Status::Partial);
+                };
+                let mut be = [0u8; 8];
+                be.copy_from_slice(bytes);
+                let len = u64::from_be_bytes(be);
+                if len >> 63 != 0 {
+                    return Err(FrameError::LengthOverflow);
+                }
+                (len, 10)
+            }
+            short => (u64::from(short), 2),
+        };
+        let mask = if masked {
+            let Some(bytes) = input.get(at..at + 4) else {
+                return Ok(Status::Partial);
+            };
+            at += 4;
+            Some([bytes[0], bytes[1], bytes[2], bytes[3]])
+        } else {
+            None
+        };
+        Ok(Status::Complete(FrameHeader { fin, opcode, mask, payload_len }, at))
+    }
+
+    /// The number of bytes [`encode`](Self::encode) writes for this header.
+    pub const fn encoded_len(&self) -> usize {
+        let len_bytes = match self.payload_len {
+            0..=125 => 0,
+            126..=0xFFFF => 2,
+            _ => 8,
+        };
+        2 + len_bytes + if self.mask.is_some() { 4 } else { 0 }
+    }
+
+    /// Encodes the header with the shortest length form; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        out[0] = (u8::from(self.fin) << 7) | self.opcode as u8;
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        let mut at = match self.payload_len {
+            len @ 0..=125 => {
+                out[1] = mask_bit | len as u8;
+                2
+            }
+            len @ 126..=0xFFFF => {
+                out[1] = mask_bit | 126;
+                out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
+            }
+            len => {
+                out[1] = mask_bit | 127;
+                out[2..10].copy_from_slice(&len.to_be_bytes());
+                10
+            }
+        };
+        if let Some(key) = self.mask {
+            out[at..at + 4].copy_from_slice(&key);
+            at += 4;
+        }
+        at
+    }
+}
+
+/// An encoded frame header, ready to be written before its payload.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct EncodedHeader {
+    bytes: [u8; MAX_HEADER_LEN],
+    len: u8,
+}
+
+impl EncodedHeader {
+    /// Encodes `header`.
+    pub fn new(header: &FrameHeader) -> Self {
+        let mut bytes = [0; MAX_HEADER_LEN];
+        let len = header.encode(&mut bytes) as u8;
+        EncodedHeader { bytes, len }
+    }
+
+    /// The header's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> (FrameHeader, usize) {
+        match FrameHeader::parse(input) {
+            Ok(Status::Complete(h, n)) => (h, n),
+            other => panic!("expected a complete header, got {other:?}"),
+        }
+    }
+
+    // RFC 6455 section 5.7, each example byte for byte.
+    #[test]
+    fn rfc_5_7_single_frame_unmasked_text() {
+        let wire = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let (h, n) = parse_all(&wire);
+        assert_eq!((h.fin, h.opcode, h.mask, h.payload_len, n), (true, OpCode::Text, None, 5, 2));
+        assert_eq!(&wire[n..], b"Hello");
+        assert_eq!(EncodedHeader::new(&h).as_bytes(), &wire[..2]);
+    }
+
+    #[test]
+    fn rfc_5_7_single_frame_masked_text() {
+        let wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let (h, n) = parse_all(&wire);
+        assert_eq!(h.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
+        assert_eq!((h.payload_len, n), (5, 6));
+        let mut payload = wire[n..].to_vec();
+        crate::wire::mask::apply_mask(&mut payload, h.mask.unwrap(), 0);
+        assert_eq!(payload, b"Hello");
+        assert_eq!(EncodedHeader::new(&h).as_bytes(), &wire[..6]);
+    }
+
+    #[test]
+    fn rfc_5_7_fragmented_unmasked_text() {
+        let first = [0x01, 0x03, 0x48, 0x65, 0x6c];
+        let last = [0x80, 0x02, 0x6c, 0x6f];
+        let (h1, n1) = parse_all(&first);
+        let (h2, n2) = parse_all(&last);
+        assert_eq!((h1.fin, h1.opcode, h1.payload_len), (false, OpCode::Text, 3));
+        assert_eq!((h2.fin, h2.opcode, h2.payload_len), (true, OpCode::Continuation, 2));
+        assert_eq!([&first[n1..], &last[n2..]].concat(), b"Hello");
+        assert_eq!(EncodedHeader::new(&h1).as_bytes(), &first[..2]);
+        assert_eq!(EncodedHeader::new(&h2).as_bytes(), &last[..2]);
+    }
+
+    #[test]
+    fn rfc_5_7_unmasked_ping_and_masked_pong() {
+        let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let pong = [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let (hp, _) = parse_all(&ping);
+        let (hq, nq) = parse_all(&pong);
+        assert_eq!((hp.opcode, hp.payload_len), (OpCode::Ping, 5));
+        assert_eq!((hq.opcode, hq.payload_len, nq), (OpCode::Pong, 5, 6));
+        assert_eq!(EncodedHeader::new(&hp).as_bytes(), &ping[..2]);
+        assert_eq!(EncodedHeader::new(&hq).as_bytes(), &pong[..6]);
+    }
+
+    #[test]
+    fn rfc_5_7_256_bytes_binary_uses_16_bit_length() {
+        let wire = [0x82, 0x7E, 0x01, 0x00];
+        let (h, n) = parse_all(&wire);
+        assert_eq!((h.opcode, h.payload_len, n), (OpCode::Binary, 256, 4));
+        assert_eq!(EncodedHeader::new(&h).as_bytes(), &wire);
+    }
+
+    #[test]
+    fn rfc_5_7_64_kib_binary_uses_64_bit_length() {
+        let wire = [0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00];
+        let (h, n) = parse_all(&wire);
+        assert_eq!((h.opcode, h.payload_len, n), (OpCode::Binary, 65536, 10));
+        assert_eq!(EncodedHeader::new(&h).as_bytes(), &wire);
+    }
+
+    #[test]
+    fn rfc_5_2_length_boundaries_choose_the_shortest_form() {
+        for (len, header_len) in [(0, 2), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
+            let h = FrameHeader { fin: true, opcode: OpCode::Binary, mask: None, payload_len: len };
+            assert_eq!(h.encoded_len(), header_len, "length {len}");
+            assert_eq!(EncodedHeader::new(&h).as_bytes().len(), header_len);
+            assert_eq!(parse_all(EncodedHeader::new(&h).as_bytes()).0, h);
+        }
+    }
+
+    #[test]
+    fn rfc_5_2_rsv_bits_are_refused() {
+        for b0 in [0xC1, 0xA1, 0x91] {
+            assert_eq!(FrameHeader::parse(&[b0, 0x80]), Err(FrameError::ReservedBits));
+        }
+    }
+
+    #[test]
+    fn rfc_5_2_reserved_opcodes_are_refused() {
+        for op in [3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
+            assert_eq!(FrameHeader::parse(&[0x80 | op, 0x80]), Err(FrameError::ReservedOpcode));
+        }
+    }
+
+    #[test]
+    fn rfc_5_5_control_frames_are_never_fragmented() {
+        assert_eq!(FrameHeader::parse(&[0x09, 0x80]), Err(FrameError::FragmentedControl));
+    }
+
+    #[test]
+    fn rfc_5_5_control_payload_is_at_most_125_bytes() {
+        assert_eq!(FrameHeader::parse(&[0x89, 0xFE]), Err(FrameError::ControlTooLong));
+        assert!(matches!(FrameHeader::parse(&[0x89, 0xFD]), Ok(Status::Partial)));
+    }
+
+    #[test]
+    fn rfc_5_2_64_bit_length_most_significant_bit_must_be_zero() {
+        let wire = [0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        assert_eq!(FrameHeader::parse(&wire), Err(FrameError::LengthOverflow));
+        let max = [0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4];
+        assert_eq!(parse_all(&max).0.payload_len, (1 << 63) - 1);
+    }
+
+    #[test]
+    fn every_truncation_of_a_header_is_partial() {
+        let wire = [0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0, 0, 9, 8, 7, 6];
+        for cut in 0..wire.len() {
+            assert_eq!(FrameHeader::parse(&wire[..cut]), Ok(Status::Partial), "cut at {cut}");
+        }
+        assert_eq!(parse_all(&wire).1, 14);
+    }
+}
