@@ -1,2 +1,7 @@
+//! The applications an espws device runs, written once against the driver API and wired up
+//! by the simulator and both firmware crates.
 #![no_std]
-//! Apps.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod echo;

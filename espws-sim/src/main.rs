@@ -1,1 +1,106 @@
-fn main() {}
+//! espws-sim: runs the device's applications on a PC, over the same library code.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use espws::proto::{Config, Delivery};
+use espws::server::{Client, Server, ServerConfig, ServerSocket, Service};
+
+/// The espws device simulator: the firmware's WebSocket applications, on your PC.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; 0.0.0.0 makes the simulator reachable from other machines.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// TCP port for the WebSocket endpoint.
+    #[arg(long, default_value_t = 9998)]
+    port: u16,
+    /// Clients served at once; one more gets HTTP 503.
+    #[arg(long, default_value_t = 8)]
+    max_clients: usize,
+    /// Largest message accepted, in bytes; larger ones close with 1009.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_message: u64,
+    /// Receive buffer per client, in bytes.
+    #[arg(long, default_value_t = 16 * 1024)]
+    rx_buffer: usize,
+    /// How messages reach the app: in chunks as they arrive, or reassembled whole (then
+    /// --rx-buffer bounds the message size too).
+    #[arg(long, value_enum, default_value_t = DeliveryArg::Chunked)]
+    delivery: DeliveryArg,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum DeliveryArg {
+    Chunked,
+    Whole,
+}
+
+struct Echo;
+
+impl Service for Echo {
+    fn websocket(&self, ws: &mut ServerSocket, _client: &Client) {
+        espws_apps::echo::run_blocking(ws);
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Args::parse();
+    let delivery = match args.delivery {
+        DeliveryArg::Chunked => Delivery::Chunked,
+        DeliveryArg::Whole => Delivery::Whole,
+    };
+    let config = ServerConfig {
+        max_clients: args.max_clients,
+        rx_buffer: args.rx_buffer,
+        connection: Config { max_message: args.max_message, delivery, ..Config::default() },
+        ..ServerConfig::default()
+    };
+    if delivery == Delivery::Whole {
+        let fits = config.connection.effective_max_message(config.rx_buffer);
+        if fits < args.max_message {
+            log::warn!(
+                "whole delivery with a {} byte buffer limits messages to {fits} bytes",
+                args.rx_buffer
+            );
+        }
+    }
+    let server = match Server::bind((args.bind, args.port), config, Echo) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("espws-sim: cannot listen on {}:{}: {e}", args.bind, args.port);
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                eprintln!("espws-sim: is another server using that port? Choose another with --port.");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = server.local_addr().expect("a bound listener has an address");
+    log::info!("espws-sim {} running the echo app", env!("CARGO_PKG_VERSION"));
+    if addr.ip().is_unspecified() {
+        log::info!(
+            "listening on port {} of every interface: connect to ws://<this machine's address>:{}/",
+            addr.port(),
+            addr.port()
+        );
+    } else {
+        log::info!("WebSocket URL: ws://{addr}/ (any path is accepted)");
+    }
+    log::info!(
+        "limits: {} clients, {} byte messages, ping after {:?} idle",
+        args.max_clients,
+        args.max_message,
+        Config::default().ping_interval.unwrap_or(Duration::ZERO)
+    );
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("espws-sim: server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

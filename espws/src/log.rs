@@ -5,6 +5,9 @@
 #[cfg(all(feature = "log", feature = "defmt"))]
 compile_error!("espws: enable at most one of the `log` and `defmt` features");
 
+#[cfg(all(feature = "defmt", feature = "std"))]
+compile_error!("espws: `defmt` is for no_std targets; with `std`, use the `log` feature");
+
 #[allow(unused_macros)]
 macro_rules! emit {
     ($level:ident, $($arg:tt)*) => {{

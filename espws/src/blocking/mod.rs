@@ -1,1 +1,311 @@
-//! Blocking driver.
+//! The blocking driver: moves bytes between an `embedded-io` transport and the state machine.
+//!
+//! This is what runs on ESP-IDF (lwIP sockets through `std::net`) and in the simulator's
+//! thread-per-connection server. It honours the core's deadlines with the transport's read
+//! timeout, so no timer thread is needed.
+
+#[cfg(feature = "std")]
+mod std_io;
+
+use core::time::Duration;
+
+use embedded_io::{Error as _, ErrorKind, Read, Write};
+
+use crate::proto::{Config, Connection, Event, RecvBuf, SendError};
+use crate::time::Instant;
+use crate::wire::http::{Request, RequestError, EMPTY_HEADER, MAX_HEADERS};
+use crate::wire::Status;
+use crate::{CloseCode, DataKind};
+
+#[cfg(feature = "std")]
+pub use std_io::{StdClock, TcpTransport};
+
+/// How long a closed connection keeps reading (and discarding) after its FIN, so that the
+/// peer receives the close frame rather than a reset.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// A blocking byte stream the driver can run a connection over.
+pub trait Transport: Read + Write {
+    /// Bounds how long each following read may block; `None` blocks indefinitely.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Self::Error>;
+
+    /// Whether `error` means a read timed out (and may be retried) rather than failed.
+    fn is_timeout(error: &Self::Error) -> bool {
+        error.kind() == ErrorKind::TimedOut
+    }
+
+    /// Writes all `parts` in order; transports that can should do it in one vectored write.
+    fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), Self::Error> {
+        parts.iter().try_for_each(|part| self.write_all(part))
+    }
+
+    /// Sends end-of-stream after everything written so far, keeping the read side open.
+    fn shutdown_write(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A monotonic clock.
+pub trait Clock {
+    /// The current time.
+    fn now(&self) -> Instant;
+}
+
+/// Why a driver call failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Error<E> {
+    /// The transport failed; the connection is over.
+    Io(E),
+    /// The frame could not be sent (see [`SendError`]).
+    Send(SendError),
+}
+
+impl<E> From<SendError> for Error<E> {
+    fn from(e: SendError) -> Self {
+        Error::Send(e)
+    }
+}
+
+/// One WebSocket connection over a blocking transport, after the opening handshake.
+pub struct WebSocket<T, B, C> {
+    io: T,
+    conn: Connection,
+    rx: RecvBuf<B>,
+    clock: C,
+    read_timeout: Option<Duration>,
+    /// The `Closed` event was delivered; the next call shuts the transport down.
+    finished: bool,
+}
+
+/// Sends frames on a connection while an event borrows its receive buffer.
+pub struct Sender<'a, T, C> {
+    io: &'a mut T,
+    conn: &'a mut Connection,
+    clock: &'a C,
+}
+
+impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
+    /// Runs `config` over `io`. `rx` may already hold bytes that followed the request head.
+    pub fn new(io: T, rx: RecvBuf<B>, config: Config, clock: C) -> Self {
+        let conn = Connection::new(config, clock.now());
+        WebSocket { io, conn, rx, clock, read_timeout: None, finished: false }
+    }
+
+    /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
+    ///
+    /// The last event is [`Event::Closed`]; the call after it shuts the transport down politely
+    /// (FIN, then a bounded wait for the peer's) and returns `None`.
+    #[allow(clippy::type_complexity)]
+    pub fn next_event(&mut self) -> Result<Option<(Event<'_>, Sender<'_, T, C>)>, Error<T::Error>> {
+        loop {
+            self.flush_control();
+            if self.finished {
+                self.linger();
+                return Ok(None);
+            }
+            if self.conn.has_event(&mut self.rx) {
+                break;
+            }
+            self.wait_and_read()?;
+        }
+        let event = self.conn.poll_event(&mut self.rx).expect("has_event promised an event");
+        if let Event::Closed { .. } = event {
+            self.finished = true;
+            // The close frame goes out now, before the application hears of the end.
+            while let Some(frame) = self.conn.poll_transmit() {
+                if self.io.write_all(frame.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(Some((event, Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock })))
+    }
+
+    /// Ends the connection properly whatever its state: closes with 1000 if still open, waits
+    /// for the close handshake (bounded by the close timeout), then shuts the transport down.
+    pub fn finish(&mut self) {
+        if self.conn.can_send() {
+            let _ = self.conn.close(CloseCode::NORMAL, "", self.clock.now());
+        }
+        while let Ok(Some(_)) = self.next_event() {}
+    }
+
+    /// A [`Sender`] for sending outside of an event.
+    pub fn sender(&mut self) -> Sender<'_, T, C> {
+        Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock }
+    }
+
+    /// The state machine, for inspection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Gives back the transport and the receive buffer.
+    pub fn into_parts(self) -> (T, RecvBuf<B>) {
+        (self.io, self.rx)
+    }
+
+    fn flush_control(&mut self) {
+        while let Some(frame) = self.conn.poll_transmit() {
+            if let Err(e) = self.io.write_all(frame.as_bytes()) {
+                debug!("writing a control frame failed: {}", e.kind() as u8);
+                self.conn.handle_eof();
+            }
+        }
+    }
+
+    /// Waits for input or the next deadline, whichever comes first.
+    fn wait_and_read(&mut self) -> Result<(), Error<T::Error>> {
+        let deadline = self.conn.poll_timeout();
+        if let Some(deadline) = deadline {
+            let now = self.clock.now();
+            if now >= deadline {
+                self.conn.handle_timeout(now);
+                return Ok(());
+            }
+            self.arm_read_timeout(Some(deadline.saturating_duration_since(now)))?;
+        } else {
+            self.arm_read_timeout(None)?;
+        }
+        let space = self.conn.read_buf(&mut self.rx);
+        match self.io.read(space) {
+            Ok(0) => self.conn.handle_eof(),
+            Ok(n) => self.conn.handle_read(&mut self.rx, n, self.clock.now()),
+            Err(e) if T::is_timeout(&e) => self.conn.handle_timeout(self.clock.now()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                debug!("read failed: {}", e.kind() as u8);
+                self.conn.handle_eof();
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the transport's read timeout only when needed: each change is a system call, so a
+    /// timeout that would wake up early (harmless) or late by at most an eighth is kept.
+    fn arm_read_timeout(&mut self, wanted: Option<Duration>) -> Result<(), Error<T::Error>> {
+        let wanted = wanted.map(|w| w.max(Duration::from_millis(1)));
+        let keep = match (self.read_timeout, wanted) {
+            (None, None) => true,
+            (Some(current), Some(wanted)) => current <= wanted || current - wanted <= wanted / 8,
+            _ => false,
+        };
+        if !keep {
+            self.io.set_read_timeout(wanted).map_err(Error::Io)?;
+            self.read_timeout = wanted;
+        }
+        Ok(())
+    }
+
+    /// Sends FIN, then reads and discards until the peer's FIN or [`LINGER`] passes.
+    fn linger(&mut self) {
+        let _ = self.io.shutdown_write();
+        let deadline = self.clock.now() + LINGER;
+        loop {
+            let now = self.clock.now();
+            if now >= deadline
+                || self.io.set_read_timeout(Some(deadline.saturating_duration_since(now))).is_err()
+            {
+                return;
+            }
+            self.rx.clear();
+            match self.io.read(self.rx.spare_mut()) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+impl<T: Transport, C: Clock> Sender<'_, T, C> {
+    /// Sends a whole text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error<T::Error>> {
+        self.send_part(DataKind::Text, text.as_bytes(), true, true)
+    }
+
+    /// Sends a whole binary message.
+    pub fn send_binary(&mut self, bytes: &[u8]) -> Result<(), Error<T::Error>> {
+        self.send_part(DataKind::Binary, bytes, true, true)
+    }
+
+    /// Sends one frame of a message: whole when `first` and `last` are both set.
+    ///
+    /// Header and payload go out in one vectored write where the transport supports it.
+    pub fn send_part(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), Error<T::Error>> {
+        let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        self.io.write_all_vectored(&[header.as_bytes(), payload]).map_err(|e| {
+            // A peer that stopped reading past the write timeout is treated as gone.
+            self.conn.handle_eof();
+            Error::Io(e)
+        })
+    }
+
+    /// Starts the closing handshake; the close frame goes out with the next driver call.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
+        self.conn.close(code, reason, self.clock.now()).map_err(Error::Send)
+    }
+
+    /// Whether data frames may still be sent.
+    pub fn can_send(&self) -> bool {
+        self.conn.can_send()
+    }
+}
+
+/// Why no request head could be read.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HeadError<E> {
+    /// The head did not complete before the deadline.
+    TimedOut,
+    /// The head does not fit the receive buffer (answer 431).
+    TooLarge,
+    /// The head is not HTTP (answer 400 or 431, see [`RequestError::status`]).
+    Malformed(RequestError),
+    /// The peer closed the connection first.
+    Closed,
+    /// The transport failed.
+    Io(E),
+}
+
+/// Reads into `rx` until it holds a complete request head, and returns the head's length.
+///
+/// Parse the head again from `rx.pending()` with [`Request::parse`] to inspect it; the bytes
+/// after it stay pending for the WebSocket connection.
+pub fn read_request_head<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    clock: &impl Clock,
+    deadline: Instant,
+) -> Result<usize, HeadError<T::Error>> {
+    loop {
+        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+        match Request::parse(rx.pending(), &mut headers) {
+            Ok(Status::Complete(_, len)) => return Ok(len),
+            Ok(Status::Partial) => {}
+            Err(e) => return Err(HeadError::Malformed(e)),
+        }
+        if rx.spare_mut().is_empty() {
+            return Err(HeadError::TooLarge);
+        }
+        let now = clock.now();
+        if now >= deadline {
+            return Err(HeadError::TimedOut);
+        }
+        io.set_read_timeout(Some(deadline.saturating_duration_since(now).max(Duration::from_millis(1))))
+            .map_err(HeadError::Io)?;
+        match io.read(rx.spare_mut()) {
+            Ok(0) => return Err(HeadError::Closed),
+            Ok(n) => rx.commit(n),
+            Err(e) if T::is_timeout(&e) => return Err(HeadError::TimedOut),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(HeadError::Io(e)),
+        }
+    }
+}

@@ -151,6 +151,19 @@ impl Closed {
     }
 }
 
+impl core::fmt::Display for Closed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Closed::Handshake { code, initiator: Side::Peer } => write!(f, "{code}, closed by the client"),
+            Closed::Handshake { code, initiator: Side::Local } => write!(f, "{code}, closed by the server"),
+            Closed::Failed(e) => write!(f, "{}, {}", e.close_code(), e.reason()),
+            Closed::PongTimeout => write!(f, "1001, no answer to ping"),
+            Closed::CloseTimeout => write!(f, "1006, no answer to the close frame"),
+            Closed::Dropped => write!(f, "1006, connection dropped without a close frame"),
+        }
+    }
+}
+
 /// Something the application should know about.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Event<'a> {
@@ -286,6 +299,10 @@ pub struct Connection {
     release_held: bool,
     /// The `Closed` event, reported once.
     closed_event: Option<Ready>,
+    /// How the connection ended, once it has.
+    outcome: Option<Closed>,
+    /// An event found by [`has_event`](Self::has_event), not yet taken.
+    stashed: Option<Ready>,
     outgoing: Option<DataKind>,
     pong: Option<Payload>,
     close: Option<Payload>,
@@ -306,6 +323,8 @@ impl Connection {
             utf8: Utf8Validator::new(),
             release_held: false,
             closed_event: None,
+            outcome: None,
+            stashed: None,
             outgoing: None,
             pong: None,
             close: None,
@@ -324,6 +343,11 @@ impl Connection {
     /// Whether the connection is over; the driver drops the transport once transmits are flushed.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    /// How the connection ended, once it has.
+    pub fn outcome(&self) -> Option<Closed> {
+        self.outcome
     }
 
     /// Whether this side may still send data frames.
@@ -359,8 +383,7 @@ impl Connection {
     /// Records that the transport reached end of stream or failed.
     pub fn handle_eof(&mut self) {
         if self.state != State::Closed {
-            self.state = State::Closed;
-            self.closed_event = Some(Ready::Closed { how: Closed::Dropped, reason: Reason::Fixed("") });
+            self.finish(Closed::Dropped, Reason::Fixed(""));
         }
     }
 
@@ -373,7 +396,14 @@ impl Connection {
         rx: &'b mut RecvBuf<B>,
     ) -> Option<Event<'b>> {
         self.release(rx);
-        let ready = self.advance(rx)?;
+        let ready = match self.stashed.take() {
+            Some(ready) => ready,
+            None => self.advance(rx)?,
+        };
+        if matches!(ready, Ready::Data { .. }) && self.config.delivery == Delivery::Whole {
+            // The message stays held in the buffer until the caller comes back.
+            self.release_held = true;
+        }
         let bytes = rx.bytes();
         Some(match ready {
             Ready::Data { kind, range, first, last } => {
@@ -390,6 +420,18 @@ impl Connection {
                 },
             },
         })
+    }
+
+    /// Whether [`poll_event`](Self::poll_event) has an event now.
+    ///
+    /// Parses as far as the next event and keeps it, so that a driver can loop on this without
+    /// holding a borrow of the buffer.
+    pub fn has_event<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> bool {
+        if self.stashed.is_none() {
+            self.release(rx);
+            self.stashed = self.advance(rx);
+        }
+        self.stashed.is_some()
     }
 
     /// The next control frame to write (pong, ping or close), in the order they must go out.
@@ -493,6 +535,7 @@ impl Connection {
 
     fn finish(&mut self, how: Closed, reason: Reason) {
         self.state = State::Closed;
+        self.outcome = Some(how);
         self.closed_event = Some(Ready::Closed { how, reason });
     }
 
@@ -677,7 +720,6 @@ impl Connection {
                 if !last {
                     return Ok(None);
                 }
-                self.release_held = true;
                 let held = rx.held_start..rx.held_start + rx.held_len;
                 Ok(Some(Ready::Data { kind, range: held, first: true, last: true }))
             }

@@ -13,6 +13,7 @@
 
 mod config;
 mod connection;
+pub mod handshake;
 mod recv_buf;
 pub mod utf8;
 

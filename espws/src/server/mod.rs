@@ -1,1 +1,338 @@
-//! Server.
+//! A thread-per-connection WebSocket server over `std::net`, built on the blocking driver.
+//!
+//! It runs unchanged on a PC and on ESP-IDF (whose `std::net` is lwIP). Plain HTTP requests and
+//! WebSocket upgrades share the port; a [`Service`] decides what each gets.
+
+mod reaper;
+
+use core::time::Duration;
+use std::io::{self, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::string::String;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::vec;
+use std::vec::Vec;
+
+use crate::blocking::{self, Clock as _, HeadError, StdClock, TcpTransport, WebSocket};
+use crate::proto::handshake::{self, Policy};
+use crate::proto::{Config, RecvBuf};
+use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_HEADERS};
+use crate::wire::Status;
+use reaper::Reaper;
+
+/// A WebSocket connection as the server hands it to a [`Service`].
+pub type ServerSocket = WebSocket<TcpTransport, Vec<u8>, StdClock>;
+
+/// What the server does with requests and connections.
+pub trait Service: Send + Sync + 'static {
+    /// Answers a plain HTTP request (one without `Upgrade: websocket`).
+    ///
+    /// The default serves nothing but WebSockets: 426 for GET, 405 for other methods.
+    fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
+        if req.method == "GET" || req.method == "HEAD" {
+            Response::text(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket\n")
+        } else {
+            Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        }
+    }
+
+    /// Runs one accepted WebSocket connection. The server finishes the closing handshake after
+    /// this returns, if the service did not.
+    fn websocket(&self, ws: &mut ServerSocket, client: &Client);
+}
+
+/// Facts about a connected client, for the service and the logs.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// A number unique for this server's lifetime.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The request target of the upgrade.
+    pub target: String,
+    /// The subprotocol agreed on, if any.
+    pub protocol: Option<String>,
+}
+
+/// Server settings; [`Default`] gives the documented defaults.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Concurrent WebSocket and HTTP connections; one more gets 503.
+    pub max_clients: usize,
+    /// Time allowed for a request head to arrive, from accept (or from the previous response
+    /// on a kept-alive connection).
+    pub handshake_timeout: Duration,
+    /// How long a write may block on a peer that does not read before the peer is dropped.
+    pub write_timeout: Duration,
+    /// TCP keepalive idle time, so that the kernel also probes silent peers.
+    pub tcp_keepalive: Option<Duration>,
+    /// Receive buffer per connection, in bytes; it bounds request heads (431 above it) and, in
+    /// whole-message delivery, messages.
+    pub rx_buffer: usize,
+    /// Stack size of each connection thread.
+    pub thread_stack: usize,
+    /// Limits and timers of each WebSocket connection.
+    pub connection: Config,
+    /// Browser origins allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
+    /// A bearer token clients must present, if set.
+    pub token: Option<String>,
+    /// Subprotocols the server speaks.
+    pub protocols: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_clients: 8,
+            handshake_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+            tcp_keepalive: Some(Duration::from_secs(30)),
+            rx_buffer: 4096,
+            thread_stack: 64 * 1024,
+            connection: Config::default(),
+            allowed_origins: Vec::new(),
+            token: None,
+            protocols: Vec::new(),
+        }
+    }
+}
+
+/// A bound server; [`run`](Server::run) serves until [`ServerHandle::stop`].
+pub struct Server<S> {
+    listener: TcpListener,
+    shared: Arc<Shared<S>>,
+}
+
+/// Stops a running server from another thread.
+#[derive(Clone)]
+pub struct ServerHandle {
+    stop: Arc<AtomicBool>,
+    addr: SocketAddr,
+}
+
+struct Shared<S> {
+    config: ServerConfig,
+    service: S,
+    active: AtomicUsize,
+    next_id: AtomicU64,
+    clock: StdClock,
+    stop: Arc<AtomicBool>,
+    reaper: Reaper,
+}
+
+/// Holds a client slot until dropped.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<S: Service> Server<S> {
+    /// Binds to `addr`.
+    pub fn bind(addr: impl ToSocketAddrs, config: ServerConfig, service: S) -> io::Result<Self> {
+        if let Err(e) = config.connection.check_buffer(config.rx_buffer) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, std::format!("{e}")));
+        }
+        let listener = TcpListener::bind(addr)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Shared {
+            config,
+            service,
+            active: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            clock: StdClock::new(),
+            stop,
+            reaper: Reaper::spawn(),
+        };
+        Ok(Server { listener, shared: Arc::new(shared) })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that can stop the server.
+    pub fn handle(&self) -> io::Result<ServerHandle> {
+        Ok(ServerHandle { stop: self.shared.stop.clone(), addr: self.local_addr()? })
+    }
+
+    /// The number of connections being served.
+    pub fn active_clients(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Accepts and serves connections until stopped.
+    pub fn run(self) -> io::Result<()> {
+        for stream in self.listener.incoming() {
+            if self.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            match stream {
+                Ok(stream) => self.admit(stream),
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: keep serving the
+                    // others, but do not spin.
+                    warn!("accept failed: {}", e);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn admit(&self, stream: TcpStream) {
+        let shared = &self.shared;
+        let _ = stream.set_nodelay(true);
+        let taken = shared.active.fetch_add(1, Ordering::AcqRel);
+        if taken >= shared.config.max_clients {
+            shared.active.fetch_sub(1, Ordering::AcqRel);
+            info!(
+                "all {} client slots taken; answering 503 to {:?}",
+                shared.config.max_clients,
+                stream.peer_addr().ok()
+            );
+            shared.reaper.reject(
+                stream,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "all client slots are taken; try again later",
+            );
+            return;
+        }
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let worker = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name(std::format!("espws-client-{id}"))
+            .stack_size(shared.config.thread_stack)
+            .spawn(move || {
+                let _slot = Slot(&worker.active);
+                serve_connection(&worker, stream, id);
+            });
+        if let Err(e) = spawned {
+            // The closure (and its slot) never ran.
+            shared.active.fetch_sub(1, Ordering::AcqRel);
+            warn!("could not start a thread for client {}: {}", id, e);
+        }
+    }
+}
+
+impl ServerHandle {
+    /// Stops accepting; connections being served run to their end.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        // Wake the accept loop.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Serves one TCP connection: HTTP requests until an upgrade, then the WebSocket.
+fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) {
+    let config = &shared.config;
+    let peer = match stream.peer_addr() {
+        Ok(peer) => peer,
+        Err(_) => return,
+    };
+    let _ = stream.set_write_timeout(Some(config.write_timeout));
+    if let Some(idle) = config.tcp_keepalive {
+        let keepalive = socket2::TcpKeepalive::new().with_time(idle).with_interval(idle / 3);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+    }
+    let mut io = TcpTransport(stream);
+    let mut rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
+    loop {
+        let deadline = shared.clock.now() + config.handshake_timeout;
+        let head_len = match blocking::read_request_head(&mut io, &mut rx, &shared.clock, deadline) {
+            Ok(len) => len,
+            Err(HeadError::TimedOut) => {
+                if !rx.pending().is_empty() {
+                    info!("client {} ({}) did not finish its request in time", id, peer);
+                    refuse(
+                        shared,
+                        io,
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request head did not arrive in time",
+                    );
+                }
+                return;
+            }
+            Err(HeadError::TooLarge) => {
+                info!("client {} ({}) sent a request head over {} bytes", id, peer, config.rx_buffer);
+                return refuse(shared, io, StatusCode::HEADERS_TOO_LARGE, "request head too large");
+            }
+            Err(HeadError::Malformed(e)) => {
+                info!("client {} ({}) sent a malformed request", id, peer);
+                return refuse(shared, io, e.status(), "malformed HTTP request");
+            }
+            Err(HeadError::Closed) | Err(HeadError::Io(_)) => return,
+        };
+        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+        let Ok(Status::Complete(req, _)) = Request::parse(&rx.pending()[..head_len], &mut headers) else {
+            return;
+        };
+        if req.wants_websocket() {
+            let origins: Vec<&str> = config.allowed_origins.iter().map(String::as_str).collect();
+            let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
+            let policy =
+                Policy { allowed_origins: &origins, token: config.token.as_deref(), protocols: &protocols };
+            let accepted = match handshake::decide(&req, &policy) {
+                Ok(accepted) => accepted,
+                Err(refusal) => {
+                    info!("refused client {} ({}): {} {}", id, peer, refusal.status().0, refusal.reason());
+                    return refuse(shared, io, refusal.status(), refusal.reason());
+                }
+            };
+            let client =
+                Client { id, peer, target: req.target.into(), protocol: accepted.protocol.map(String::from) };
+            let mut head = [0u8; 256];
+            let Ok(len) = accepted.write_response(&mut head) else { return };
+            if embedded_io::Write::write_all(&mut io, &head[..len]).is_err() {
+                return;
+            }
+            rx.consume(head_len);
+            info!("client {} connected from {} to {}", id, peer, client.target);
+            let mut ws = WebSocket::new(io, rx, config.connection, shared.clock);
+            shared.service.websocket(&mut ws, &client);
+            ws.finish();
+            match ws.connection().outcome() {
+                Some(how) => info!("client {} disconnected: {}", id, how),
+                None => info!("client {} disconnected", id),
+            }
+            return;
+        }
+        let keep_alive =
+            req.keep_alive() && req.header("content-length").is_none_or(|v| http::trim(v) == b"0");
+        let response = shared.service.http(&req);
+        let head_only = req.method == "HEAD";
+        debug!("client {} {} {} -> {}", id, req.method, req.target, response.status.0);
+        let mut head = [0u8; 512];
+        let Ok(len) = response.write_head(&mut head, keep_alive) else { return };
+        let body: &[u8] = if head_only { &[] } else { response.body };
+        if blocking::Transport::write_all_vectored(&mut io, &[&head[..len], body]).is_err() {
+            return;
+        }
+        if !keep_alive {
+            return shared.reaper.linger(io.0);
+        }
+        rx.consume(head_len);
+    }
+}
+
+/// Answers with an error status and closes politely.
+fn refuse<S>(shared: &Shared<S>, io: TcpTransport, status: StatusCode, reason: &str) {
+    let mut out = [0u8; 512];
+    if let Ok(len) = http::write_error(&mut out, status, reason) {
+        let mut stream = io.0;
+        if stream.write_all(&out[..len]).is_ok() {
+            shared.reaper.linger(stream);
+        }
+    }
+}

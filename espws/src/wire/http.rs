@@ -332,6 +332,48 @@ impl<'o> ResponseHead<'o> {
     }
 }
 
+/// A plain HTTP response whose body is already in memory (a page in flash, an error text).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Response<'a> {
+    /// The status.
+    pub status: StatusCode,
+    /// The `Content-Type`.
+    pub content_type: &'a str,
+    /// `Content-Encoding`, such as `gzip` for a pre-compressed page.
+    pub content_encoding: Option<&'a str>,
+    /// Further headers, such as `Cache-Control` or `Vary`.
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The body.
+    pub body: &'a [u8],
+}
+
+impl<'a> Response<'a> {
+    /// A plain-text response, for errors and short answers.
+    pub const fn text(status: StatusCode, body: &'a str) -> Self {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            content_encoding: None,
+            headers: &[],
+            body: body.as_bytes(),
+        }
+    }
+
+    /// Writes the head; the caller writes [`body`](Self::body) after it unless answering HEAD.
+    ///
+    /// `keep_alive` chooses between `Connection: keep-alive` and `Connection: close`.
+    pub fn write_head(&self, out: &mut [u8], keep_alive: bool) -> Result<usize, BufferTooSmall> {
+        let mut head = entity_head(out, self.status, self.content_type, self.body.len(), keep_alive);
+        if let Some(encoding) = self.content_encoding {
+            head = head.header("Content-Encoding", encoding.as_bytes());
+        }
+        for (name, value) in self.headers {
+            head = head.header(name, value);
+        }
+        head.finish()
+    }
+}
+
 /// Writes the 101 response that completes an upgrade; `protocol` is the chosen subprotocol.
 ///
 /// It carries no `Content-Length`: a 101 has no body, and some .NET clients refuse one.
@@ -350,26 +392,37 @@ pub fn write_switching_protocols(
     head.finish()
 }
 
-/// Writes a complete short error response with a plain-text body, closing the connection.
-///
-/// A 426 carries `Sec-WebSocket-Version: 13` (RFC 6455 section 4.4) and a 405 names GET.
+/// Writes a complete short error response with a one-line plain-text body, closing the
+/// connection. A 426 carries `Sec-WebSocket-Version: 13` (RFC 6455 section 4.4); a 405, `Allow`.
 pub fn write_error(out: &mut [u8], status: StatusCode, message: &str) -> Result<usize, BufferTooSmall> {
+    // The body gets a trailing newline, so that terminals show it cleanly.
     let body_len = message.len() + 1;
+    let head_len = entity_head(out, status, "text/plain; charset=utf-8", body_len, false).finish()?;
+    let body = out.get_mut(head_len..head_len + body_len).ok_or(BufferTooSmall)?;
+    body[..message.len()].copy_from_slice(message.as_bytes());
+    body[message.len()] = b'\n';
+    Ok(head_len + body_len)
+}
+
+/// The status line and the headers every response with a body carries.
+fn entity_head<'o>(
+    out: &'o mut [u8],
+    status: StatusCode,
+    content_type: &str,
+    content_length: usize,
+    keep_alive: bool,
+) -> ResponseHead<'o> {
     let mut head = ResponseHead::new(out, status)
-        .header("Content-Type", b"text/plain; charset=utf-8")
-        .number_header("Content-Length", body_len as u64)
-        .header("Connection", b"close");
+        .header("Content-Type", content_type.as_bytes())
+        .number_header("Content-Length", content_length as u64)
+        .header("Connection", if keep_alive { b"keep-alive" } else { b"close" });
     if status == StatusCode::UPGRADE_REQUIRED {
         head = head.header("Upgrade", b"websocket").header("Sec-WebSocket-Version", b"13");
     }
     if status == StatusCode::METHOD_NOT_ALLOWED {
         head = head.header("Allow", b"GET, HEAD");
     }
-    let head_len = head.finish()?;
-    let body = out.get_mut(head_len..head_len + body_len).ok_or(BufferTooSmall)?;
-    body[..message.len()].copy_from_slice(message.as_bytes());
-    body[message.len()] = b'\n';
-    Ok(head_len + body_len)
+    head
 }
 
 #[cfg(test)]

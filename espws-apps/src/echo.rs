@@ -1,0 +1,23 @@
+//! Echo: every text and binary message goes back to its sender, as the original prototype did.
+//!
+//! Chunks are echoed as they arrive, so with chunked delivery a message of any size passes
+//! through a small receive buffer, and nothing is copied between the socket buffer and the
+//! reply.
+
+use espws::blocking::{Clock, Transport, WebSocket};
+use espws::Event;
+
+/// Echoes on a blocking connection until it ends.
+pub fn run_blocking<T, B, C>(ws: &mut WebSocket<T, B, C>)
+where
+    T: Transport,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+    C: Clock,
+{
+    while let Ok(Some((event, mut tx))) = ws.next_event() {
+        if let Event::Data(data) = event {
+            // A failed send leaves the connection closed; the loop then ends with its Closed event.
+            let _ = tx.send_part(data.kind, data.payload, data.first, data.last);
+        }
+    }
+}
