@@ -31,6 +31,34 @@ struct Args {
     /// --rx-buffer bounds the message size too).
     #[arg(long, value_enum, default_value_t = DeliveryArg::Chunked)]
     delivery: DeliveryArg,
+    /// Ping a client after this many seconds without hearing from it; 0 disables pings.
+    #[arg(long, default_value_t = 15.0, value_name = "SECS")]
+    ping_interval: f64,
+    /// Drop a client that sends nothing for this many seconds after a ping.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pong_timeout: f64,
+    /// Drop a client whose HTTP request head has not arrived after this many seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    handshake_timeout: f64,
+    /// Drop a client that stops reading once a write has been blocked this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    write_timeout: f64,
+    /// Wait this many seconds for the client's answer to a close frame.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    close_timeout: f64,
+}
+
+/// Seconds from the command line, checked by `positive_seconds`, as a duration.
+fn seconds(value: f64) -> Duration {
+    Duration::from_secs_f64(value)
+}
+
+fn positive_seconds(name: &str, value: f64) -> Result<(), String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("--{name} must be a number of seconds, 0 or more (got {value})"))
+    }
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -50,6 +78,18 @@ impl Service for Echo {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args = Args::parse();
+    for (name, value) in [
+        ("ping-interval", args.ping_interval),
+        ("pong-timeout", args.pong_timeout),
+        ("handshake-timeout", args.handshake_timeout),
+        ("write-timeout", args.write_timeout),
+        ("close-timeout", args.close_timeout),
+    ] {
+        if let Err(message) = positive_seconds(name, value) {
+            eprintln!("espws-sim: {message}");
+            return ExitCode::from(2);
+        }
+    }
     let delivery = match args.delivery {
         DeliveryArg::Chunked => Delivery::Chunked,
         DeliveryArg::Whole => Delivery::Whole,
@@ -57,7 +97,15 @@ fn main() -> ExitCode {
     let config = ServerConfig {
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,
-        connection: Config { max_message: args.max_message, delivery, ..Config::default() },
+        handshake_timeout: seconds(args.handshake_timeout),
+        write_timeout: seconds(args.write_timeout),
+        connection: Config {
+            max_message: args.max_message,
+            delivery,
+            ping_interval: (args.ping_interval > 0.0).then(|| seconds(args.ping_interval)),
+            pong_timeout: seconds(args.pong_timeout),
+            close_timeout: seconds(args.close_timeout),
+        },
         ..ServerConfig::default()
     };
     if delivery == Delivery::Whole {
@@ -91,10 +139,12 @@ fn main() -> ExitCode {
         log::info!("WebSocket URL: ws://{addr}/ (any path is accepted)");
     }
     log::info!(
-        "limits: {} clients, {} byte messages, ping after {:?} idle",
+        "limits: {} clients, {} byte messages, {} byte receive buffers; ping after {}s idle, drop after {}s more",
         args.max_clients,
         args.max_message,
-        Config::default().ping_interval.unwrap_or(Duration::ZERO)
+        args.rx_buffer,
+        args.ping_interval,
+        args.pong_timeout
     );
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,

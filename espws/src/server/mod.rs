@@ -137,7 +137,7 @@ impl<S: Service> Server<S> {
         if let Err(e) = config.connection.check_buffer(config.rx_buffer) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, std::format!("{e}")));
         }
-        let listener = TcpListener::bind(addr)?;
+        let listener = listen(addr)?;
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Shared {
             config,
@@ -218,6 +218,22 @@ impl<S: Service> Server<S> {
             warn!("could not start a thread for client {}: {}", id, e);
         }
     }
+}
+
+/// Binds like `TcpListener::bind`, with a backlog that absorbs a burst of connections
+/// (std's is 128) while the accept loop hands them out or refuses them.
+fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let mut last_error = None;
+    for addr in addr.to_socket_addrs()? {
+        let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        match socket.bind(&addr.into()).and_then(|()| socket.listen(1024)) {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
 }
 
 impl ServerHandle {
