@@ -4,4 +4,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(test)]
+extern crate std;
+
+pub mod console;
 pub mod echo;
+pub mod routes;

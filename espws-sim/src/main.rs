@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use espws::proto::{Config, Delivery};
 use espws::server::{Client, Server, ServerConfig, ServerSocket, Service};
+use espws::wire::http::{Request, Response};
 
 /// The espws device simulator: the firmware's WebSocket applications, on your PC.
 #[derive(Parser, Debug)]
@@ -46,6 +47,16 @@ struct Args {
     /// Wait this many seconds for the client's answer to a close frame.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     close_timeout: f64,
+    /// A browser origin allowed to connect besides the device's own (repeatable), such as
+    /// https://dashboard.example. Requests without an Origin header are always allowed.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Require this secret as `Authorization: Bearer SECRET` or `?token=SECRET`.
+    #[arg(long, value_name = "SECRET", env = "ESPWS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A subprotocol the server speaks (repeatable); the first one the client offers wins.
+    #[arg(long = "protocol", value_name = "NAME")]
+    protocols: Vec<String>,
 }
 
 /// Seconds from the command line, checked by `positive_seconds`, as a duration.
@@ -70,6 +81,10 @@ enum DeliveryArg {
 struct Echo;
 
 impl Service for Echo {
+    fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
+        espws_apps::routes::route(req)
+    }
+
     fn websocket(&self, ws: &mut ServerSocket, _client: &Client) {
         espws_apps::echo::run_blocking(ws);
     }
@@ -106,6 +121,9 @@ fn main() -> ExitCode {
             pong_timeout: seconds(args.pong_timeout),
             close_timeout: seconds(args.close_timeout),
         },
+        allowed_origins: args.allowed_origins.clone(),
+        token: args.token.clone(),
+        protocols: args.protocols.clone(),
         ..ServerConfig::default()
     };
     if delivery == Delivery::Whole {
@@ -129,14 +147,23 @@ fn main() -> ExitCode {
     };
     let addr = server.local_addr().expect("a bound listener has an address");
     log::info!("espws-sim {} running the echo app", env!("CARGO_PKG_VERSION"));
-    if addr.ip().is_unspecified() {
+    let host = if addr.ip().is_unspecified() {
         log::info!(
-            "listening on port {} of every interface: connect to ws://<this machine's address>:{}/",
-            addr.port(),
+            "listening on port {} of every interface; from elsewhere use this machine's address",
             addr.port()
         );
+        format!("127.0.0.1:{}", addr.port())
     } else {
-        log::info!("WebSocket URL: ws://{addr}/ (any path is accepted)");
+        addr.to_string()
+    };
+    let token_hint = if args.token.is_some() { "?token=<your token>" } else { "" };
+    log::info!("console: open http://{host}/{token_hint} in a browser");
+    log::info!("WebSocket URL: ws://{host}/ws{token_hint} (upgrades are accepted on any path)");
+    if args.token.is_some() {
+        log::info!("clients must present the token (Authorization: Bearer, or ?token=)");
+    }
+    if !args.protocols.is_empty() {
+        log::info!("subprotocols: {}", args.protocols.join(", "));
     }
     log::info!(
         "limits: {} clients, {} byte messages, {} byte receive buffers; ping after {}s idle, drop after {}s more",
