@@ -737,6 +737,11 @@ impl Connection {
     }
 }
 
+// The per-connection state on 32-bit targets such as the ESP32 (456 bytes when written), checked
+// whenever the crate is built for one; the README's RAM table quotes it.
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(core::mem::size_of::<Connection>() <= 480);
+
 #[cfg(test)]
 #[path = "connection_tests.rs"]
 mod tests;

@@ -577,3 +577,12 @@ fn chunked_input_split_at_every_offset_gives_the_same_messages() {
         assert_eq!(h.closed(), reference.closed());
     }
 }
+
+#[test]
+fn connection_state_is_small() {
+    // The per-connection state besides the caller's buffers; the README's RAM table quotes it.
+    // Two control payloads (a pending pong and a pending close) are most of it.
+    let size = core::mem::size_of::<Connection>();
+    std::println!("size_of::<Connection>() = {size}");
+    assert!(size <= 512, "Connection grew to {size} bytes");
+}
