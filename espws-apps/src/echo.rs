@@ -1,4 +1,5 @@
-//! Echo: every text and binary message goes back to its sender, as the original prototype did.
+//! Echo: every text and binary message goes back to its sender, as the original prototype did,
+//! on the blocking and on the async driver.
 //!
 //! Chunks are echoed as they arrive, so with chunked delivery a message of any size passes
 //! through a small receive buffer, and nothing is copied between the socket buffer and the
@@ -18,6 +19,20 @@ where
         if let Event::Data(data) = event {
             // A failed send leaves the connection closed; the loop then ends with its Closed event.
             let _ = tx.send_part(data.kind, data.payload, data.first, data.last);
+        }
+    }
+}
+
+/// Echoes on an async connection until it ends.
+pub async fn run_async<T, B, K>(ws: &mut espws::nonblocking::WebSocket<T, B, K>)
+where
+    T: espws::nonblocking::Transport,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+    K: espws::nonblocking::Timer,
+{
+    while let Ok(Some((event, mut tx))) = ws.next_event().await {
+        if let Event::Data(data) = event {
+            let _ = tx.send_part(data.kind, data.payload, data.first, data.last).await;
         }
     }
 }

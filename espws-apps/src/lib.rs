@@ -8,5 +8,7 @@
 extern crate std;
 
 pub mod console;
+pub mod device;
 pub mod echo;
 pub mod routes;
+pub mod settings;

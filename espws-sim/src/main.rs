@@ -1,22 +1,28 @@
 //! espws-sim: runs the device's applications on a PC, over the same library code.
 
+mod runtime;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use espws::proto::handshake::Policy;
 use espws::proto::{Config, Delivery};
-use espws::server::{Client, Server, ServerConfig, ServerSocket, Service};
-use espws::wire::http::{Request, Response};
+use espws_apps::settings::{App, Settings};
 
 /// The espws device simulator: the firmware's WebSocket applications, on your PC.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
+    /// How connections are served: a thread each (as on ESP-IDF), tokio tasks, or embassy-net
+    /// on a TAP device (the bare-metal firmware's network stack).
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Threads)]
+    runtime: RuntimeArg,
     /// Address to listen on; 0.0.0.0 makes the simulator reachable from other machines.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
-    /// TCP port for the WebSocket endpoint.
+    /// TCP port of the console and the WebSocket.
     #[arg(long, default_value_t = 9998)]
     port: u16,
     /// Clients served at once; one more gets HTTP 503.
@@ -59,12 +65,24 @@ struct Args {
     protocols: Vec<String>,
 }
 
-/// Seconds from the command line, checked by `positive_seconds`, as a duration.
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum DeliveryArg {
+    Chunked,
+    Whole,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum RuntimeArg {
+    Threads,
+    Tokio,
+}
+
+/// Seconds from the command line, checked by `non_negative_seconds`, as a duration.
 fn seconds(value: f64) -> Duration {
     Duration::from_secs_f64(value)
 }
 
-fn positive_seconds(name: &str, value: f64) -> Result<(), String> {
+fn non_negative_seconds(name: &str, value: f64) -> Result<(), String> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
@@ -72,27 +90,9 @@ fn positive_seconds(name: &str, value: f64) -> Result<(), String> {
     }
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-enum DeliveryArg {
-    Chunked,
-    Whole,
-}
-
-struct Echo;
-
-impl Service for Echo {
-    fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
-        espws_apps::routes::route(req)
-    }
-
-    fn websocket(&self, ws: &mut ServerSocket, _client: &Client) {
-        espws_apps::echo::run_blocking(ws);
-    }
-}
-
-fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = Args::parse();
+/// The device settings the flags describe. The strings live as long as the process, as a
+/// device's configuration does.
+fn settings(args: &Args) -> Result<Settings<'static>, String> {
     for (name, value) in [
         ("ping-interval", args.ping_interval),
         ("pong-timeout", args.pong_timeout),
@@ -100,53 +100,43 @@ fn main() -> ExitCode {
         ("write-timeout", args.write_timeout),
         ("close-timeout", args.close_timeout),
     ] {
-        if let Err(message) = positive_seconds(name, value) {
-            eprintln!("espws-sim: {message}");
-            return ExitCode::from(2);
-        }
+        non_negative_seconds(name, value)?;
     }
     let delivery = match args.delivery {
         DeliveryArg::Chunked => Delivery::Chunked,
         DeliveryArg::Whole => Delivery::Whole,
     };
-    let config = ServerConfig {
+    let connection = Config {
+        max_message: args.max_message,
+        delivery,
+        ping_interval: (args.ping_interval > 0.0).then(|| seconds(args.ping_interval)),
+        pong_timeout: seconds(args.pong_timeout),
+        close_timeout: seconds(args.close_timeout),
+    };
+    connection.check_buffer(args.rx_buffer).map_err(|e| format!("--rx-buffer: {e}"))?;
+    let leak = |list: &[String]| -> &'static [&'static str] {
+        list.iter().map(|s| &*Box::leak(s.clone().into_boxed_str())).collect::<Vec<_>>().leak()
+    };
+    Ok(Settings {
+        app: App::Echo,
+        port: args.port,
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,
         handshake_timeout: seconds(args.handshake_timeout),
         write_timeout: seconds(args.write_timeout),
-        connection: Config {
-            max_message: args.max_message,
-            delivery,
-            ping_interval: (args.ping_interval > 0.0).then(|| seconds(args.ping_interval)),
-            pong_timeout: seconds(args.pong_timeout),
-            close_timeout: seconds(args.close_timeout),
+        connection,
+        policy: Policy {
+            allowed_origins: leak(&args.allowed_origins),
+            token: args.token.clone().map(|t| &*Box::leak(t.into_boxed_str())),
+            protocols: leak(&args.protocols),
         },
-        allowed_origins: args.allowed_origins.clone(),
-        token: args.token.clone(),
-        protocols: args.protocols.clone(),
-        ..ServerConfig::default()
-    };
-    if delivery == Delivery::Whole {
-        let fits = config.connection.effective_max_message(config.rx_buffer);
-        if fits < args.max_message {
-            log::warn!(
-                "whole delivery with a {} byte buffer limits messages to {fits} bytes",
-                args.rx_buffer
-            );
-        }
-    }
-    let server = match Server::bind((args.bind, args.port), config, Echo) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("espws-sim: cannot listen on {}:{}: {e}", args.bind, args.port);
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                eprintln!("espws-sim: is another server using that port? Choose another with --port.");
-            }
-            return ExitCode::FAILURE;
-        }
-    };
-    let addr = server.local_addr().expect("a bound listener has an address");
-    log::info!("espws-sim {} running the echo app", env!("CARGO_PKG_VERSION"));
+    })
+}
+
+/// Tells the user where to point a browser and a client, never printing the token.
+fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
+    let runtime = args.runtime.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+    log::info!("espws-sim {} running the echo app on the {runtime} runtime", env!("CARGO_PKG_VERSION"));
     let host = if addr.ip().is_unspecified() {
         log::info!(
             "listening on port {} of every interface; from elsewhere use this machine's address",
@@ -156,27 +146,55 @@ fn main() -> ExitCode {
     } else {
         addr.to_string()
     };
-    let token_hint = if args.token.is_some() { "?token=<your token>" } else { "" };
+    let token_hint = if settings.policy.token.is_some() { "?token=<your token>" } else { "" };
     log::info!("console: open http://{host}/{token_hint} in a browser");
     log::info!("WebSocket URL: ws://{host}/ws{token_hint} (upgrades are accepted on any path)");
-    if args.token.is_some() {
+    if settings.policy.token.is_some() {
         log::info!("clients must present the token (Authorization: Bearer, or ?token=)");
     }
-    if !args.protocols.is_empty() {
-        log::info!("subprotocols: {}", args.protocols.join(", "));
+    if !settings.policy.protocols.is_empty() {
+        log::info!("subprotocols: {}", settings.policy.protocols.join(", "));
+    }
+    if settings.connection.delivery == Delivery::Whole {
+        let fits = settings.connection.effective_max_message(settings.rx_buffer);
+        if fits < settings.connection.max_message {
+            log::warn!(
+                "whole delivery with a {} byte buffer limits messages to {fits} bytes",
+                settings.rx_buffer
+            );
+        }
     }
     log::info!(
         "limits: {} clients, {} byte messages, {} byte receive buffers; ping after {}s idle, drop after {}s more",
-        args.max_clients,
-        args.max_message,
-        args.rx_buffer,
+        settings.max_clients,
+        settings.connection.max_message,
+        settings.rx_buffer,
         args.ping_interval,
         args.pong_timeout
     );
-    match server.run() {
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Args::parse();
+    let settings = match settings(&args) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("espws-sim: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match args.runtime {
+        RuntimeArg::Threads => runtime::threads::run(&args, settings),
+        RuntimeArg::Tokio => runtime::tokio::run(&args, settings),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("espws-sim: server stopped: {e}");
+            eprintln!("espws-sim: cannot listen on {}:{}: {e}", args.bind, args.port);
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                eprintln!("espws-sim: is another server using that port? Choose another with --port.");
+            }
             ExitCode::FAILURE
         }
     }

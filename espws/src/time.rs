@@ -26,6 +26,12 @@ impl Instant {
     }
 }
 
+/// A monotonic clock, as drivers read it.
+pub trait Clock {
+    /// The current time.
+    fn now(&self) -> Instant;
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
 

@@ -11,10 +11,9 @@ use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
-use crate::proto::{Config, Connection, Event, RecvBuf, SendError};
+use crate::proto::{handshake, Config, Connection, Event, RecvBuf, SendError};
+pub use crate::time::Clock;
 use crate::time::Instant;
-use crate::wire::http::{Request, RequestError, EMPTY_HEADER, MAX_HEADERS};
-use crate::wire::Status;
 use crate::{CloseCode, DataKind};
 
 #[cfg(feature = "std")]
@@ -43,12 +42,6 @@ pub trait Transport: Read + Write {
     fn shutdown_write(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
-}
-
-/// A monotonic clock.
-pub trait Clock {
-    /// The current time.
-    fn now(&self) -> Instant;
 }
 
 /// Why a driver call failed.
@@ -262,48 +255,38 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
 /// Why no request head could be read.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum HeadError<E> {
-    /// The head did not complete before the deadline.
-    TimedOut,
-    /// The head does not fit the receive buffer (answer 431).
-    TooLarge,
-    /// The head is not HTTP (answer 400 or 431, see [`RequestError::status`]).
-    Malformed(RequestError),
-    /// The peer closed the connection first.
-    Closed,
+    /// No usable head arrived (see [`handshake::HeadError::answer`] for what to say).
+    Head(handshake::HeadError),
     /// The transport failed.
     Io(E),
 }
 
 /// Reads into `rx` until it holds a complete request head, and returns the head's length.
 ///
-/// Parse the head again from `rx.pending()` with [`Request::parse`] to inspect it; the bytes
-/// after it stay pending for the WebSocket connection.
+/// Parse the head again from `rx.pending()` with [`Request::parse`](crate::wire::http::Request::parse)
+/// to inspect it; the bytes after it stay pending for the WebSocket connection.
 pub fn read_request_head<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     clock: &impl Clock,
     deadline: Instant,
 ) -> Result<usize, HeadError<T::Error>> {
+    use handshake::HeadError::{Closed, TimedOut};
     loop {
-        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-        match Request::parse(rx.pending(), &mut headers) {
-            Ok(Status::Complete(_, len)) => return Ok(len),
-            Ok(Status::Partial) => {}
-            Err(e) => return Err(HeadError::Malformed(e)),
-        }
-        if rx.spare_mut().is_empty() {
-            return Err(HeadError::TooLarge);
+        let full = rx.spare_mut().is_empty();
+        if let Some(len) = handshake::poll_head(rx.pending(), full).map_err(HeadError::Head)? {
+            return Ok(len);
         }
         let now = clock.now();
         if now >= deadline {
-            return Err(HeadError::TimedOut);
+            return Err(HeadError::Head(TimedOut));
         }
         io.set_read_timeout(Some(deadline.saturating_duration_since(now).max(Duration::from_millis(1))))
             .map_err(HeadError::Io)?;
         match io.read(rx.spare_mut()) {
-            Ok(0) => return Err(HeadError::Closed),
+            Ok(0) => return Err(HeadError::Head(Closed)),
             Ok(n) => rx.commit(n),
-            Err(e) if T::is_timeout(&e) => return Err(HeadError::TimedOut),
+            Err(e) if T::is_timeout(&e) => return Err(HeadError::Head(TimedOut)),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(HeadError::Io(e)),
         }

@@ -3,7 +3,50 @@
 //! Reading the request head and writing the answer are the driver's job; deciding is here, so
 //! every driver decides the same way.
 
-use crate::wire::http::{self, Request, StatusCode, Upgrade, UpgradeError};
+use crate::wire::http::{
+    self, Request, RequestError, StatusCode, Upgrade, UpgradeError, EMPTY_HEADER, MAX_HEADERS,
+};
+use crate::wire::Status;
+
+/// Why no usable request head arrived.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HeadError {
+    /// The head did not complete before the handshake deadline.
+    TimedOut,
+    /// The head does not fit the receive buffer.
+    TooLarge,
+    /// The bytes are not an HTTP/1.x request head.
+    Malformed(RequestError),
+    /// The peer closed the connection first.
+    Closed,
+}
+
+impl HeadError {
+    /// The status and explanation to answer with, if any: nothing is said to a peer that
+    /// closed, or that sent nothing at all before the deadline.
+    pub const fn answer(self, received_anything: bool) -> Option<(StatusCode, &'static str)> {
+        match self {
+            HeadError::TimedOut if received_anything => {
+                Some((StatusCode::REQUEST_TIMEOUT, "the request head did not arrive in time"))
+            }
+            HeadError::TooLarge => Some((StatusCode::HEADERS_TOO_LARGE, "request head too large")),
+            HeadError::Malformed(e) => Some((e.status(), "malformed HTTP request")),
+            HeadError::TimedOut | HeadError::Closed => None,
+        }
+    }
+}
+
+/// Looks for a complete request head at the start of `pending`: its length once complete,
+/// `None` while more bytes are needed. `buffer_full` says no more bytes can be received.
+pub fn poll_head(pending: &[u8], buffer_full: bool) -> Result<Option<usize>, HeadError> {
+    let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+    match Request::parse(pending, &mut headers) {
+        Ok(Status::Complete(_, len)) => Ok(Some(len)),
+        Ok(Status::Partial) if buffer_full => Err(HeadError::TooLarge),
+        Ok(Status::Partial) => Ok(None),
+        Err(e) => Err(HeadError::Malformed(e)),
+    }
+}
 
 /// Who may open a WebSocket, and which subprotocols the server speaks.
 #[derive(Copy, Clone, Debug, Default)]
@@ -62,6 +105,38 @@ impl Refusal {
             Refusal::Unauthorized => "a valid token is required",
         }
     }
+}
+
+/// What a server answers a complete request head with.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Answer<'p> {
+    /// Write the 101 response, then run the WebSocket connection.
+    Upgrade(Accepted<'p>),
+    /// Answer the refusal's status, then close.
+    Refuse(Refusal),
+    /// A plain HTTP request for the application's routes.
+    Http {
+        /// Keep the connection for another request afterwards.
+        keep_alive: bool,
+        /// Send the head only (a `HEAD` request).
+        head_only: bool,
+    },
+}
+
+/// Classifies a request head: an upgrade to accept or refuse, or plain HTTP.
+///
+/// Every driver answers through this, so that all of them treat requests alike.
+pub fn answer<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Answer<'p> {
+    if req.wants_websocket() {
+        return match decide(req, policy) {
+            Ok(accepted) => Answer::Upgrade(accepted),
+            Err(refusal) => Answer::Refuse(refusal),
+        };
+    }
+    // A request body is never read, so a connection that sent one cannot carry another request.
+    let no_body = req.header("content-length").is_none_or(|v| http::trim(v) == b"0")
+        && req.header("transfer-encoding").is_none();
+    Answer::Http { keep_alive: req.keep_alive() && no_body, head_only: req.method == "HEAD" }
 }
 
 /// Decides whether to accept an upgrade request, and with which subprotocol.

@@ -15,7 +15,7 @@ use std::vec;
 use std::vec::Vec;
 
 use crate::blocking::{self, Clock as _, HeadError, StdClock, TcpTransport, WebSocket};
-use crate::proto::handshake::{self, Policy};
+use crate::proto::handshake::{self, Answer, Policy};
 use crate::proto::{Config, RecvBuf};
 use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_HEADERS};
 use crate::wire::Status;
@@ -268,75 +268,64 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
         let deadline = shared.clock.now() + config.handshake_timeout;
         let head_len = match blocking::read_request_head(&mut io, &mut rx, &shared.clock, deadline) {
             Ok(len) => len,
-            Err(HeadError::TimedOut) => {
-                if !rx.pending().is_empty() {
-                    info!("client {} ({}) did not finish its request in time", id, peer);
-                    refuse(
-                        shared,
-                        io,
-                        StatusCode::REQUEST_TIMEOUT,
-                        "the request head did not arrive in time",
-                    );
+            Err(HeadError::Head(problem)) => {
+                if let Some((status, reason)) = problem.answer(!rx.pending().is_empty()) {
+                    info!("client {} ({}): {} {}", id, peer, status.0, reason);
+                    refuse(shared, io, status, reason);
                 }
                 return;
             }
-            Err(HeadError::TooLarge) => {
-                info!("client {} ({}) sent a request head over {} bytes", id, peer, config.rx_buffer);
-                return refuse(shared, io, StatusCode::HEADERS_TOO_LARGE, "request head too large");
-            }
-            Err(HeadError::Malformed(e)) => {
-                info!("client {} ({}) sent a malformed request", id, peer);
-                return refuse(shared, io, e.status(), "malformed HTTP request");
-            }
-            Err(HeadError::Closed) | Err(HeadError::Io(_)) => return,
+            Err(HeadError::Io(_)) => return,
         };
         let mut headers = [EMPTY_HEADER; MAX_HEADERS];
         let Ok(Status::Complete(req, _)) = Request::parse(&rx.pending()[..head_len], &mut headers) else {
             return;
         };
-        if req.wants_websocket() {
-            let origins: Vec<&str> = config.allowed_origins.iter().map(String::as_str).collect();
-            let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
-            let policy =
-                Policy { allowed_origins: &origins, token: config.token.as_deref(), protocols: &protocols };
-            let accepted = match handshake::decide(&req, &policy) {
-                Ok(accepted) => accepted,
-                Err(refusal) => {
-                    info!("refused client {} ({}): {} {}", id, peer, refusal.status().0, refusal.reason());
-                    return refuse(shared, io, refusal.status(), refusal.reason());
+        let origins: Vec<&str> = config.allowed_origins.iter().map(String::as_str).collect();
+        let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
+        let policy =
+            Policy { allowed_origins: &origins, token: config.token.as_deref(), protocols: &protocols };
+        match handshake::answer(&req, &policy) {
+            Answer::Refuse(refusal) => {
+                info!("refused client {} ({}): {} {}", id, peer, refusal.status().0, refusal.reason());
+                return refuse(shared, io, refusal.status(), refusal.reason());
+            }
+            Answer::Upgrade(accepted) => {
+                let client = Client {
+                    id,
+                    peer,
+                    target: req.target.into(),
+                    protocol: accepted.protocol.map(String::from),
+                };
+                let mut head = [0u8; 256];
+                let Ok(len) = accepted.write_response(&mut head) else { return };
+                if embedded_io::Write::write_all(&mut io, &head[..len]).is_err() {
+                    return;
                 }
-            };
-            let client =
-                Client { id, peer, target: req.target.into(), protocol: accepted.protocol.map(String::from) };
-            let mut head = [0u8; 256];
-            let Ok(len) = accepted.write_response(&mut head) else { return };
-            if embedded_io::Write::write_all(&mut io, &head[..len]).is_err() {
+                rx.consume(head_len);
+                info!("client {} connected from {} to {}", id, peer, client.target);
+                let mut ws = WebSocket::new(io, rx, config.connection, shared.clock);
+                shared.service.websocket(&mut ws, &client);
+                ws.finish();
+                match ws.connection().outcome() {
+                    Some(how) => info!("client {} disconnected: {}", id, how),
+                    None => info!("client {} disconnected", id),
+                }
                 return;
             }
-            rx.consume(head_len);
-            info!("client {} connected from {} to {}", id, peer, client.target);
-            let mut ws = WebSocket::new(io, rx, config.connection, shared.clock);
-            shared.service.websocket(&mut ws, &client);
-            ws.finish();
-            match ws.connection().outcome() {
-                Some(how) => info!("client {} disconnected: {}", id, how),
-                None => info!("client {} disconnected", id),
+            Answer::Http { keep_alive, head_only } => {
+                let response = shared.service.http(&req);
+                debug!("client {} {} {} -> {}", id, req.method, req.target, response.status.0);
+                let mut head = [0u8; 512];
+                let Ok(len) = response.write_head(&mut head, keep_alive) else { return };
+                let body: &[u8] = if head_only { &[] } else { response.body };
+                if blocking::Transport::write_all_vectored(&mut io, &[&head[..len], body]).is_err() {
+                    return;
+                }
+                if !keep_alive {
+                    return shared.reaper.linger(io.0);
+                }
             }
-            return;
-        }
-        let keep_alive =
-            req.keep_alive() && req.header("content-length").is_none_or(|v| http::trim(v) == b"0");
-        let response = shared.service.http(&req);
-        let head_only = req.method == "HEAD";
-        debug!("client {} {} {} -> {}", id, req.method, req.target, response.status.0);
-        let mut head = [0u8; 512];
-        let Ok(len) = response.write_head(&mut head, keep_alive) else { return };
-        let body: &[u8] = if head_only { &[] } else { response.body };
-        if blocking::Transport::write_all_vectored(&mut io, &[&head[..len], body]).is_err() {
-            return;
-        }
-        if !keep_alive {
-            return shared.reaper.linger(io.0);
         }
         rx.consume(head_len);
     }

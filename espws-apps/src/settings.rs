@@ -1,0 +1,89 @@
+//! The device's configuration, shared by the simulator's flags and the firmware's build-time
+//! settings, with the defaults both use.
+
+use core::time::Duration;
+
+use espws::nonblocking::ServeConfig;
+use espws::proto::handshake::Policy;
+use espws::proto::Config;
+
+/// Which application the device runs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum App {
+    /// Every message goes back to its sender.
+    Echo,
+}
+
+/// Everything a device (or the simulator) is configured with.
+#[derive(Copy, Clone, Debug)]
+pub struct Settings<'a> {
+    /// The application.
+    pub app: App,
+    /// TCP port of the console and the WebSocket.
+    pub port: u16,
+    /// Clients served at once; one more gets 503.
+    pub max_clients: usize,
+    /// Receive buffer per client, in bytes.
+    pub rx_buffer: usize,
+    /// Time allowed for a request head to arrive.
+    pub handshake_timeout: Duration,
+    /// How long a write may block on a client that stopped reading.
+    pub write_timeout: Duration,
+    /// Limits and timers of each WebSocket connection.
+    pub connection: Config,
+    /// Origins, token and subprotocols.
+    pub policy: Policy<'a>,
+}
+
+impl Settings<'_> {
+    /// The defaults: the echo app on port 80 for 8 clients with 4 KiB buffers, messages of up to
+    /// 1 MiB streamed in chunks, the keepalive and timeouts of [`Config::default`].
+    pub const fn device_defaults() -> Self {
+        Settings {
+            app: App::Echo,
+            port: 80,
+            max_clients: 8,
+            rx_buffer: 4096,
+            handshake_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+            connection: Config {
+                max_message: 1 << 20,
+                delivery: espws::proto::Delivery::Chunked,
+                ping_interval: Some(Duration::from_secs(15)),
+                pong_timeout: Duration::from_secs(10),
+                close_timeout: Duration::from_secs(5),
+            },
+            policy: Policy { allowed_origins: &[], token: None, protocols: &[] },
+        }
+    }
+}
+
+impl<'a> Settings<'a> {
+    /// What the async driver needs for each connection.
+    pub fn serve_config(&self) -> ServeConfig<'a> {
+        ServeConfig {
+            handshake_timeout: self.handshake_timeout,
+            write_timeout: self.write_timeout,
+            connection: self.connection,
+            policy: self.policy,
+        }
+    }
+
+    /// What the std thread-per-connection server needs.
+    #[cfg(feature = "std")]
+    pub fn server_config(&self) -> espws::server::ServerConfig {
+        extern crate std;
+        use std::string::ToString;
+        espws::server::ServerConfig {
+            max_clients: self.max_clients,
+            handshake_timeout: self.handshake_timeout,
+            write_timeout: self.write_timeout,
+            rx_buffer: self.rx_buffer,
+            connection: self.connection,
+            allowed_origins: self.policy.allowed_origins.iter().map(|s| s.to_string()).collect(),
+            token: self.policy.token.map(|s| s.to_string()),
+            protocols: self.policy.protocols.iter().map(|s| s.to_string()).collect(),
+            ..espws::server::ServerConfig::default()
+        }
+    }
+}

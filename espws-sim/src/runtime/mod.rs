@@ -1,0 +1,4 @@
+//! The ways the simulator can serve connections; each wires the same `Device` to a driver.
+
+pub mod threads;
+pub mod tokio;

@@ -1,0 +1,79 @@
+//! tokio tasks over the async driver, for PC-side use at scale.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use embedded_io_adapters::tokio_1::FromTokio;
+use espws::nonblocking::{self, TokioTimer, LINGER};
+use espws::proto::RecvBuf;
+use espws::wire::http::{self, StatusCode};
+use espws_apps::device::Device;
+use espws_apps::settings::Settings;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::{announce, Args};
+
+pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args, settings))
+}
+
+async fn serve(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
+    let listener = TcpListener::bind((args.bind, args.port)).await?;
+    announce(args, &settings, listener.local_addr()?);
+    let device: &'static Device<'static> = Box::leak(Box::new(Device::new(settings)));
+    let active = Arc::new(AtomicUsize::new(0));
+    let next_id = AtomicU32::new(1);
+    let timer = TokioTimer::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                log::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if active.fetch_add(1, Ordering::AcqRel) >= settings.max_clients {
+            active.fetch_sub(1, Ordering::AcqRel);
+            log::info!("all {} client slots taken; answering 503 to {peer}", settings.max_clients);
+            tokio::spawn(reject(stream));
+            continue;
+        }
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(30))
+            .with_interval(Duration::from_secs(10));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let active = active.clone();
+        tokio::spawn(async move {
+            let rx = RecvBuf::new(vec![0u8; device.settings.rx_buffer]);
+            let config = device.settings.serve_config();
+            nonblocking::serve(FromTokio::new(stream), rx, timer, &config, device, id).await;
+            active.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}
+
+/// Answers 503 and closes politely: FIN, then input discarded until the peer's FIN.
+async fn reject(mut stream: TcpStream) {
+    let mut out = [0u8; 512];
+    let Ok(len) = http::write_error(
+        &mut out,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "all client slots are taken; try again later",
+    ) else {
+        return;
+    };
+    let _ = tokio::time::timeout(LINGER, async {
+        stream.write_all(&out[..len]).await?;
+        stream.shutdown().await?;
+        let mut scratch = [0u8; 1024];
+        while stream.read(&mut scratch).await? > 0 {}
+        std::io::Result::Ok(())
+    })
+    .await;
+}

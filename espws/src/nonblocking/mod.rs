@@ -1,0 +1,490 @@
+//! The async driver: the same state machine over `embedded-io-async`, for embassy-net on bare
+//! metal and tokio on a PC.
+//!
+//! Deadlines from the core are honoured with a [`Timer`], raced against the read; no protocol
+//! logic lives here. [`serve`] runs one TCP connection end to end: HTTP requests, then the
+//! WebSocket, exactly as the blocking server does.
+
+#[cfg(feature = "embassy")]
+mod embassy;
+#[cfg(feature = "tokio")]
+mod tokio;
+
+use core::convert::Infallible;
+use core::future::Future;
+use core::pin::pin;
+use core::time::Duration;
+
+use embassy_futures::select::{select, select3, Either, Either3};
+use embedded_io_async::{Error as _, ErrorKind, Read, Write};
+
+use crate::proto::handshake::{self, Answer, HeadError, Policy};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError};
+use crate::time::{Clock, Instant};
+use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_HEADERS};
+use crate::wire::Status;
+use crate::{CloseCode, DataKind};
+
+#[cfg(feature = "embassy")]
+pub use embassy::EmbassyTimer;
+#[cfg(feature = "tokio")]
+pub use tokio::TokioTimer;
+
+/// How long a closed connection keeps reading (and discarding) after its FIN, so that the
+/// peer receives the close frame rather than a reset.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// An async byte stream the driver can run a connection over.
+#[allow(async_fn_in_trait)] // Send-ness follows the concrete transport, as in embedded-io-async.
+pub trait Transport: Read + Write {
+    /// Writes all `parts` in order; transports that can should do it in one vectored write.
+    async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), Self::Error> {
+        for part in parts {
+            self.write_all(part).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends end-of-stream after everything written so far, keeping the read side open.
+    async fn shutdown_write(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A clock that can also wait: the runtime's timer.
+#[allow(async_fn_in_trait)]
+pub trait Timer: Clock {
+    /// Completes at `deadline` (at once if it has passed).
+    async fn sleep_until(&self, deadline: Instant);
+}
+
+/// Why a driver call failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Error<E> {
+    /// The transport failed; the connection is over.
+    Io(E),
+    /// A write stayed blocked past the write timeout: the peer stopped reading and is dropped.
+    WriteTimedOut,
+    /// The frame could not be sent (see [`SendError`]).
+    Send(SendError),
+}
+
+impl<E> From<SendError> for Error<E> {
+    fn from(e: SendError) -> Self {
+        Error::Send(e)
+    }
+}
+
+/// What [`WebSocket::next_or`] found first.
+pub enum Next<'a, W, T, K> {
+    /// An event from the peer, with a [`Sender`] to answer it.
+    Event(Event<'a>, Sender<'a, T, K>),
+    /// The other future completed first; the connection is untouched.
+    Woken(W, Sender<'a, T, K>),
+    /// The connection is over and the transport shut down.
+    End,
+}
+
+/// One WebSocket connection over an async transport, after the opening handshake.
+pub struct WebSocket<T, B, K> {
+    io: T,
+    conn: Connection,
+    rx: RecvBuf<B>,
+    timer: K,
+    write_timeout: Duration,
+    /// The `Closed` event was delivered; the next call shuts the transport down.
+    finished: bool,
+}
+
+/// Sends frames on a connection while an event borrows its receive buffer.
+pub struct Sender<'a, T, K> {
+    io: &'a mut T,
+    conn: &'a mut Connection,
+    timer: &'a K,
+    write_timeout: Duration,
+}
+
+impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
+    /// Runs `config` over `io`; a write blocked longer than `write_timeout` drops the peer.
+    /// `rx` may already hold bytes that followed the request head.
+    pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
+        let conn = Connection::new(config, timer.now());
+        WebSocket { io, conn, rx, timer, write_timeout, finished: false }
+    }
+
+    /// Waits for the next event, and returns it with a [`Sender`] to answer it.
+    ///
+    /// The last event is [`Event::Closed`]; the call after it shuts the transport down politely
+    /// and returns `None`.
+    #[allow(clippy::type_complexity)]
+    pub async fn next_event(&mut self) -> Result<Option<(Event<'_>, Sender<'_, T, K>)>, Error<T::Error>> {
+        match self.next_or(core::future::pending::<Infallible>()).await? {
+            Next::Event(event, sender) => Ok(Some((event, sender))),
+            Next::End => Ok(None),
+            Next::Woken(never, _) => match never {},
+        }
+    }
+
+    /// Like [`next_event`](Self::next_event), but also returns when `wake` completes first, so a
+    /// task can serve its connection and, say, an outgoing message queue at once.
+    pub async fn next_or<W>(
+        &mut self,
+        wake: impl Future<Output = W>,
+    ) -> Result<Next<'_, W, T, K>, Error<T::Error>> {
+        let mut wake = pin!(wake);
+        loop {
+            self.flush_control().await;
+            if self.finished {
+                self.linger().await;
+                return Ok(Next::End);
+            }
+            if self.conn.has_event(&mut self.rx) {
+                break;
+            }
+            let deadline = self.conn.poll_timeout();
+            let space = self.conn.read_buf(&mut self.rx);
+            let sleep = async {
+                match deadline {
+                    Some(deadline) => self.timer.sleep_until(deadline).await,
+                    None => core::future::pending().await,
+                }
+            };
+            match select3(self.io.read(space), sleep, wake.as_mut()).await {
+                Either3::First(Ok(0)) => self.conn.handle_eof(),
+                Either3::First(Ok(n)) => self.conn.handle_read(&mut self.rx, n, self.timer.now()),
+                Either3::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                Either3::First(Err(e)) => {
+                    debug!("read failed: {}", e.kind() as u8);
+                    self.conn.handle_eof();
+                }
+                Either3::Second(()) => self.conn.handle_timeout(self.timer.now()),
+                Either3::Third(woken) => return Ok(Next::Woken(woken, self.sender())),
+            }
+        }
+        let event = self.conn.poll_event(&mut self.rx).expect("has_event promised an event");
+        if let Event::Closed { .. } = event {
+            self.finished = true;
+            // The close frame goes out now, before the application hears of the end.
+            while let Some(frame) = self.conn.poll_transmit() {
+                if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()])
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+        let sender = Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            timer: &self.timer,
+            write_timeout: self.write_timeout,
+        };
+        Ok(Next::Event(event, sender))
+    }
+
+    /// Ends the connection properly whatever its state: closes with 1000 if still open, waits
+    /// for the close handshake (bounded by the close timeout), then shuts the transport down.
+    pub async fn finish(&mut self) {
+        if self.conn.can_send() {
+            let _ = self.conn.close(CloseCode::NORMAL, "", self.timer.now());
+        }
+        while let Ok(Some(_)) = self.next_event().await {}
+    }
+
+    /// A [`Sender`] for sending outside of an event.
+    pub fn sender(&mut self) -> Sender<'_, T, K> {
+        Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            timer: &self.timer,
+            write_timeout: self.write_timeout,
+        }
+    }
+
+    /// The state machine, for inspection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Gives back the transport and the receive buffer.
+    pub fn into_parts(self) -> (T, RecvBuf<B>) {
+        (self.io, self.rx)
+    }
+
+    async fn flush_control(&mut self) {
+        while let Some(frame) = self.conn.poll_transmit() {
+            if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()]).await.is_err()
+            {
+                self.conn.handle_eof();
+            }
+        }
+    }
+
+    async fn linger(&mut self) {
+        let deadline = self.timer.now() + LINGER;
+        linger(&mut self.io, &mut self.rx, &self.timer, deadline).await;
+    }
+}
+
+impl<T: Transport, K: Timer> Sender<'_, T, K> {
+    /// Sends a whole text message.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), Error<T::Error>> {
+        self.send_part(DataKind::Text, text.as_bytes(), true, true).await
+    }
+
+    /// Sends a whole binary message.
+    pub async fn send_binary(&mut self, bytes: &[u8]) -> Result<(), Error<T::Error>> {
+        self.send_part(DataKind::Binary, bytes, true, true).await
+    }
+
+    /// Sends one frame of a message: whole when `first` and `last` are both set.
+    pub async fn send_part(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), Error<T::Error>> {
+        let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        let written =
+            timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await;
+        if written.is_err() {
+            // A peer that stopped reading past the write timeout is treated as gone.
+            self.conn.handle_eof();
+        }
+        written
+    }
+
+    /// Writes bytes that already form complete frames (a queued broadcast, say) as they are.
+    ///
+    /// The caller vouches that they are whole, unmasked server frames.
+    pub async fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error<T::Error>> {
+        if !self.conn.can_send() {
+            return Err(Error::Send(SendError::Closed));
+        }
+        let written = timed_write(self.io, self.timer, self.write_timeout, &[frames]).await;
+        if written.is_err() {
+            self.conn.handle_eof();
+        }
+        written
+    }
+
+    /// Starts the closing handshake; the close frame goes out with the next driver call.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
+        self.conn.close(code, reason, self.timer.now()).map_err(Error::Send)
+    }
+
+    /// Whether data frames may still be sent.
+    pub fn can_send(&self) -> bool {
+        self.conn.can_send()
+    }
+}
+
+/// Writes `parts`, giving up after `timeout`.
+async fn timed_write<T: Transport, K: Timer>(
+    io: &mut T,
+    timer: &K,
+    timeout: Duration,
+    parts: &[&[u8]],
+) -> Result<(), Error<T::Error>> {
+    let deadline = timer.now() + timeout;
+    match select(io.write_all_vectored(parts), timer.sleep_until(deadline)).await {
+        Either::First(result) => result.map_err(Error::Io),
+        Either::Second(()) => Err(Error::WriteTimedOut),
+    }
+}
+
+/// Sends FIN, then reads and discards until the peer's FIN or `deadline`.
+async fn linger<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    timer: &K,
+    deadline: Instant,
+) {
+    let _ = select(io.shutdown_write(), timer.sleep_until(deadline)).await;
+    loop {
+        rx.clear();
+        match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {
+            Either::First(Ok(0)) | Either::First(Err(_)) | Either::Second(()) => return,
+            Either::First(Ok(_)) => {}
+        }
+    }
+}
+
+/// What one async server connection may do, and its limits.
+#[derive(Copy, Clone, Debug)]
+pub struct ServeConfig<'p> {
+    /// Time allowed for a request head to arrive.
+    pub handshake_timeout: Duration,
+    /// How long a write may block on a peer that does not read before the peer is dropped.
+    pub write_timeout: Duration,
+    /// Limits and timers of the WebSocket connection.
+    pub connection: Config,
+    /// Origins, token and subprotocols.
+    pub policy: Policy<'p>,
+}
+
+impl Default for ServeConfig<'_> {
+    fn default() -> Self {
+        ServeConfig {
+            handshake_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+            connection: Config::default(),
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// What an async server does with requests and connections.
+#[allow(async_fn_in_trait)]
+pub trait Service {
+    /// Answers a plain HTTP request (one without `Upgrade: websocket`).
+    ///
+    /// The default serves nothing but WebSockets: 426 for GET, 405 for other methods.
+    fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
+        if req.method == "GET" || req.method == "HEAD" {
+            Response::text(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket\n")
+        } else {
+            Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        }
+    }
+
+    /// Runs one accepted WebSocket connection. [`serve`] finishes the closing handshake after
+    /// this returns, if the service did not.
+    async fn websocket<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+        &self,
+        ws: &mut WebSocket<T, B, K>,
+        client: Client<'_>,
+    );
+}
+
+/// Facts about an accepted WebSocket client.
+#[derive(Copy, Clone, Debug)]
+pub struct Client<'p> {
+    /// The number the caller gave this connection.
+    pub id: u32,
+    /// The subprotocol agreed on, if any.
+    pub protocol: Option<&'p str>,
+}
+
+/// How a served connection ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// It was a WebSocket, and ended this way.
+    WebSocket(Closed),
+    /// It served plain HTTP, or was refused, or closed before a request.
+    Http,
+}
+
+/// Serves one TCP connection: HTTP requests until an upgrade, then the WebSocket.
+pub async fn serve<T, B, K, S>(
+    mut io: T,
+    mut rx: RecvBuf<B>,
+    timer: K,
+    config: &ServeConfig<'_>,
+    service: &S,
+    id: u32,
+) -> Served
+where
+    T: Transport,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+    K: Timer,
+    S: Service,
+{
+    loop {
+        let deadline = timer.now() + config.handshake_timeout;
+        let head_len = match read_request_head(&mut io, &mut rx, &timer, deadline).await {
+            Ok(len) => len,
+            Err(problem) => {
+                if let Some((status, reason)) = problem.answer(!rx.pending().is_empty()) {
+                    info!("client {}: {} {}", id, status.0, reason);
+                    refuse(&mut io, &mut rx, &timer, config, status, reason).await;
+                }
+                return Served::Http;
+            }
+        };
+        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+        let Ok(Status::Complete(req, _)) = Request::parse(&rx.pending()[..head_len], &mut headers) else {
+            return Served::Http;
+        };
+        match handshake::answer(&req, &config.policy) {
+            Answer::Refuse(refusal) => {
+                info!("refused client {}: {} {}", id, refusal.status().0, refusal.reason());
+                refuse(&mut io, &mut rx, &timer, config, refusal.status(), refusal.reason()).await;
+                return Served::Http;
+            }
+            Answer::Upgrade(accepted) => {
+                let mut head = [0u8; 256];
+                let Ok(len) = accepted.write_response(&mut head) else { return Served::Http };
+                if timed_write(&mut io, &timer, config.write_timeout, &[&head[..len]]).await.is_err() {
+                    return Served::Http;
+                }
+                rx.consume(head_len);
+                info!("client {} connected", id);
+                let client = Client { id, protocol: accepted.protocol };
+                let mut ws = WebSocket::new(io, rx, config.connection, timer, config.write_timeout);
+                service.websocket(&mut ws, client).await;
+                ws.finish().await;
+                let how = ws.connection().outcome().unwrap_or(Closed::Dropped);
+                info!("client {} disconnected: {}", id, how.code().0);
+                return Served::WebSocket(how);
+            }
+            Answer::Http { keep_alive, head_only } => {
+                let response = service.http(&req);
+                let mut head = [0u8; 512];
+                let Ok(len) = response.write_head(&mut head, keep_alive) else { return Served::Http };
+                let body: &[u8] = if head_only { &[] } else { response.body };
+                if timed_write(&mut io, &timer, config.write_timeout, &[&head[..len], body]).await.is_err() {
+                    return Served::Http;
+                }
+                if !keep_alive {
+                    let deadline = timer.now() + LINGER;
+                    linger(&mut io, &mut rx, &timer, deadline).await;
+                    return Served::Http;
+                }
+                rx.consume(head_len);
+            }
+        }
+    }
+}
+
+/// Reads into `rx` until it holds a complete request head, and returns the head's length.
+pub async fn read_request_head<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    timer: &K,
+    deadline: Instant,
+) -> Result<usize, HeadError> {
+    loop {
+        let full = rx.spare_mut().is_empty();
+        if let Some(len) = handshake::poll_head(rx.pending(), full)? {
+            return Ok(len);
+        }
+        match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {
+            Either::First(Ok(0)) => return Err(HeadError::Closed),
+            Either::First(Ok(n)) => rx.commit(n),
+            Either::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+            Either::First(Err(_)) => return Err(HeadError::Closed),
+            Either::Second(()) => return Err(HeadError::TimedOut),
+        }
+    }
+}
+
+/// Answers with an error status and closes politely.
+async fn refuse<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    timer: &K,
+    config: &ServeConfig<'_>,
+    status: StatusCode,
+    reason: &str,
+) {
+    let mut out = [0u8; 512];
+    if let Ok(len) = http::write_error(&mut out, status, reason) {
+        if timed_write(io, timer, config.write_timeout, &[&out[..len]]).await.is_ok() {
+            let deadline = timer.now() + LINGER;
+            linger(io, rx, timer, deadline).await;
+        }
+    }
+}
