@@ -48,13 +48,21 @@ async fn serve(args: &Args, settings: Settings<'static>) -> std::io::Result<()> 
             .with_interval(Duration::from_secs(10));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        let active = active.clone();
+        let slot = Slot(active.clone());
         tokio::spawn(async move {
             let rx = RecvBuf::new(vec![0u8; device.settings.rx_buffer]);
             let config = device.settings.serve_config();
-            nonblocking::serve(FromTokio::new(stream), rx, timer, &config, device, id).await;
-            active.fetch_sub(1, Ordering::AcqRel);
+            nonblocking::serve(FromTokio::new(stream), rx, timer, &config, device, id, slot).await;
         });
+    }
+}
+
+/// Holds a client slot until dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

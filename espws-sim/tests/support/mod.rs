@@ -7,6 +7,24 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+thread_local! {
+    static RUNTIME: std::cell::Cell<&'static str> = const { std::cell::Cell::new("threads") };
+}
+
+/// The runtime the calling test runs the simulator on.
+pub fn runtime() -> &'static str {
+    RUNTIME.with(|r| r.get())
+}
+
+/// Runs `test` once per runtime of the simulator.
+pub fn on_each_runtime(test: impl Fn()) {
+    for runtime in ["threads", "tokio"] {
+        RUNTIME.with(|r| r.set(runtime));
+        eprintln!("-- runtime {runtime}");
+        test();
+    }
+}
+
 /// A running simulator, killed on drop.
 pub struct Sim {
     child: Child,
@@ -15,10 +33,16 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// Starts `espws-sim` on a free port with extra `args`, and waits until it listens.
+    /// Starts `espws-sim` on a free port with the runtime under test and extra `args`, and waits
+    /// until it listens.
     pub fn start(args: &[&str]) -> Sim {
+        Sim::start_on(runtime(), args)
+    }
+
+    /// Starts `espws-sim` with `--runtime runtime`.
+    pub fn start_on(runtime: &str, args: &[&str]) -> Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_espws-sim"))
-            .args(["--port", "0"])
+            .args(["--port", "0", "--runtime", runtime])
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

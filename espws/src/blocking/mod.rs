@@ -11,7 +11,7 @@ use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
-use crate::proto::{handshake, Config, Connection, Event, RecvBuf, SendError};
+use crate::proto::{handshake, Closed, Config, Connection, Event, RecvBuf, SendError};
 pub use crate::time::Clock;
 use crate::time::Instant;
 use crate::{CloseCode, DataKind};
@@ -66,7 +66,7 @@ pub struct WebSocket<T, B, C> {
     rx: RecvBuf<B>,
     clock: C,
     read_timeout: Option<Duration>,
-    /// The `Closed` event was delivered; the next call shuts the transport down.
+    /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
 }
 
@@ -86,14 +86,13 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
 
     /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
     ///
-    /// The last event is [`Event::Closed`]; the call after it shuts the transport down politely
-    /// (FIN, then a bounded wait for the peer's) and returns `None`.
+    /// The last event is [`Event::Closed`] (its close frame is already sent); the call after it
+    /// returns `None`. Then [`linger`](Self::linger), or drop the transport.
     #[allow(clippy::type_complexity)]
     pub fn next_event(&mut self) -> Result<Option<(Event<'_>, Sender<'_, T, C>)>, Error<T::Error>> {
         loop {
             self.flush_control();
             if self.finished {
-                self.linger();
                 return Ok(None);
             }
             if self.conn.has_event(&mut self.rx) {
@@ -114,13 +113,39 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
         Ok(Some((event, Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock })))
     }
 
-    /// Ends the connection properly whatever its state: closes with 1000 if still open, waits
-    /// for the close handshake (bounded by the close timeout), then shuts the transport down.
+    /// Completes the closing handshake whatever the state: closes with 1000 if still open and
+    /// waits for the peer's close frame (bounded by the close timeout).
     pub fn finish(&mut self) {
         if self.conn.can_send() {
             let _ = self.conn.close(CloseCode::NORMAL, "", self.clock.now());
         }
         while let Ok(Some(_)) = self.next_event() {}
+    }
+
+    /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
+    /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
+    /// frame is not destroyed by a reset.
+    pub fn linger(&mut self) {
+        let _ = self.io.shutdown_write();
+        if !self.conn.outcome().is_some_and(Closed::wants_linger) {
+            return;
+        }
+        let deadline = self.clock.now() + LINGER;
+        loop {
+            let now = self.clock.now();
+            if now >= deadline
+                || self.io.set_read_timeout(Some(deadline.saturating_duration_since(now))).is_err()
+            {
+                return;
+            }
+            self.rx.clear();
+            match self.io.read(self.rx.spare_mut()) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
     }
 
     /// A [`Sender`] for sending outside of an event.
@@ -188,27 +213,6 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             self.read_timeout = wanted;
         }
         Ok(())
-    }
-
-    /// Sends FIN, then reads and discards until the peer's FIN or [`LINGER`] passes.
-    fn linger(&mut self) {
-        let _ = self.io.shutdown_write();
-        let deadline = self.clock.now() + LINGER;
-        loop {
-            let now = self.clock.now();
-            if now >= deadline
-                || self.io.set_read_timeout(Some(deadline.saturating_duration_since(now))).is_err()
-            {
-                return;
-            }
-            self.rx.clear();
-            match self.io.read(self.rx.spare_mut()) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
     }
 }
 

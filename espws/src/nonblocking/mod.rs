@@ -81,7 +81,7 @@ pub enum Next<'a, W, T, K> {
     Event(Event<'a>, Sender<'a, T, K>),
     /// The other future completed first; the connection is untouched.
     Woken(W, Sender<'a, T, K>),
-    /// The connection is over and the transport shut down.
+    /// The connection is over.
     End,
 }
 
@@ -92,7 +92,7 @@ pub struct WebSocket<T, B, K> {
     rx: RecvBuf<B>,
     timer: K,
     write_timeout: Duration,
-    /// The `Closed` event was delivered; the next call shuts the transport down.
+    /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
 }
 
@@ -114,8 +114,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
 
     /// Waits for the next event, and returns it with a [`Sender`] to answer it.
     ///
-    /// The last event is [`Event::Closed`]; the call after it shuts the transport down politely
-    /// and returns `None`.
+    /// The last event is [`Event::Closed`] (its close frame is already sent); the call after it
+    /// returns `None`. Then [`linger`](Self::linger), or drop the transport.
     #[allow(clippy::type_complexity)]
     pub async fn next_event(&mut self) -> Result<Option<(Event<'_>, Sender<'_, T, K>)>, Error<T::Error>> {
         match self.next_or(core::future::pending::<Infallible>()).await? {
@@ -135,7 +135,6 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         loop {
             self.flush_control().await;
             if self.finished {
-                self.linger().await;
                 return Ok(Next::End);
             }
             if self.conn.has_event(&mut self.rx) {
@@ -183,8 +182,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         Ok(Next::Event(event, sender))
     }
 
-    /// Ends the connection properly whatever its state: closes with 1000 if still open, waits
-    /// for the close handshake (bounded by the close timeout), then shuts the transport down.
+    /// Completes the closing handshake whatever the state: closes with 1000 if still open and
+    /// waits for the peer's close frame (bounded by the close timeout).
     pub async fn finish(&mut self) {
         if self.conn.can_send() {
             let _ = self.conn.close(CloseCode::NORMAL, "", self.timer.now());
@@ -221,9 +220,16 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         }
     }
 
-    async fn linger(&mut self) {
+    /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
+    /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
+    /// frame is not destroyed by a reset.
+    pub async fn linger(&mut self) {
         let deadline = self.timer.now() + LINGER;
-        linger(&mut self.io, &mut self.rx, &self.timer, deadline).await;
+        if self.conn.outcome().is_some_and(Closed::wants_linger) {
+            linger(&mut self.io, &mut self.rx, &self.timer, deadline).await;
+        } else {
+            let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
+        }
     }
 }
 
@@ -378,13 +384,17 @@ pub enum Served {
 }
 
 /// Serves one TCP connection: HTTP requests until an upgrade, then the WebSocket.
-pub async fn serve<T, B, K, S>(
+///
+/// `slot` (a client-slot guard, or `()`) is dropped as soon as the connection is over, before
+/// the bounded wait that lets the peer read the close frame.
+pub async fn serve<T, B, K, S, G>(
     mut io: T,
     mut rx: RecvBuf<B>,
     timer: K,
     config: &ServeConfig<'_>,
     service: &S,
     id: u32,
+    slot: G,
 ) -> Served
 where
     T: Transport,
@@ -428,6 +438,8 @@ where
                 ws.finish().await;
                 let how = ws.connection().outcome().unwrap_or(Closed::Dropped);
                 info!("client {} disconnected: {}", id, how.code().0);
+                drop(slot);
+                ws.linger().await;
                 return Served::WebSocket(how);
             }
             Answer::Http { keep_alive, head_only } => {

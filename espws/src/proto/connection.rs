@@ -151,6 +151,14 @@ impl Closed {
     }
 }
 
+impl Closed {
+    /// Whether the transport should linger after its FIN: only a peer still reading gains from
+    /// it (it gets the close frame rather than a reset). A dead or departed one does not.
+    pub const fn wants_linger(self) -> bool {
+        matches!(self, Closed::Handshake { .. } | Closed::Failed(_))
+    }
+}
+
 impl core::fmt::Display for Closed {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

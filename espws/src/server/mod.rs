@@ -16,7 +16,7 @@ use std::vec::Vec;
 
 use crate::blocking::{self, Clock as _, HeadError, StdClock, TcpTransport, WebSocket};
 use crate::proto::handshake::{self, Answer, Policy};
-use crate::proto::{Config, RecvBuf};
+use crate::proto::{Closed, Config, RecvBuf};
 use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_HEADERS};
 use crate::wire::Status;
 use reaper::Reaper;
@@ -307,9 +307,15 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                 let mut ws = WebSocket::new(io, rx, config.connection, shared.clock);
                 shared.service.websocket(&mut ws, &client);
                 ws.finish();
-                match ws.connection().outcome() {
+                let outcome = ws.connection().outcome();
+                match outcome {
                     Some(how) => info!("client {} disconnected: {}", id, how),
                     None => info!("client {} disconnected", id),
+                }
+                // The slot is free from here; the reaper closes the socket politely.
+                let (io, _) = ws.into_parts();
+                if outcome.is_some_and(Closed::wants_linger) {
+                    shared.reaper.linger(io.0);
                 }
                 return;
             }

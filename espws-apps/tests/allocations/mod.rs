@@ -1,7 +1,9 @@
-//! The blocking server's echo path makes no heap allocation per message.
+//! Shared by the allocation tests: a counting allocator, a server and a raw client.
 //!
-//! A counting global allocator sees every allocation in the process, so this file holds a
-//! single test: a server and a raw client in one process, warmed up, then measured.
+//! A counting global allocator sees every allocation in the process, so each test binary runs a
+//! single server with a single client: a server torn down before would still be freeing and
+//! allocating on its own threads while the next one is measured.
+#![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -11,9 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use espws::proto::{Config, Delivery};
 use espws::server::{Client, Server, ServerConfig, ServerSocket, Service};
 
-struct Counting;
+pub struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+pub static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -30,9 +32,6 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 struct Echo;
 
@@ -69,9 +68,9 @@ fn echo_round_trips(stream: &mut TcpStream, frame: &[u8], reply: &mut [u8], coun
     }
 }
 
-#[test]
-fn the_echo_path_makes_no_heap_allocation_per_message() {
-    for delivery in [Delivery::Chunked, Delivery::Whole] {
+/// Echoes 1000 messages of each size after a warm-up and asserts no allocation happened.
+pub fn assert_no_allocation_per_echo(delivery: Delivery) {
+    {
         let config = ServerConfig {
             connection: Config { delivery, ..Config::default() },
             rx_buffer: 128 * 1024,
