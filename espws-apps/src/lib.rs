@@ -10,5 +10,7 @@ extern crate std;
 pub mod console;
 pub mod device;
 pub mod echo;
+#[cfg(feature = "embassy")]
+pub mod pool;
 pub mod routes;
 pub mod settings;

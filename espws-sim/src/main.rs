@@ -19,6 +19,12 @@ struct Args {
     /// on a TAP device (the bare-metal firmware's network stack).
     #[arg(long, value_enum, default_value_t = RuntimeArg::Threads)]
     runtime: RuntimeArg,
+    /// TAP device for --runtime embassy-tap (see scripts/netns).
+    #[arg(long, default_value = "tap0")]
+    tap: String,
+    /// The simulated device's address on the TAP device, for --runtime embassy-tap.
+    #[arg(long, default_value = "192.168.69.2/24", value_name = "CIDR")]
+    ip: String,
     /// Address to listen on; 0.0.0.0 makes the simulator reachable from other machines.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
@@ -75,6 +81,7 @@ enum DeliveryArg {
 enum RuntimeArg {
     Threads,
     Tokio,
+    EmbassyTap,
 }
 
 /// Seconds from the command line, checked by `non_negative_seconds`, as a duration.
@@ -187,11 +194,12 @@ fn main() -> ExitCode {
     let result = match args.runtime {
         RuntimeArg::Threads => runtime::threads::run(&args, settings),
         RuntimeArg::Tokio => runtime::tokio::run(&args, settings),
+        RuntimeArg::EmbassyTap => runtime::embassy_tap::run(&args, settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("espws-sim: cannot listen on {}:{}: {e}", args.bind, args.port);
+            eprintln!("espws-sim: cannot serve on port {}: {e}", args.port);
             if e.kind() == std::io::ErrorKind::AddrInUse {
                 eprintln!("espws-sim: is another server using that port? Choose another with --port.");
             }

@@ -483,8 +483,8 @@ pub async fn read_request_head<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Ti
     }
 }
 
-/// Answers with an error status and closes politely.
-async fn refuse<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+/// Answers with an error status (such as 503 when every slot is taken) and closes politely.
+pub async fn refuse<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     timer: &K,

@@ -1,0 +1,113 @@
+//! Serving on embassy-net: a pool of listening sockets, as bare-metal firmware must.
+//!
+//! embassy-net has no listen backlog: a connection is accepted only by a socket already
+//! listening. So `max_clients + 1` workers each listen on the port; a worker that accepts while
+//! every client slot is taken answers 503, so that the client over the limit hears why instead
+//! of getting a reset.
+
+use core::cell::Cell;
+
+use embassy_net::tcp::TcpSocket;
+use embassy_net::Stack;
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embassy_sync::blocking_mutex::Mutex;
+use espws::nonblocking::{self, EmbassyTimer};
+use espws::proto::RecvBuf;
+use espws::wire::http::StatusCode;
+
+use crate::device::Device;
+
+/// Counts the client slots in use, shared by the workers of one pool.
+pub struct Slots {
+    used: Mutex<CriticalSectionRawMutex, Cell<usize>>,
+}
+
+impl Slots {
+    /// No slot in use.
+    pub const fn new() -> Self {
+        Slots { used: Mutex::new(Cell::new(0)) }
+    }
+
+    /// Takes a slot if fewer than `max` are in use.
+    fn take(&self, max: usize) -> Option<Slot<'_>> {
+        self.used.lock(|used| {
+            (used.get() < max).then(|| {
+                used.set(used.get() + 1);
+                Slot(self)
+            })
+        })
+    }
+
+    /// Slots in use now.
+    pub fn in_use(&self) -> usize {
+        self.used.lock(Cell::get)
+    }
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A taken slot, given back when dropped.
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.used.lock(|used| used.set(used.get() - 1));
+    }
+}
+
+/// The memory one worker needs: the TCP socket's buffers and the WebSocket receive buffer.
+pub struct WorkerBuffers<'b> {
+    /// The socket's receive window.
+    pub socket_rx: &'b mut [u8],
+    /// The socket's send buffer: what a slow client may have outstanding.
+    pub socket_tx: &'b mut [u8],
+    /// The WebSocket receive buffer.
+    pub websocket_rx: &'b mut [u8],
+}
+
+/// One worker of the pool: accepts, serves, repeats, forever. Run `max_clients + 1` of them.
+pub async fn worker(
+    stack: Stack<'_>,
+    device: &Device<'_>,
+    slots: &Slots,
+    id: u32,
+    buffers: WorkerBuffers<'_>,
+) -> ! {
+    let settings = &device.settings;
+    let config = settings.serve_config();
+    let WorkerBuffers { socket_rx, socket_tx, websocket_rx } = buffers;
+    let mut connection = 0u32;
+    loop {
+        let mut socket = TcpSocket::new(stack, &mut *socket_rx, &mut *socket_tx);
+        socket.set_keep_alive(Some(embassy_time::Duration::from_secs(30)));
+        if socket.accept(settings.port).await.is_err() {
+            continue;
+        }
+        connection = connection.wrapping_add(1);
+        // Worker number and connection count, so log lines of one client can be followed.
+        let client_id = id * 1_000_000 + connection % 1_000_000;
+        let mut rx = RecvBuf::new(&mut *websocket_rx);
+        match slots.take(settings.max_clients) {
+            Some(slot) => {
+                nonblocking::serve(socket, rx, EmbassyTimer, &config, device, client_id, slot).await;
+            }
+            None => {
+                log::info!("all {} client slots taken; answering 503", settings.max_clients);
+                let reason = "all client slots are taken; try again later";
+                nonblocking::refuse(
+                    &mut socket,
+                    &mut rx,
+                    &EmbassyTimer,
+                    &config,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    reason,
+                )
+                .await;
+            }
+        }
+    }
+}

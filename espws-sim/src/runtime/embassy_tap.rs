@@ -1,0 +1,88 @@
+//! embassy-net (smoltcp) on a Linux TAP device: the bare-metal firmware's network stack and
+//! socket pool, with only the PHY swapped for TAP. Create the device with `scripts/netns`.
+
+use embassy_executor::{Executor, Spawner};
+use embassy_net::{Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
+use embassy_net_tuntap::TunTapDevice;
+use espws_apps::device::Device;
+use espws_apps::pool::{self, Slots, WorkerBuffers};
+use espws_apps::settings::Settings;
+
+use crate::{announce, Args};
+
+/// Workers the task pool can hold: `--max-clients` plus one that answers 503.
+const MAX_WORKERS: usize = 65;
+/// TCP window and send buffer of each socket.
+const SOCKET_BUFFER: usize = 16 * 1024;
+
+pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
+    let workers = settings.max_clients + 1;
+    if workers > MAX_WORKERS {
+        return Err(std::io::Error::other(format!(
+            "--runtime embassy-tap serves at most {} clients (a fixed task pool, as on the device)",
+            MAX_WORKERS - 1
+        )));
+    }
+    let address: Ipv4Cidr = args.ip.parse().map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("--ip {} is not an IPv4 CIDR such as 192.168.69.2/24", args.ip),
+        )
+    })?;
+    let device = TunTapDevice::new(&args.tap).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot open TAP device {}: {e}; create it and run inside its namespace with scripts/netns",
+                args.tap
+            ),
+        )
+    })?;
+    let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
+        address,
+        gateway: None,
+        dns_servers: Default::default(),
+    });
+    let resources: &'static mut StackResources<{ MAX_WORKERS + 1 }> =
+        Box::leak(Box::new(StackResources::new()));
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let (stack, runner) = embassy_net::new(device, config, resources, seed);
+
+    let listen = std::net::SocketAddr::new(address.address().into(), settings.port);
+    announce(args, &settings, listen);
+    log::info!("embassy-net on {} with {} listening sockets (no backlog on this stack)", args.tap, workers);
+
+    let device: &'static Device<'static> = Box::leak(Box::new(Device::new(settings)));
+    let slots: &'static Slots = Box::leak(Box::new(Slots::new()));
+    let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
+    executor.run(move |spawner: Spawner| {
+        spawner.spawn(net_task(runner).expect("one network task"));
+        for id in 0..workers {
+            spawner.spawn(worker_task(stack, device, slots, id as u32).expect("the pool holds every worker"));
+        }
+    })
+}
+
+#[embassy_executor::task]
+async fn net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task(pool_size = MAX_WORKERS)]
+async fn worker_task(
+    stack: Stack<'static>,
+    device: &'static Device<'static>,
+    slots: &'static Slots,
+    id: u32,
+) -> ! {
+    let mut socket_rx = vec![0u8; SOCKET_BUFFER];
+    let mut socket_tx = vec![0u8; SOCKET_BUFFER];
+    let mut websocket_rx = vec![0u8; device.settings.rx_buffer];
+    let buffers = WorkerBuffers {
+        socket_rx: &mut socket_rx,
+        socket_tx: &mut socket_tx,
+        websocket_rx: &mut websocket_rx,
+    };
+    pool::worker(stack, device, slots, id, buffers).await
+}
