@@ -7,19 +7,21 @@ use espws::nonblocking;
 use espws::wire::http::{Request, Response};
 
 use crate::settings::{App, Settings};
-use crate::{echo, routes};
+use crate::{echo, hubbed, routes, DeviceHub};
 
 /// A device's HTTP routes and WebSocket application.
-#[derive(Copy, Clone, Debug)]
+#[derive(Copy, Clone)]
 pub struct Device<'a> {
     /// The device's configuration.
     pub settings: Settings<'a>,
+    /// The message hub, when the app broadcasts or status ticks run.
+    pub hub: Option<&'a DeviceHub>,
 }
 
 impl<'a> Device<'a> {
-    /// A device with these settings.
-    pub const fn new(settings: Settings<'a>) -> Self {
-        Device { settings }
+    /// A device with these settings; `hub` is required when [`Settings::uses_hub`].
+    pub const fn new(settings: Settings<'a>, hub: Option<&'a DeviceHub>) -> Self {
+        Device { settings, hub }
     }
 }
 
@@ -37,8 +39,12 @@ impl nonblocking::Service for Device<'_> {
         B: AsRef<[u8]> + AsMut<[u8]>,
         K: nonblocking::Timer,
     {
-        match self.settings.app {
-            App::Echo => echo::run_async(ws).await,
+        match (self.hub, self.settings.app) {
+            (Some(hub), app) => hubbed::run_async(ws, hub, app).await,
+            (None, App::Echo) => echo::run_async(ws).await,
+            (None, App::Broadcast) => {
+                log::warn!("the broadcast app needs a hub; closing");
+            }
         }
     }
 }
@@ -50,8 +56,12 @@ impl espws::server::Service for Device<'static> {
     }
 
     fn websocket(&self, ws: &mut espws::server::ServerSocket, _client: &espws::server::Client) {
-        match self.settings.app {
-            App::Echo => echo::run_blocking(ws),
+        match (self.hub, self.settings.app) {
+            (Some(hub), app) => hubbed::run_blocking(ws, hub, app),
+            (None, App::Echo) => echo::run_blocking(ws),
+            (None, App::Broadcast) => {
+                log::warn!("the broadcast app needs a hub; closing");
+            }
         }
     }
 }

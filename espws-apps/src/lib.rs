@@ -4,13 +4,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
+
+/// The message hub the device's connections share.
+pub type DeviceHub = espws::hub::Hub<'static, embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex>;
 
 pub mod console;
 pub mod device;
 pub mod echo;
+pub mod hubbed;
 #[cfg(feature = "embassy")]
 pub mod pool;
 pub mod routes;
 pub mod settings;
+pub mod status;

@@ -12,6 +12,8 @@ use espws::proto::Config;
 pub enum App {
     /// Every message goes back to its sender.
     Echo,
+    /// Every message goes to every connected client, like a chat.
+    Broadcast,
 }
 
 /// Everything a device (or the simulator) is configured with.
@@ -33,6 +35,17 @@ pub struct Settings<'a> {
     pub connection: Config,
     /// Origins, token and subprotocols.
     pub policy: Policy<'a>,
+    /// Push a JSON status message to every client this often.
+    pub tick: Option<Duration>,
+    /// Bytes each client may have waiting in the hub before it counts as too slow (1008).
+    pub hub_queue: usize,
+}
+
+impl Settings<'_> {
+    /// Whether connections join the message hub: to broadcast, or to receive status ticks.
+    pub fn uses_hub(&self) -> bool {
+        self.app == App::Broadcast || self.tick.is_some()
+    }
 }
 
 impl Settings<'_> {
@@ -54,6 +67,8 @@ impl Settings<'_> {
                 close_timeout: Duration::from_secs(5),
             },
             policy: Policy { allowed_origins: &[], token: None, protocols: &[] },
+            tick: None,
+            hub_queue: 8 * 1024,
         }
     }
 }

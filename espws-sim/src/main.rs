@@ -9,12 +9,24 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use espws::proto::handshake::Policy;
 use espws::proto::{Config, Delivery};
+use espws_apps::device::Device;
 use espws_apps::settings::{App, Settings};
+use espws_apps::DeviceHub;
 
 /// The espws device simulator: the firmware's WebSocket applications, on your PC.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
+    /// The application: echo every message to its sender, or broadcast it to every client.
+    #[arg(long, value_enum, default_value_t = AppArg::Echo)]
+    app: AppArg,
+    /// Push a JSON status message (uptime, clients, free slots) to every client this often.
+    #[arg(long, value_name = "N")]
+    tick_ms: Option<u64>,
+    /// Bytes each client may have waiting in the message hub before it is closed as too slow
+    /// (1008); used by broadcast and status ticks.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    queue_bytes: usize,
     /// How connections are served: a thread each (as on ESP-IDF), tokio tasks, or embassy-net
     /// on a TAP device (the bare-metal firmware's network stack).
     #[arg(long, value_enum, default_value_t = RuntimeArg::Threads)]
@@ -71,6 +83,12 @@ struct Args {
     protocols: Vec<String>,
 }
 
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum AppArg {
+    Echo,
+    Broadcast,
+}
+
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum DeliveryArg {
     Chunked,
@@ -109,7 +127,18 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
     ] {
         non_negative_seconds(name, value)?;
     }
+    let app = match args.app {
+        AppArg::Echo => App::Echo,
+        AppArg::Broadcast => App::Broadcast,
+    };
+    if args.tick_ms == Some(0) {
+        return Err("--tick-ms must be at least 1".into());
+    }
+    let tick = args.tick_ms.map(Duration::from_millis);
+    // Messages through the hub are whole, so that none falls between another's fragments.
+    let uses_hub = app == App::Broadcast || tick.is_some();
     let delivery = match args.delivery {
+        _ if uses_hub => Delivery::Whole,
         DeliveryArg::Chunked => Delivery::Chunked,
         DeliveryArg::Whole => Delivery::Whole,
     };
@@ -125,7 +154,9 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         list.iter().map(|s| &*Box::leak(s.clone().into_boxed_str())).collect::<Vec<_>>().leak()
     };
     Ok(Settings {
-        app: App::Echo,
+        app,
+        tick,
+        hub_queue: args.queue_bytes,
         port: args.port,
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,
@@ -143,7 +174,17 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
 /// Tells the user where to point a browser and a client, never printing the token.
 fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
     let runtime = args.runtime.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
-    log::info!("espws-sim {} running the echo app on the {runtime} runtime", env!("CARGO_PKG_VERSION"));
+    let app = args.app.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
+    log::info!("espws-sim {} running the {app} app on the {runtime} runtime", env!("CARGO_PKG_VERSION"));
+    if let Some(tick) = settings.tick {
+        log::info!("status ticks every {} ms to every client", tick.as_millis());
+    }
+    if settings.uses_hub() {
+        log::info!(
+            "hub: {} bytes of queue per client; a client that falls further behind is closed with 1008",
+            settings.hub_queue
+        );
+    }
     let host = if addr.ip().is_unspecified() {
         log::info!(
             "listening on port {} of every interface; from elsewhere use this machine's address",
@@ -191,10 +232,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let hub = settings.uses_hub().then(|| DeviceHub::leak(settings.max_clients, settings.hub_queue));
     let result = match args.runtime {
-        RuntimeArg::Threads => runtime::threads::run(&args, settings),
-        RuntimeArg::Tokio => runtime::tokio::run(&args, settings),
-        RuntimeArg::EmbassyTap => runtime::embassy_tap::run(&args, settings),
+        RuntimeArg::Threads => runtime::threads::run(&args, Device::new(settings, hub)),
+        RuntimeArg::Tokio => runtime::tokio::run(&args, Device::new(settings, hub)),
+        RuntimeArg::EmbassyTap => runtime::embassy_tap::run(&args, Device::new(settings, hub)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@ use embassy_net::{Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
 use espws_apps::device::Device;
 use espws_apps::pool::{self, Slots, WorkerBuffers};
-use espws_apps::settings::Settings;
+use espws_apps::DeviceHub;
 
 use crate::{announce, Args};
 
@@ -15,7 +15,8 @@ const MAX_WORKERS: usize = 65;
 /// TCP window and send buffer of each socket.
 const SOCKET_BUFFER: usize = 16 * 1024;
 
-pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
+pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
+    let settings = device.settings;
     let workers = settings.max_clients + 1;
     if workers > MAX_WORKERS {
         return Err(std::io::Error::other(format!(
@@ -29,7 +30,7 @@ pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
             format!("--ip {} is not an IPv4 CIDR such as 192.168.69.2/24", args.ip),
         )
     })?;
-    let device = TunTapDevice::new(&args.tap).map_err(|e| {
+    let tap = TunTapDevice::new(&args.tap).map_err(|e| {
         std::io::Error::new(
             e.kind(),
             format!(
@@ -47,13 +48,13 @@ pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
         Box::leak(Box::new(StackResources::new()));
     let seed =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let (stack, runner) = embassy_net::new(device, config, resources, seed);
+    let (stack, runner) = embassy_net::new(tap, config, resources, seed);
 
     let listen = std::net::SocketAddr::new(address.address().into(), settings.port);
     announce(args, &settings, listen);
     log::info!("embassy-net on {} with {} listening sockets (no backlog on this stack)", args.tap, workers);
 
-    let device: &'static Device<'static> = Box::leak(Box::new(Device::new(settings)));
+    let device: &'static Device<'static> = Box::leak(Box::new(device));
     let slots: &'static Slots = Box::leak(Box::new(Slots::new()));
     let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
     executor.run(move |spawner: Spawner| {
@@ -61,7 +62,15 @@ pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
         for id in 0..workers {
             spawner.spawn(worker_task(stack, device, slots, id as u32).expect("the pool holds every worker"));
         }
+        if let (Some(hub), Some(period)) = (device.hub, device.settings.tick) {
+            spawner.spawn(status_task(hub, period).expect("one status task"));
+        }
     })
+}
+
+#[embassy_executor::task]
+async fn status_task(hub: &'static DeviceHub, period: std::time::Duration) -> ! {
+    espws_apps::status::run_async(hub, espws::nonblocking::EmbassyTimer, period).await
 }
 
 #[embassy_executor::task]

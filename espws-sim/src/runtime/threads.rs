@@ -2,12 +2,17 @@
 
 use espws::server::Server;
 use espws_apps::device::Device;
-use espws_apps::settings::Settings;
 
 use crate::{announce, Args};
 
-pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
-    let server = Server::bind((args.bind, args.port), settings.server_config(), Device::new(settings))?;
+pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
+    let settings = device.settings;
+    let server = Server::bind((args.bind, args.port), settings.server_config(), device)?;
     announce(args, &settings, server.local_addr()?);
+    if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
+        std::thread::Builder::new()
+            .name("espws-status".into())
+            .spawn(move || espws_apps::status::run_blocking(hub, period))?;
+    }
     server.run()
 }

@@ -9,21 +9,24 @@ use espws::nonblocking::{self, TokioTimer, LINGER};
 use espws::proto::RecvBuf;
 use espws::wire::http::{self, StatusCode};
 use espws_apps::device::Device;
-use espws_apps::settings::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::{announce, Args};
 
-pub fn run(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
+pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(serve(args, settings))
+    runtime.block_on(serve(args, device))
 }
 
-async fn serve(args: &Args, settings: Settings<'static>) -> std::io::Result<()> {
+async fn serve(args: &Args, device: Device<'static>) -> std::io::Result<()> {
+    let settings = device.settings;
     let listener = TcpListener::bind((args.bind, args.port)).await?;
     announce(args, &settings, listener.local_addr()?);
-    let device: &'static Device<'static> = Box::leak(Box::new(Device::new(settings)));
+    let device: &'static Device<'static> = Box::leak(Box::new(device));
+    if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
+        tokio::spawn(espws_apps::status::run_async(hub, TokioTimer::new(), period));
+    }
     let active = Arc::new(AtomicUsize::new(0));
     let next_id = AtomicU32::new(1);
     let timer = TokioTimer::new();

@@ -17,7 +17,7 @@ use crate::time::Instant;
 use crate::{CloseCode, DataKind};
 
 #[cfg(feature = "std")]
-pub use std_io::{StdClock, TcpTransport};
+pub use std_io::{SharedWriter, StdClock, TcpTransport, WriteTurn};
 
 /// How long a closed connection keeps reading (and discarding) after its FIN, so that the
 /// peer receives the close frame rather than a reset.
@@ -156,6 +156,11 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// The state machine, for inspection.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The transport, to set options or share it.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.io
     }
 
     /// Gives back the transport and the receive buffer.

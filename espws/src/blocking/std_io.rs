@@ -3,13 +3,114 @@
 use core::time::Duration;
 use std::io::{self, IoSlice, Write as _};
 use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{Clock, Transport};
 use crate::time::Instant;
+use crate::wire::frame::OpCode;
 
 /// A `std::net::TcpStream` as a [`Transport`], with vectored writes.
+///
+/// One thread reads and writes it; [`share_writes`](Self::share_writes) lets a second thread
+/// write whole frames too, taking turns with this one.
 #[derive(Debug)]
-pub struct TcpTransport(pub TcpStream);
+pub struct TcpTransport {
+    stream: Arc<TcpStream>,
+    gate: Option<Arc<WriteGate>>,
+}
+
+/// Serialises the frames of two writers and remembers when the close frame went out, after
+/// which no data frame may follow (RFC 6455 section 5.5.1).
+#[derive(Debug, Default)]
+struct WriteGate {
+    closed_for_data: Mutex<bool>,
+}
+
+impl WriteGate {
+    fn enter(&self) -> MutexGuard<'_, bool> {
+        self.closed_for_data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Writes whole frames to a connection from another thread (see [`TcpTransport::share_writes`]).
+#[derive(Debug, Clone)]
+pub struct SharedWriter {
+    stream: Arc<TcpStream>,
+    gate: Arc<WriteGate>,
+}
+
+/// A turn at writing, held across the pieces of one frame.
+pub struct WriteTurn<'a> {
+    stream: &'a TcpStream,
+    closed_for_data: MutexGuard<'a, bool>,
+}
+
+impl TcpTransport {
+    /// Wraps an accepted stream.
+    pub fn new(stream: TcpStream) -> Self {
+        TcpTransport { stream: Arc::new(stream), gate: None }
+    }
+
+    /// The stream, for socket options.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Lets another thread write whole frames on this connection, in turn with this transport:
+    /// frames never interleave, and nothing follows the close frame.
+    pub fn share_writes(&mut self) -> SharedWriter {
+        let gate = self.gate.get_or_insert_with(Default::default).clone();
+        SharedWriter { stream: self.stream.clone(), gate }
+    }
+
+    /// The stream back, once no [`SharedWriter`] holds it.
+    pub fn into_stream(self) -> Option<TcpStream> {
+        Arc::into_inner(self.stream)
+    }
+
+    fn write_frame(&self, parts: &[&[u8]]) -> io::Result<()> {
+        let Some(gate) = &self.gate else {
+            return write_all_vectored(&self.stream, parts);
+        };
+        let mut closed_for_data = gate.enter();
+        if parts.first().and_then(|p| p.first()).is_some_and(|b| b & 0x0F == OpCode::Close as u8) {
+            *closed_for_data = true;
+        }
+        write_all_vectored(&self.stream, parts)
+    }
+}
+
+impl SharedWriter {
+    /// Waits for a turn at writing; hold it across the pieces of one frame.
+    pub fn turn(&self) -> WriteTurn<'_> {
+        WriteTurn { stream: &self.stream, closed_for_data: self.gate.enter() }
+    }
+
+    /// Ends the connection both ways at once; the reading thread sees end of stream.
+    pub fn abort(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+impl WriteTurn<'_> {
+    /// Writes frame bytes; `Ok(false)` (nothing written) once the close frame has gone out.
+    pub fn write_data(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        if *self.closed_for_data {
+            return Ok(false);
+        }
+        (&*self.stream).write_all(bytes)?;
+        Ok(true)
+    }
+
+    /// Writes a close frame, after which no data goes out, and shuts the connection down.
+    pub fn close(&mut self, frame: &[u8]) {
+        if !*self.closed_for_data {
+            *self.closed_for_data = true;
+            let _ = (&*self.stream).write_all(frame);
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
 
 impl embedded_io::ErrorType for TcpTransport {
     type Error = io::Error;
@@ -17,23 +118,41 @@ impl embedded_io::ErrorType for TcpTransport {
 
 impl embedded_io::Read for TcpTransport {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
-        io::Read::read(&mut self.0, buf)
+        io::Read::read(&mut &*self.stream, buf)
     }
 }
 
 impl embedded_io::Write for TcpTransport {
     fn write(&mut self, buf: &[u8]) -> Result<usize, io::Error> {
-        self.0.write(buf)
+        self.write_frame(&[buf]).map(|()| buf.len())
     }
 
     fn flush(&mut self) -> Result<(), io::Error> {
-        self.0.flush()
+        (&*self.stream).flush()
     }
+}
+
+/// Writes `parts` in order, header and payload in one system call where possible.
+fn write_all_vectored(mut stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()> {
+    let [head, body] = parts else {
+        return parts.iter().try_for_each(|part| stream.write_all(part));
+    };
+    let (mut head, mut body) = (*head, *body);
+    while !head.is_empty() {
+        let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        body = &body[n - from_head..];
+    }
+    stream.write_all(body)
 }
 
 impl Transport for TcpTransport {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), io::Error> {
-        self.0.set_read_timeout(timeout)
+        self.stream.set_read_timeout(timeout)
     }
 
     fn is_timeout(error: &io::Error) -> bool {
@@ -42,24 +161,11 @@ impl Transport for TcpTransport {
     }
 
     fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), io::Error> {
-        let [head, body] = parts else {
-            return parts.iter().try_for_each(|part| self.0.write_all(part));
-        };
-        let (mut head, mut body) = (*head, *body);
-        while !head.is_empty() {
-            let n = self.0.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            let from_head = n.min(head.len());
-            head = &head[from_head..];
-            body = &body[n - from_head..];
-        }
-        self.0.write_all(body)
+        self.write_frame(parts)
     }
 
     fn shutdown_write(&mut self) -> Result<(), io::Error> {
-        self.0.shutdown(Shutdown::Write)
+        self.stream.shutdown(Shutdown::Write)
     }
 }
 

@@ -127,6 +127,9 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
 
     /// Like [`next_event`](Self::next_event), but also returns when `wake` completes first, so a
     /// task can serve its connection and, say, an outgoing message queue at once.
+    ///
+    /// Deal with what `wake` signalled before calling again: a future that is ready at once, every
+    /// time, keeps the connection from reading (and, on tokio, its timers from firing).
     pub async fn next_or<W>(
         &mut self,
         wake: impl Future<Output = W>,
@@ -269,6 +272,9 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
         if !self.conn.can_send() {
             return Err(Error::Send(SendError::Closed));
         }
+        if self.conn.is_mid_message() {
+            return Err(Error::Send(SendError::MessageInProgress));
+        }
         let written = timed_write(self.io, self.timer, self.write_timeout, &[frames]).await;
         if written.is_err() {
             self.conn.handle_eof();
@@ -279,6 +285,12 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
     /// Starts the closing handshake; the close frame goes out with the next driver call.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
         self.conn.close(code, reason, self.timer.now()).map_err(Error::Send)
+    }
+
+    /// Gives the connection up at once, without a close frame: for when a frame was cut short
+    /// and the stream can carry nothing more. The next driver call reports it closed.
+    pub fn abort(&mut self) {
+        self.conn.handle_eof();
     }
 
     /// Whether data frames may still be sent.

@@ -220,6 +220,12 @@ impl ControlFrame {
         ControlFrame { bytes, len: (2 + len) as u8 }
     }
 
+    /// A close frame with `code` and `reason` (cut to fit 125 bytes at a character boundary).
+    pub fn close(code: CloseCode, reason: &str) -> Self {
+        let payload = Payload::close(code, reason);
+        ControlFrame::new(OpCode::Close, payload.as_bytes())
+    }
+
     /// The frame's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
@@ -356,6 +362,12 @@ impl Connection {
     /// How the connection ended, once it has.
     pub fn outcome(&self) -> Option<Closed> {
         self.outcome
+    }
+
+    /// Whether a fragmented message is being sent: nothing but its next fragment (or a
+    /// control frame) may go out now.
+    pub fn is_mid_message(&self) -> bool {
+        self.outgoing.is_some()
     }
 
     /// Whether this side may still send data frames.

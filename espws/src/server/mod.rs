@@ -262,7 +262,7 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
         let keepalive = socket2::TcpKeepalive::new().with_time(idle).with_interval(idle / 3);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
     }
-    let mut io = TcpTransport(stream);
+    let mut io = TcpTransport::new(stream);
     let mut rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
     loop {
         let deadline = shared.clock.now() + config.handshake_timeout;
@@ -314,8 +314,8 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                 }
                 // The slot is free from here; the reaper closes the socket politely.
                 let (io, _) = ws.into_parts();
-                if outcome.is_some_and(Closed::wants_linger) {
-                    shared.reaper.linger(io.0);
+                if let Some(stream) = io.into_stream().filter(|_| outcome.is_some_and(Closed::wants_linger)) {
+                    shared.reaper.linger(stream);
                 }
                 return;
             }
@@ -329,7 +329,10 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                     return;
                 }
                 if !keep_alive {
-                    return shared.reaper.linger(io.0);
+                    if let Some(stream) = io.into_stream() {
+                        shared.reaper.linger(stream);
+                    }
+                    return;
                 }
             }
         }
@@ -341,9 +344,10 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
 fn refuse<S>(shared: &Shared<S>, io: TcpTransport, status: StatusCode, reason: &str) {
     let mut out = [0u8; 512];
     if let Ok(len) = http::write_error(&mut out, status, reason) {
-        let mut stream = io.0;
-        if stream.write_all(&out[..len]).is_ok() {
-            shared.reaper.linger(stream);
+        if let Some(mut stream) = io.into_stream() {
+            if stream.write_all(&out[..len]).is_ok() {
+                shared.reaper.linger(stream);
+            }
         }
     }
 }
