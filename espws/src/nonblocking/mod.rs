@@ -426,18 +426,18 @@ where
                 return Served::Http;
             }
         };
-        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-        let Ok(Status::Complete(req, _)) = Request::parse(&rx.pending()[..head_len], &mut headers) else {
+        // Decided before any await, so that the parsed head is not kept in the task's state.
+        let Some(reply) = reply_to(&rx.pending()[..head_len], &config.policy, service) else {
             return Served::Http;
         };
-        match handshake::answer(&req, &config.policy) {
-            Answer::Refuse(refusal) => {
-                info!("refused client {}: {} {}", id, refusal.status().0, refusal.reason());
-                refuse(&mut io, &mut rx, &timer, config, refusal.status(), refusal.reason()).await;
+        let mut head = [0u8; 512];
+        match reply {
+            Reply::Refuse(status, reason) => {
+                info!("refused client {}: {} {}", id, status.0, reason);
+                refuse(&mut io, &mut rx, &timer, config, status, reason).await;
                 return Served::Http;
             }
-            Answer::Upgrade(accepted) => {
-                let mut head = [0u8; 256];
+            Reply::Upgrade(accepted) => {
                 let Ok(len) = accepted.write_response(&mut head) else { return Served::Http };
                 if timed_write(&mut io, &timer, config.write_timeout, &[&head[..len]]).await.is_err() {
                     return Served::Http;
@@ -454,9 +454,7 @@ where
                 ws.linger().await;
                 return Served::WebSocket(how);
             }
-            Answer::Http { keep_alive, head_only } => {
-                let response = service.http(&req);
-                let mut head = [0u8; 512];
+            Reply::Http { response, keep_alive, head_only } => {
                 let Ok(len) = response.write_head(&mut head, keep_alive) else { return Served::Http };
                 let body: &[u8] = if head_only { &[] } else { response.body };
                 if timed_write(&mut io, &timer, config.write_timeout, &[&head[..len], body]).await.is_err() {
@@ -471,6 +469,28 @@ where
             }
         }
     }
+}
+
+/// What to answer a request head with, owning nothing from the head itself.
+enum Reply<'s, 'p> {
+    Refuse(StatusCode, &'static str),
+    Upgrade(handshake::Accepted<'p>),
+    Http { response: Response<'s>, keep_alive: bool, head_only: bool },
+}
+
+/// Parses a complete request head and decides the reply.
+fn reply_to<'s, 'p, S: Service>(head: &[u8], policy: &Policy<'p>, service: &'s S) -> Option<Reply<'s, 'p>> {
+    let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+    let Ok(Status::Complete(req, _)) = Request::parse(head, &mut headers) else {
+        return None;
+    };
+    Some(match handshake::answer(&req, policy) {
+        Answer::Refuse(refusal) => Reply::Refuse(refusal.status(), refusal.reason()),
+        Answer::Upgrade(accepted) => Reply::Upgrade(accepted),
+        Answer::Http { keep_alive, head_only } => {
+            Reply::Http { response: service.http(&req), keep_alive, head_only }
+        }
+    })
 }
 
 /// Reads into `rx` until it holds a complete request head, and returns the head's length.

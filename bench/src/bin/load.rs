@@ -1,0 +1,346 @@
+//! espws-load: a WebSocket load generator in the manner of uWebSockets' `load_test`.
+//!
+//! N connections each send one masked message of S bytes, wait for its echo, and repeat. The
+//! frames are built once up front and the client runs on a single thread, so that it costs
+//! the machine as little as possible beside the server it measures. `--idle` instead opens the
+//! connections and holds them (answering pings) to measure what idle clients cost a server.
+//!
+//! The last line of output is one JSON object with the figures, for scripts.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+/// Loads a WebSocket echo server and reports throughput and latency.
+#[derive(Parser, Debug, Clone)]
+#[command(version, about)]
+struct Args {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:9998")]
+    addr: SocketAddr,
+    /// The request path.
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// Concurrent connections.
+    #[arg(long, short = 'c', default_value_t = 1)]
+    connections: usize,
+    /// Payload bytes per message.
+    #[arg(long, short = 's', default_value_t = 64)]
+    size: usize,
+    /// Measure for this many seconds (after the warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Echo round trips per connection before measuring.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    /// Send text (valid UTF-8) instead of binary.
+    #[arg(long)]
+    text: bool,
+    /// Open the connections and hold them idle for this many seconds instead of echoing.
+    #[arg(long, value_name = "SECS")]
+    idle: Option<f64>,
+    /// Connections opened at once while connecting (the server's listen backlog is finite).
+    #[arg(long, default_value_t = 200)]
+    connect_batch: usize,
+    /// Print the PID-free summary only.
+    #[arg(long)]
+    quiet: bool,
+}
+
+const MASK: [u8; 4] = [0x5a, 0x17, 0xc3, 0x8e];
+
+/// A masked client frame, built once.
+fn client_frame(text: bool, payload_len: usize) -> Vec<u8> {
+    let mut frame = vec![0x80 | if text { 0x1 } else { 0x2 }];
+    match payload_len {
+        n @ 0..=125 => frame.push(0x80 | n as u8),
+        n @ 126..=65535 => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&MASK);
+    frame.extend((0..payload_len).map(|i| (b'a' + (i % 26) as u8) ^ MASK[i % 4]));
+    frame
+}
+
+/// Reads frames until a whole data message has arrived; answers pings; returns its length.
+async fn read_message(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    filled: &mut usize,
+) -> std::io::Result<usize> {
+    let mut message = 0usize;
+    loop {
+        // Parse as many frames as the buffer holds.
+        loop {
+            let avail = &buf[..*filled];
+            if avail.len() < 2 {
+                break;
+            }
+            let (len, head) = match avail[1] & 0x7F {
+                126 if avail.len() >= 4 => (u64::from(u16::from_be_bytes([avail[2], avail[3]])), 4),
+                127 if avail.len() >= 10 => (u64::from_be_bytes(avail[2..10].try_into().unwrap()), 10),
+                126 | 127 => break,
+                n => (u64::from(n), 2),
+            };
+            let total = head + len as usize;
+            if avail.len() < total {
+                if buf.len() < total {
+                    buf.resize(total, 0);
+                }
+                break;
+            }
+            let (fin, opcode) = (avail[0] & 0x80 != 0, avail[0] & 0x0F);
+            match opcode {
+                0x9 => {
+                    let mut pong = vec![0x8A, 0x80 | len as u8];
+                    pong.extend_from_slice(&MASK);
+                    pong.extend(avail[head..total].iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+                    stream.write_all(&pong).await?;
+                }
+                0x8 => {
+                    return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "server closed"))
+                }
+                0xA => {}
+                _ => message += len as usize,
+            }
+            buf.copy_within(total..*filled, 0);
+            *filled -= total;
+            if fin && matches!(opcode, 0x0..=0x2) {
+                return Ok(message);
+            }
+        }
+        let n = stream.read(&mut buf[*filled..]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        *filled += n;
+    }
+}
+
+async fn connect(args: &Args) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(args.addr).await?;
+    stream.set_nodelay(true)?;
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        args.path, args.addr
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        let status = String::from_utf8_lossy(&head[..head.len().min(40)]).into_owned();
+        return Err(std::io::Error::other(format!("upgrade refused: {status}")));
+    }
+    Ok(stream)
+}
+
+/// What one echoing connection measured.
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    latencies_us: Vec<u32>,
+    error: Option<String>,
+}
+
+async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Instant, end: Instant) -> Tally {
+    let mut tally = Tally::default();
+    let mut stream = match connect(&args).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tally.error = Some(format!("connect: {e}"));
+            return tally;
+        }
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut filled = 0;
+    let mut round = 0usize;
+    // Everyone starts measuring together, once connected and warmed up.
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        let sent = Instant::now();
+        let result = async {
+            stream.write_all(&frame).await?;
+            read_message(&mut stream, &mut buf, &mut filled).await
+        }
+        .await;
+        match result {
+            Ok(len) if len == args.size => {}
+            Ok(len) => {
+                tally.error = Some(format!("echo of {} bytes came back as {len}", args.size));
+                break;
+            }
+            Err(e) => {
+                tally.error = Some(format!("echo: {e}"));
+                break;
+            }
+        }
+        round += 1;
+        if round > args.warmup && sent >= start {
+            tally.messages += 1;
+            tally.latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        } else if round == args.warmup {
+            tokio::time::sleep_until(start.into()).await;
+        }
+    }
+    tally
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn run_echo(args: &Args) -> ExitCode {
+    let frame = std::sync::Arc::new(client_frame(args.text, args.size));
+    // Time to connect and warm up all connections before the measured window starts.
+    let setup = Duration::from_millis(500 + args.connections as u64 * 2);
+    let start = Instant::now() + setup;
+    let end = start + Duration::from_secs_f64(args.seconds);
+    let mut tasks = JoinSet::new();
+    for i in 0..args.connections {
+        if i > 0 && i % args.connect_batch == 0 {
+            tokio::task::yield_now().await;
+        }
+        tasks.spawn_local(echo_connection(args.clone(), frame.clone(), start, end));
+    }
+    let mut latencies = Vec::new();
+    let (mut messages, mut errors, mut first_error) = (0u64, 0usize, None);
+    while let Some(tally) = tasks.join_next().await {
+        let tally = tally.expect("a connection task panicked");
+        messages += tally.messages;
+        latencies.extend(tally.latencies_us);
+        if let Some(e) = tally.error {
+            errors += 1;
+            first_error.get_or_insert(e);
+        }
+    }
+    latencies.sort_unstable();
+    let msgs_per_s = messages as f64 / args.seconds;
+    let mb_per_s = msgs_per_s * args.size as f64 / 1e6;
+    let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+    if !args.quiet {
+        println!(
+            "{} connections x {} B: {:.0} msgs/s, {:.1} MB/s, latency p50 {} us, p99 {} us, {} errors",
+            args.connections, args.size, msgs_per_s, mb_per_s, p50, p99, errors
+        );
+        if let Some(e) = &first_error {
+            println!("first error: {e}");
+        }
+    }
+    println!(
+        "{{\"connections\":{},\"size\":{},\"messages\":{},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"p50_us\":{},\"p99_us\":{},\"errors\":{}}}",
+        args.connections, args.size, messages, msgs_per_s, mb_per_s, p50, p99, errors
+    );
+    if errors == 0 && messages > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn run_idle(args: &Args, hold: f64) -> ExitCode {
+    let mut tasks = JoinSet::new();
+    let opened = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Instant::now();
+    let release =
+        started + Duration::from_secs_f64(hold) + Duration::from_millis(args.connections as u64 / 5);
+    for i in 0..args.connections {
+        let task_args = args.clone();
+        let task_opened = opened.clone();
+        tasks.spawn_local(async move {
+            let (args, opened) = (task_args, task_opened);
+            let mut stream = connect(&args).await.map_err(|e| format!("connect: {e}"))?;
+            opened.add_permits(1);
+            let mut buf = vec![0u8; 256];
+            let mut filled = 0;
+            // Idle, but alive: answer the server's pings until released.
+            let idle =
+                tokio::time::timeout_at(release.into(), read_message(&mut stream, &mut buf, &mut filled))
+                    .await;
+            match idle {
+                Err(_) => Ok(()),
+                Ok(Err(e)) => Err(format!("dropped while idle: {e}")),
+                Ok(Ok(_)) => Err("unexpected message while idle".to_string()),
+            }
+        });
+        if i % args.connect_batch == args.connect_batch - 1 {
+            // Let the server accept the batch before the next one.
+            while opened.available_permits() + 2 * args.connect_batch < i {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    // Report once all are open: the server's memory is read at this point by the caller.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while opened.available_permits() < args.connections && Instant::now() < deadline && !tasks.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while let Some(done) = tasks.try_join_next() {
+            if let Ok(Err(e)) = done {
+                println!("error: {e}");
+            }
+        }
+    }
+    println!(
+        "open {} connections after {:.1} s",
+        opened.available_permits(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut errors = 0usize;
+    let mut first_error = None;
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) = done {
+            errors += 1;
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = &first_error {
+        println!("first error: {e}");
+    }
+    println!(
+        "{{\"connections\":{},\"opened\":{},\"errors\":{}}}",
+        args.connections,
+        opened.available_permits(),
+        errors
+    );
+    if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async {
+        match args.idle {
+            Some(hold) => run_idle(&args, hold).await,
+            None => run_echo(&args).await,
+        }
+    })
+}
