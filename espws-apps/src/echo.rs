@@ -15,12 +15,12 @@ where
     B: AsRef<[u8]> + AsMut<[u8]>,
     C: Clock,
 {
-    while let Ok(Some((event, mut tx))) = ws.next_event() {
+    let _ = ws.run(|event, tx| {
         if let Event::Data(data) = event {
             // A failed send leaves the connection closed; the loop then ends with its Closed event.
             let _ = tx.send_part(data.kind, data.payload, data.first, data.last);
         }
-    }
+    });
 }
 
 /// Echoes on an async connection until it ends.
@@ -30,9 +30,12 @@ where
     B: AsRef<[u8]> + AsMut<[u8]>,
     K: espws::nonblocking::Timer,
 {
-    while let Ok(Some((event, mut tx))) = ws.next_event().await {
-        if let Event::Data(data) = event {
-            let _ = tx.send_part(data.kind, data.payload, data.first, data.last).await;
-        }
-    }
+    let _ = ws
+        .run(|event, replies| {
+            if let Event::Data(data) = event {
+                // A failed reply leaves the connection closed; the loop then ends with its Closed event.
+                let _ = replies.send_part(data.kind, data.payload, data.first, data.last);
+            }
+        })
+        .await;
 }

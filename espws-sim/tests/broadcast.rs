@@ -69,7 +69,11 @@ fn a_stopped_client_is_dropped_and_the_others_receive_every_message_in_order() {
             }
             assert_eq!(received.unwrap(), expected, "every message, in order");
         }
-        eprintln!("{} MiB broadcast to 2 readers in {:?}", (MESSAGES as usize * SIZE) >> 20, started.elapsed());
+        eprintln!(
+            "{} MiB broadcast to 2 readers in {:?}",
+            (MESSAGES as usize * SIZE) >> 20,
+            started.elapsed()
+        );
 
         // The stopped client fell more than its queue behind and was dropped: what it can still
         // read ends, with a close frame (1008) if it was between frames, or a plain end.

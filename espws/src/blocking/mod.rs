@@ -66,6 +66,8 @@ pub struct WebSocket<T, B, C> {
     rx: RecvBuf<B>,
     clock: C,
     read_timeout: Option<Duration>,
+    /// The clock as last read: the steady state reads it only when a timeout expires.
+    now: Instant,
     /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
 }
@@ -80,8 +82,9 @@ pub struct Sender<'a, T, C> {
 impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// Runs `config` over `io`. `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, clock: C) -> Self {
-        let conn = Connection::new(config, clock.now());
-        WebSocket { io, conn, rx, clock, read_timeout: None, finished: false }
+        let now = clock.now();
+        let conn = Connection::new(config, now);
+        WebSocket { io, conn, rx, clock, read_timeout: None, now, finished: false }
     }
 
     /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
@@ -90,17 +93,19 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// returns `None`. Then [`linger`](Self::linger), or drop the transport.
     #[allow(clippy::type_complexity)]
     pub fn next_event(&mut self) -> Result<Option<(Event<'_>, Sender<'_, T, C>)>, Error<T::Error>> {
-        loop {
-            self.flush_control();
+        let pending = loop {
+            if self.conn.wants_transmit() {
+                self.flush_control();
+            }
             if self.finished {
                 return Ok(None);
             }
-            if self.conn.has_event(&mut self.rx) {
-                break;
+            if let Some(pending) = self.conn.poll_pending(&mut self.rx) {
+                break pending;
             }
             self.wait_and_read()?;
-        }
-        let event = self.conn.poll_event(&mut self.rx).expect("has_event promised an event");
+        };
+        let event = self.conn.event(pending, &self.rx);
         if let Event::Closed { .. } = event {
             self.finished = true;
             // The close frame goes out now, before the application hears of the end.
@@ -111,6 +116,38 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             }
         }
         Ok(Some((event, Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock })))
+    }
+
+    /// Runs the connection to its end, handing every event to `handler` with a [`Sender`].
+    ///
+    /// The same as calling [`next_event`](Self::next_event) in a loop, without leaving the loop
+    /// for each event: the tightest way to serve a connection.
+    pub fn run(
+        &mut self,
+        mut handler: impl FnMut(Event<'_>, &mut Sender<'_, T, C>),
+    ) -> Result<(), Error<T::Error>> {
+        loop {
+            if self.conn.wants_transmit() {
+                self.flush_control();
+            }
+            if self.finished {
+                return Ok(());
+            }
+            let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+                self.wait_and_read()?;
+                continue;
+            };
+            let event = self.conn.event(pending, &self.rx);
+            if let Event::Closed { .. } = event {
+                self.finished = true;
+                while let Some(frame) = self.conn.poll_transmit() {
+                    if self.io.write_all(frame.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            }
+            handler(event, &mut Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock });
+        }
     }
 
     /// Completes the closing handshake whatever the state: closes with 1000 if still open and
@@ -168,6 +205,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
         (self.io, self.rx)
     }
 
+    #[cold]
     fn flush_control(&mut self) {
         while let Some(frame) = self.conn.poll_transmit() {
             if let Err(e) = self.io.write_all(frame.as_bytes()) {
@@ -178,23 +216,39 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     }
 
     /// Waits for input or the next deadline, whichever comes first.
+    #[inline(always)]
     fn wait_and_read(&mut self) -> Result<(), Error<T::Error>> {
-        let deadline = self.conn.poll_timeout();
-        if let Some(deadline) = deadline {
-            let now = self.clock.now();
-            if now >= deadline {
-                self.conn.handle_timeout(now);
+        let idle = self.conn.idle_timeout();
+        if let Some(idle) = idle {
+            // The steady state: the socket's read timeout itself measures the silence, restarting
+            // with every read, so no clock is read per message.
+            if self.read_timeout != Some(idle) {
+                self.io.set_read_timeout(Some(idle)).map_err(Error::Io)?;
+                self.read_timeout = Some(idle);
+            }
+        } else if let Some(deadline) = self.conn.poll_timeout() {
+            self.now = self.clock.now();
+            if self.now >= deadline {
+                self.conn.handle_timeout(self.now);
                 return Ok(());
             }
-            self.arm_read_timeout(Some(deadline.saturating_duration_since(now)))?;
+            self.arm_read_timeout(Some(deadline.saturating_duration_since(self.now)))?;
         } else {
             self.arm_read_timeout(None)?;
         }
         let space = self.conn.read_buf(&mut self.rx);
         match self.io.read(space) {
             Ok(0) => self.conn.handle_eof(),
-            Ok(n) => self.conn.handle_read(&mut self.rx, n, self.clock.now()),
-            Err(e) if T::is_timeout(&e) => self.conn.handle_timeout(self.clock.now()),
+            // Outside the steady state the clock was just read; inside it, the time of a read
+            // does not matter.
+            Ok(n) => self.conn.handle_read(&mut self.rx, n, self.now),
+            Err(e) if T::is_timeout(&e) => {
+                self.now = self.clock.now();
+                match idle {
+                    Some(_) => self.conn.handle_idle_timeout(self.now),
+                    None => self.conn.handle_timeout(self.now),
+                }
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => {
                 debug!("read failed: {}", e.kind() as u8);
@@ -235,6 +289,7 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
     /// Sends one frame of a message: whole when `first` and `last` are both set.
     ///
     /// Header and payload go out in one vectored write where the transport supports it.
+    #[inline(always)]
     pub fn send_part(
         &mut self,
         kind: DataKind,

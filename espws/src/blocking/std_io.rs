@@ -68,6 +68,7 @@ impl TcpTransport {
         Arc::into_inner(self.stream)
     }
 
+    #[inline(always)]
     fn write_frame(&self, parts: &[&[u8]]) -> io::Result<()> {
         let Some(gate) = &self.gate else {
             return write_all_vectored(&self.stream, parts);
@@ -133,11 +134,20 @@ impl embedded_io::Write for TcpTransport {
 }
 
 /// Writes `parts` in order, header and payload in one system call where possible.
+#[inline(always)]
 fn write_all_vectored(mut stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()> {
     let [head, body] = parts else {
         return parts.iter().try_for_each(|part| stream.write_all(part));
     };
     let (mut head, mut body) = (*head, *body);
+    let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
+    if n == head.len() + body.len() {
+        return Ok(());
+    }
+    // A short write: finish the rest.
+    let from_head = n.min(head.len());
+    head = &head[from_head..];
+    body = &body[n - from_head..];
     while !head.is_empty() {
         let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
         if n == 0 {
@@ -160,6 +170,7 @@ impl Transport for TcpTransport {
         matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
     }
 
+    #[inline(always)]
     fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), io::Error> {
         self.write_frame(parts)
     }

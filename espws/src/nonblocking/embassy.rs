@@ -25,7 +25,9 @@ impl Clock for EmbassyTimer {
 }
 
 impl Timer for EmbassyTimer {
-    async fn sleep_until(&self, deadline: Instant) {
-        embassy_time::Timer::at(embassy_time::Instant::from_millis(deadline.as_millis())).await
+    type Sleep = embassy_time::Timer;
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        embassy_time::Timer::at(embassy_time::Instant::from_millis(deadline.as_millis()))
     }
 }

@@ -11,8 +11,10 @@ mod embassy;
 mod tokio;
 
 use core::convert::Infallible;
+use core::future::poll_fn;
 use core::future::Future;
 use core::pin::pin;
+use core::task::Poll;
 use core::time::Duration;
 
 use embassy_futures::select::{select, select3, Either, Either3};
@@ -21,6 +23,7 @@ use embedded_io_async::{Error as _, ErrorKind, Read, Write};
 use crate::proto::handshake::{self, Answer, HeadError, Policy};
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError};
 use crate::time::{Clock, Instant};
+use crate::wire::frame::EncodedHeader;
 use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_HEADERS};
 use crate::wire::Status;
 use crate::{CloseCode, DataKind};
@@ -52,10 +55,18 @@ pub trait Transport: Read + Write {
 }
 
 /// A clock that can also wait: the runtime's timer.
-#[allow(async_fn_in_trait)]
 pub trait Timer: Clock {
-    /// Completes at `deadline` (at once if it has passed).
-    async fn sleep_until(&self, deadline: Instant);
+    /// The runtime's sleep, which can be moved to a new deadline.
+    type Sleep: Future<Output = ()> + Unpin;
+
+    /// A sleep that completes at `deadline` (at once if it has passed).
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// Moves `sleep` to a new deadline, whether or not it has completed: cheaper than a new
+    /// sleep on runtimes whose timers are registered.
+    fn reset(&self, sleep: &mut Self::Sleep, deadline: Instant) {
+        *sleep = self.sleep_until(deadline);
+    }
 }
 
 /// Why a driver call failed.
@@ -86,14 +97,74 @@ pub enum Next<'a, W, T, K> {
 }
 
 /// One WebSocket connection over an async transport, after the opening handshake.
-pub struct WebSocket<T, B, K> {
+pub struct WebSocket<T, B, K: Timer> {
     io: T,
     conn: Connection,
     rx: RecvBuf<B>,
     timer: K,
     write_timeout: Duration,
+    /// The connection's one sleep, moved whenever the core's deadline moves.
+    sleep: Option<K::Sleep>,
+    /// The deadline `sleep` is set for.
+    armed: Option<Instant>,
     /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
+}
+
+/// How many replies one event's handler may queue with [`WebSocket::run`].
+pub const MAX_REPLIES: usize = 4;
+
+/// The replies an event handler queues in [`WebSocket::run`], written once it returns.
+pub struct Replies<'c, 'a> {
+    conn: &'c mut Connection,
+    queued: [Option<(EncodedHeader, &'a [u8])>; MAX_REPLIES],
+    close: Option<(CloseCode, &'a str)>,
+}
+
+/// Why a reply could not be queued.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReplyError {
+    /// The frame may not be sent now (see [`SendError`]).
+    Send(SendError),
+    /// [`MAX_REPLIES`] replies are queued already for this event.
+    Full,
+}
+
+impl<'a> Replies<'_, 'a> {
+    /// Queues one frame of a message (whole when `first` and `last` are both set); the payload
+    /// may be the event's own.
+    pub fn send_part(
+        &mut self,
+        kind: DataKind,
+        payload: &'a [u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), ReplyError> {
+        let slot = self.queued.iter_mut().find(|q| q.is_none()).ok_or(ReplyError::Full)?;
+        let header =
+            self.conn.send_header(kind, payload.len() as u64, first, last).map_err(ReplyError::Send)?;
+        *slot = Some((header, payload));
+        Ok(())
+    }
+
+    /// Queues a whole text message.
+    pub fn send_text(&mut self, text: &'a str) -> Result<(), ReplyError> {
+        self.send_part(DataKind::Text, text.as_bytes(), true, true)
+    }
+
+    /// Queues a whole binary message.
+    pub fn send_binary(&mut self, bytes: &'a [u8]) -> Result<(), ReplyError> {
+        self.send_part(DataKind::Binary, bytes, true, true)
+    }
+
+    /// Starts the closing handshake after the queued replies.
+    pub fn close(&mut self, code: CloseCode, reason: &'a str) -> Result<(), ReplyError> {
+        if !code.is_allowed_on_wire() {
+            return Err(ReplyError::Send(SendError::CloseCodeNotAllowed));
+        }
+        self.close = Some((code, reason));
+        Ok(())
+    }
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
@@ -109,7 +180,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
         let conn = Connection::new(config, timer.now());
-        WebSocket { io, conn, rx, timer, write_timeout, finished: false }
+        WebSocket { io, conn, rx, timer, write_timeout, sleep: None, armed: None, finished: false }
     }
 
     /// Waits for the next event, and returns it with a [`Sender`] to answer it.
@@ -135,35 +206,21 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         wake: impl Future<Output = W>,
     ) -> Result<Next<'_, W, T, K>, Error<T::Error>> {
         let mut wake = pin!(wake);
-        loop {
-            self.flush_control().await;
+        let pending = loop {
+            if self.conn.wants_transmit() {
+                self.flush_control().await;
+            }
             if self.finished {
                 return Ok(Next::End);
             }
-            if self.conn.has_event(&mut self.rx) {
-                break;
+            if let Some(pending) = self.conn.poll_pending(&mut self.rx) {
+                break pending;
             }
-            let deadline = self.conn.poll_timeout();
-            let space = self.conn.read_buf(&mut self.rx);
-            let sleep = async {
-                match deadline {
-                    Some(deadline) => self.timer.sleep_until(deadline).await,
-                    None => core::future::pending().await,
-                }
-            };
-            match select3(self.io.read(space), sleep, wake.as_mut()).await {
-                Either3::First(Ok(0)) => self.conn.handle_eof(),
-                Either3::First(Ok(n)) => self.conn.handle_read(&mut self.rx, n, self.timer.now()),
-                Either3::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
-                Either3::First(Err(e)) => {
-                    debug!("read failed: {}", e.kind() as u8);
-                    self.conn.handle_eof();
-                }
-                Either3::Second(()) => self.conn.handle_timeout(self.timer.now()),
-                Either3::Third(woken) => return Ok(Next::Woken(woken, self.sender())),
+            if let Some(woken) = self.wait_and_read(wake.as_mut()).await {
+                return Ok(Next::Woken(woken, self.sender()));
             }
-        }
-        let event = self.conn.poll_event(&mut self.rx).expect("has_event promised an event");
+        };
+        let event = self.conn.event(pending, &self.rx);
         if let Event::Closed { .. } = event {
             self.finished = true;
             // The close frame goes out now, before the application hears of the end.
@@ -183,6 +240,95 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             write_timeout: self.write_timeout,
         };
         Ok(Next::Event(event, sender))
+    }
+
+    /// Runs the connection to its end, handing every event to `handler`, which answers through
+    /// [`Replies`]; the driver writes the replies once the handler returns.
+    ///
+    /// Replies may borrow the event's payload, so an echo copies nothing. This is the tightest
+    /// way to serve a connection: one loop, and no await in the handler.
+    pub async fn run<F>(&mut self, mut handler: F) -> Result<(), Error<T::Error>>
+    where
+        F: for<'c, 'a> FnMut(Event<'a>, &mut Replies<'c, 'a>),
+    {
+        let mut never = pin!(core::future::pending::<Infallible>());
+        loop {
+            if self.conn.wants_transmit() {
+                self.flush_control().await;
+            }
+            if self.finished {
+                return Ok(());
+            }
+            let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+                if let Some(never) = self.wait_and_read(never.as_mut()).await {
+                    match never {}
+                }
+                continue;
+            };
+            let event = self.conn.event(pending, &self.rx);
+            if let Event::Closed { .. } = event {
+                self.finished = true;
+                // The close frame goes out now, before the application hears of the end.
+                while let Some(frame) = self.conn.poll_transmit() {
+                    if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()])
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+            let mut replies = Replies { conn: &mut self.conn, queued: [None; MAX_REPLIES], close: None };
+            handler(event, &mut replies);
+            let Replies { queued, close, .. } = replies;
+            for (header, payload) in queued.into_iter().flatten() {
+                let parts = [header.as_bytes(), payload];
+                if timed_write(&mut self.io, &self.timer, self.write_timeout, &parts).await.is_err() {
+                    // A peer that stopped reading past the write timeout is treated as gone.
+                    self.conn.handle_eof();
+                    break;
+                }
+            }
+            if let Some((code, reason)) = close {
+                let _ = self.conn.close(code, reason, self.timer.now());
+            }
+        }
+    }
+
+    /// Waits for input, the core's next deadline, or `wake`, whichever comes first, and acts on
+    /// the first two; returns what `wake` gave if it came first.
+    async fn wait_and_read<W>(&mut self, wake: core::pin::Pin<&mut impl Future<Output = W>>) -> Option<W> {
+        // The core's deadline moves with its state, not with every read (reads are dated by the
+        // timeouts), so the sleep is rarely moved.
+        let deadline = self.conn.poll_timeout();
+        if deadline != self.armed {
+            if let Some(deadline) = deadline {
+                match &mut self.sleep {
+                    Some(sleep) => self.timer.reset(sleep, deadline),
+                    None => self.sleep = Some(self.timer.sleep_until(deadline)),
+                }
+            }
+            self.armed = deadline;
+        }
+        let space = self.conn.read_buf(&mut self.rx);
+        let sleep = async {
+            match (&mut self.sleep, self.armed) {
+                (Some(sleep), Some(_)) => sleep.await,
+                _ => core::future::pending().await,
+            }
+        };
+        match select3(self.io.read(space), sleep, wake).await {
+            Either3::First(Ok(0)) => self.conn.handle_eof(),
+            Either3::First(Ok(n)) => self.conn.handle_read_untimed(&mut self.rx, n),
+            Either3::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+            Either3::First(Err(e)) => {
+                debug!("read failed: {}", e.kind() as u8);
+                self.conn.handle_eof();
+            }
+            Either3::Second(()) => self.conn.handle_timeout(self.timer.now()),
+            Either3::Third(woken) => return Some(woken),
+        }
+        None
     }
 
     /// Completes the closing handshake whatever the state: closes with 1000 if still open and
@@ -306,8 +452,13 @@ async fn timed_write<T: Transport, K: Timer>(
     timeout: Duration,
     parts: &[&[u8]],
 ) -> Result<(), Error<T::Error>> {
+    let mut write = pin!(io.write_all_vectored(parts));
+    // Most writes complete at once: only one that has to wait pays for a timer.
+    if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        return result.map_err(Error::Io);
+    }
     let deadline = timer.now() + timeout;
-    match select(io.write_all_vectored(parts), timer.sleep_until(deadline)).await {
+    match select(write, timer.sleep_until(deadline)).await {
         Either::First(result) => result.map_err(Error::Io),
         Either::Second(()) => Err(Error::WriteTimedOut),
     }

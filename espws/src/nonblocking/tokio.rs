@@ -1,6 +1,8 @@
 //! The async driver on tokio, through `embedded-io-adapters`.
 
+use std::boxed::Box;
 use std::io::IoSlice;
+use std::pin::Pin;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::io::AsyncWriteExt as _;
@@ -57,12 +59,26 @@ impl Default for TokioTimer {
 
 impl Clock for TokioTimer {
     fn now(&self) -> Instant {
-        Instant::from_millis(self.origin.elapsed().as_millis() as u64)
+        let elapsed = self.origin.elapsed();
+        Instant::from_millis(elapsed.as_secs() * 1000 + u64::from(elapsed.subsec_millis()))
+    }
+}
+
+impl TokioTimer {
+    fn instant(&self, deadline: Instant) -> tokio::time::Instant {
+        self.origin + core::time::Duration::from_millis(deadline.as_millis())
     }
 }
 
 impl Timer for TokioTimer {
-    async fn sleep_until(&self, deadline: Instant) {
-        tokio::time::sleep_until(self.origin + core::time::Duration::from_millis(deadline.as_millis())).await
+    // Boxed so that it can be kept and moved: one allocation per connection, not per wait.
+    type Sleep = Pin<Box<tokio::time::Sleep>>;
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        Box::pin(tokio::time::sleep_until(self.instant(deadline)))
+    }
+
+    fn reset(&self, sleep: &mut Self::Sleep, deadline: Instant) {
+        sleep.as_mut().reset(self.instant(deadline));
     }
 }

@@ -152,6 +152,17 @@ impl Closed {
 }
 
 impl Closed {
+    /// This side's one-line explanation, for ends the peer gave no reason for.
+    pub const fn explanation(self) -> &'static str {
+        match self {
+            Closed::Handshake { .. } => "",
+            Closed::Failed(e) => e.reason(),
+            Closed::PongTimeout => "no answer to ping",
+            Closed::CloseTimeout => "close handshake timed out",
+            Closed::Dropped => "",
+        }
+    }
+
     /// Whether the transport should linger after its FIN: only a peer still reading gains from
     /// it (it gets the close frame rather than a reset). A dead or departed one does not.
     pub const fn wants_linger(self) -> bool {
@@ -284,20 +295,47 @@ enum State {
     Closed,
 }
 
-/// An event found by the receiver, as positions in the buffer.
-#[derive(Clone, Debug)]
-enum Ready {
-    Data { kind: DataKind, range: Range<usize>, first: bool, last: bool },
-    Ping(Range<usize>),
-    Pong(Range<usize>),
-    Closed { how: Closed, reason: Reason },
+/// A stretch of the receive buffer, kept small so that events move cheaply.
+#[derive(Copy, Clone, Debug)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
-#[derive(Clone, Debug)]
-enum Reason {
-    InBuffer(Range<usize>),
-    Fixed(&'static str),
+impl Span {
+    fn of(range: Range<usize>) -> Self {
+        Span { start: range.start as u32, len: range.len() as u32 }
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
 }
+
+/// An event found by the receiver, as positions in the buffer.
+#[derive(Copy, Clone, Debug)]
+enum Ready {
+    Data {
+        kind: DataKind,
+        span: Span,
+        first: bool,
+        last: bool,
+    },
+    Ping(Span),
+    Pong(Span),
+    /// The peer's reason is in the buffer; otherwise the reason follows from `how`.
+    Closed {
+        how: Closed,
+        peer_reason: Option<Span>,
+    },
+}
+
+/// An event found in the receive buffer and not yet looked at: it holds positions only and
+/// borrows nothing, so that a driver can find it in a loop and then turn it into an [`Event`]
+/// with [`Connection::event`].
+#[derive(Copy, Clone, Debug)]
+#[must_use = "an event found must be looked at with Connection::event"]
+pub struct PendingEvent(Ready);
 
 /// One WebSocket connection after its opening handshake, as a state machine.
 ///
@@ -315,13 +353,16 @@ pub struct Connection {
     closed_event: Option<Ready>,
     /// How the connection ended, once it has.
     outcome: Option<Closed>,
-    /// An event found by [`has_event`](Self::has_event), not yet taken.
-    stashed: Option<Ready>,
     outgoing: Option<DataKind>,
     pong: Option<Payload>,
     close: Option<Payload>,
     close_queued: bool,
     ping_due: bool,
+    /// Whether a pong, ping or close frame waits: one flag for the hot loop to test.
+    transmit: bool,
+    /// Input arrived through [`handle_read_untimed`](Self::handle_read_untimed) since the last
+    /// timeout: its time counts as that of the next timeout.
+    untimed_input: bool,
     last_rx: Instant,
     ping_sent: Option<Instant>,
 }
@@ -338,12 +379,13 @@ impl Connection {
             release_held: false,
             closed_event: None,
             outcome: None,
-            stashed: None,
             outgoing: None,
             pong: None,
             close: None,
             close_queued: false,
             ping_due: false,
+            transmit: false,
+            untimed_input: false,
             last_rx: now,
             ping_sent: None,
         }
@@ -380,6 +422,7 @@ impl Connection {
     /// Releases what the last event borrowed and moves unparsed bytes to the front when that
     /// frees worthwhile room. Never empty while the connection is open: the size checks on frame
     /// headers keep a buffered message within the buffer.
+    #[inline(always)]
     pub fn read_buf<'b, B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &'b mut RecvBuf<B>) -> &'b mut [u8] {
         self.release(rx);
         rx.make_room();
@@ -387,6 +430,7 @@ impl Connection {
     }
 
     /// Records `n` bytes read into [`read_buf`](Self::read_buf) at `now`.
+    #[inline(always)]
     pub fn handle_read<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>, n: usize, now: Instant) {
         if self.state == State::Closed {
             rx.clear();
@@ -400,10 +444,28 @@ impl Connection {
         }
     }
 
+    /// Records `n` bytes read, for drivers that do not read a clock for every read.
+    ///
+    /// The input is dated by the next [`handle_timeout`](Self::handle_timeout), which
+    /// [`poll_timeout`](Self::poll_timeout) then asks for at least every quarter of the ping
+    /// interval: a keepalive ping is never early, and at most a quarter interval late.
+    #[inline(always)]
+    pub fn handle_read_untimed<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>, n: usize) {
+        if self.state == State::Closed {
+            rx.clear();
+            return;
+        }
+        rx.commit(n);
+        if n > 0 {
+            self.untimed_input = true;
+            self.ping_sent = None;
+        }
+    }
+
     /// Records that the transport reached end of stream or failed.
     pub fn handle_eof(&mut self) {
         if self.state != State::Closed {
-            self.finish(Closed::Dropped, Reason::Fixed(""));
+            self.finish(Closed::Dropped, None);
         }
     }
 
@@ -415,56 +477,85 @@ impl Connection {
         &mut self,
         rx: &'b mut RecvBuf<B>,
     ) -> Option<Event<'b>> {
-        self.release(rx);
-        let ready = match self.stashed.take() {
-            Some(ready) => ready,
-            None => self.advance(rx)?,
-        };
-        if matches!(ready, Ready::Data { .. }) && self.config.delivery == Delivery::Whole {
-            // The message stays held in the buffer until the caller comes back.
-            self.release_held = true;
-        }
-        let bytes = rx.bytes();
-        Some(match ready {
-            Ready::Data { kind, range, first, last } => {
-                Event::Data(Data { kind, payload: &bytes[range], first, last })
-            }
-            Ready::Ping(range) => Event::Ping(&bytes[range]),
-            Ready::Pong(range) => Event::Pong(&bytes[range]),
-            Ready::Closed { how, reason } => Event::Closed {
-                how,
-                reason: match reason {
-                    // Close reasons were validated as UTF-8 when parsed.
-                    Reason::InBuffer(range) => core::str::from_utf8(&bytes[range]).unwrap_or(""),
-                    Reason::Fixed(text) => text,
-                },
-            },
-        })
+        let pending = self.poll_pending(rx)?;
+        Some(self.event(pending, rx))
     }
 
-    /// Whether [`poll_event`](Self::poll_event) has an event now.
-    ///
-    /// Parses as far as the next event and keeps it, so that a driver can loop on this without
-    /// holding a borrow of the buffer.
-    pub fn has_event<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> bool {
-        if self.stashed.is_none() {
-            self.release(rx);
-            self.stashed = self.advance(rx);
+    /// Like [`poll_event`](Self::poll_event), in two steps: find the event without borrowing
+    /// the buffer, then look at it with [`event`](Self::event).
+    #[inline(always)]
+    pub fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        rx: &mut RecvBuf<B>,
+    ) -> Option<PendingEvent> {
+        self.release(rx);
+        if matches!(self.recv, Recv::Header) && self.closed_event.is_none() {
+            // Waiting for a header with less than two bytes: nothing to do, and the most common call.
+            if rx.pending().len() < 2 {
+                return None;
+            }
+            if let Some(ready) = self.whole_frame(rx) {
+                return Some(PendingEvent(ready));
+            }
         }
-        self.stashed.is_some()
+        let ready = self.advance(rx)?;
+        if matches!(ready, Ready::Data { .. }) && self.config.delivery == Delivery::Whole {
+            // The message stays held in the buffer until the next call, looked at or not.
+            self.release_held = true;
+        }
+        Some(PendingEvent(ready))
+    }
+
+    /// The event a [`poll_pending`](Self::poll_pending) found, borrowing the buffer. Call it
+    /// before anything else touches the buffer.
+    #[inline(always)]
+    pub fn event<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        pending: PendingEvent,
+        rx: &'b RecvBuf<B>,
+    ) -> Event<'b> {
+        let bytes = rx.bytes();
+        match pending.0 {
+            Ready::Data { kind, span, first, last } => {
+                Event::Data(Data { kind, payload: &bytes[span.range()], first, last })
+            }
+            Ready::Ping(span) => Event::Ping(&bytes[span.range()]),
+            Ready::Pong(span) => Event::Pong(&bytes[span.range()]),
+            Ready::Closed { how, peer_reason } => Event::Closed {
+                how,
+                reason: match peer_reason {
+                    // Close reasons were validated as UTF-8 when parsed.
+                    Some(span) => core::str::from_utf8(&bytes[span.range()]).unwrap_or(""),
+                    None => how.explanation(),
+                },
+            },
+        }
+    }
+
+    /// Whether [`poll_transmit`](Self::poll_transmit) has a frame to give: a cheap check for
+    /// hot loops.
+    #[inline(always)]
+    pub fn wants_transmit(&self) -> bool {
+        self.transmit
     }
 
     /// The next control frame to write (pong, ping or close), in the order they must go out.
     pub fn poll_transmit(&mut self) -> Option<ControlFrame> {
-        if let Some(pong) = self.pong.take() {
-            return Some(ControlFrame::new(OpCode::Pong, pong.as_bytes()));
+        // The common case, checked without moving the 126-byte payloads around.
+        if !self.transmit {
+            return None;
         }
-        if core::mem::take(&mut self.ping_due) {
+        let frame = if let Some(pong) = self.pong.take() {
+            ControlFrame::new(OpCode::Pong, pong.as_bytes())
+        } else if core::mem::take(&mut self.ping_due) {
             let stamp = self.ping_sent.unwrap_or(self.last_rx).as_millis().to_be_bytes();
-            return Some(ControlFrame::new(OpCode::Ping, &stamp));
-        }
-        let close = self.close.take()?;
-        Some(ControlFrame::new(OpCode::Close, close.as_bytes()))
+            ControlFrame::new(OpCode::Ping, &stamp)
+        } else {
+            let close = self.close.take()?;
+            ControlFrame::new(OpCode::Close, close.as_bytes())
+        };
+        self.transmit = self.pong.is_some() || self.ping_due || self.close.is_some();
+        Some(frame)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
@@ -472,6 +563,8 @@ impl Connection {
         match self.state {
             State::Open => match (self.ping_sent, self.config.ping_interval) {
                 (Some(sent), _) => Some(sent + self.config.pong_timeout),
+                // Undated input is dated at the next quarter-interval tick.
+                (None, Some(interval)) if self.untimed_input => Some(self.last_rx + interval / 4),
                 (None, Some(interval)) => Some(self.last_rx + interval),
                 (None, None) => None,
             },
@@ -480,24 +573,53 @@ impl Connection {
         }
     }
 
+    /// The inactivity timeout, when that is the only timer running: the connection is open, no
+    /// ping is outstanding, and a ping is due after this long without input.
+    ///
+    /// A driver whose transport can time out a read after a span of silence (a blocking socket's
+    /// read timeout) may arm it with this and call [`handle_idle_timeout`](Self::handle_idle_timeout)
+    /// when it expires, instead of reading a clock for every read: the span restarts with every
+    /// read by itself. Otherwise use [`poll_timeout`](Self::poll_timeout).
+    pub fn idle_timeout(&self) -> Option<core::time::Duration> {
+        match (self.state, self.ping_sent) {
+            (State::Open, None) => self.config.ping_interval,
+            _ => None,
+        }
+    }
+
+    /// The transport saw no input for the whole [`idle_timeout`](Self::idle_timeout): ping now.
+    pub fn handle_idle_timeout(&mut self, now: Instant) {
+        if self.idle_timeout().is_some() {
+            self.last_rx = now;
+            self.ping_sent = Some(now);
+            self.ping_due = true;
+            self.transmit = true;
+        }
+    }
+
     /// Acts on deadlines that have passed: sends keepalive pings, gives up on silent peers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if core::mem::take(&mut self.untimed_input) {
+            // The latest undated input came no later than now.
+            self.last_rx = now;
+        }
         match self.state {
             State::Open => {
                 if let Some(sent) = self.ping_sent {
                     if now >= sent + self.config.pong_timeout {
                         self.queue_close(CloseCode::GOING_AWAY, "no answer to ping");
-                        self.finish(Closed::PongTimeout, Reason::Fixed("no answer to ping"));
+                        self.finish(Closed::PongTimeout, None);
                     }
                 } else if let Some(interval) = self.config.ping_interval {
                     if now >= self.last_rx + interval {
                         self.ping_sent = Some(now);
                         self.ping_due = true;
+                        self.transmit = true;
                     }
                 }
             }
             State::Closing { deadline } if now >= deadline => {
-                self.finish(Closed::CloseTimeout, Reason::Fixed("close handshake timed out"));
+                self.finish(Closed::CloseTimeout, None);
             }
             State::Closing { .. } | State::Closed => {}
         }
@@ -507,6 +629,7 @@ impl Connection {
     ///
     /// For a whole message pass `first` and `last`; to stream one, pass `first` on the first
     /// frame and `last` on the final one. Control frames may go out between the frames.
+    #[inline(always)]
     pub fn send_header(
         &mut self,
         kind: DataKind,
@@ -550,13 +673,14 @@ impl Connection {
         if !self.close_queued {
             self.close_queued = true;
             self.close = Some(Payload::close(code, reason));
+            self.transmit = true;
         }
     }
 
-    fn finish(&mut self, how: Closed, reason: Reason) {
+    fn finish(&mut self, how: Closed, peer_reason: Option<Span>) {
         self.state = State::Closed;
         self.outcome = Some(how);
-        self.closed_event = Some(Ready::Closed { how, reason });
+        self.closed_event = Some(Ready::Closed { how, peer_reason });
     }
 
     /// Fails the connection (RFC 6455 section 7.1.7): the close frame with the error's code goes
@@ -565,14 +689,16 @@ impl Connection {
         match self.state {
             State::Open => {
                 self.queue_close(error.close_code(), error.reason());
-                self.finish(Closed::Failed(error), Reason::Fixed(error.reason()));
+                self.finish(Closed::Failed(error), None);
             }
             // Our close frame is already out; nothing more to say.
-            State::Closing { .. } => self.finish(Closed::Failed(error), Reason::Fixed(error.reason())),
+            State::Closing { .. } => self.finish(Closed::Failed(error), None),
             State::Closed => {}
         }
     }
 
+    /// The general receiver: any frame, in any number of pieces.
+    #[inline(never)]
     fn advance<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
         loop {
             if let Some(ready) = self.closed_event.take() {
@@ -635,6 +761,45 @@ impl Connection {
         }
     }
 
+    /// The fast path for the most common input: between messages, a complete, unfragmented,
+    /// masked text or binary frame with a 7- or 16-bit length. Anything else (or anything wrong
+    /// with it) is left untouched for the general path, which gives the same result.
+    #[inline(always)]
+    fn whole_frame<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
+        if self.incoming.is_some() || self.state != State::Open {
+            return None;
+        }
+        let pending = rx.pending();
+        let (b0, b1) = (pending[0], pending[1]);
+        // FIN, no RSV bits, text or binary, masked.
+        let kind = match b0 {
+            0x81 => DataKind::Text,
+            0x82 => DataKind::Binary,
+            _ => return None,
+        };
+        let (len, head) = match b1 {
+            0x80..=0xFD => (usize::from(b1 & 0x7F), 6),
+            0xFE if pending.len() >= 4 => (usize::from(u16::from_be_bytes([pending[2], pending[3]])), 8),
+            _ => return None,
+        };
+        let too_big = len as u64 > self.config.max_message
+            || (self.config.delivery == Delivery::Whole && len + Config::buffer_overhead() > rx.capacity());
+        if pending.len() < head + len || too_big {
+            return None;
+        }
+        let mut mask = [0u8; 4];
+        mask.copy_from_slice(&pending[head - 4..head]);
+        let range = rx.start + head..rx.start + head + len;
+        rx.consume(head + len);
+        let payload = &mut rx.bytes_mut()[range.clone()];
+        apply_mask(payload, mask, 0);
+        if kind == DataKind::Text && simdutf8::basic::from_utf8(payload).is_err() {
+            self.fail(ProtocolError::InvalidUtf8);
+            return self.closed_event.take();
+        }
+        Some(Ready::Data { kind, span: Span::of(range), first: true, last: true })
+    }
+
     fn on_header(&mut self, header: FrameHeader, capacity: usize) -> Result<(), ProtocolError> {
         let mask = header.mask.ok_or(ProtocolError::UnmaskedFrame)?;
         if header.opcode.is_control() {
@@ -667,10 +832,11 @@ impl Connection {
             OpCode::Ping => {
                 if self.state == State::Open && !self.close_queued {
                     self.pong = Some(Payload::copy_of(payload));
+                    self.transmit = true;
                 }
-                Some(Ready::Ping(range))
+                Some(Ready::Ping(Span::of(range)))
             }
-            OpCode::Pong => Some(Ready::Pong(range)),
+            OpCode::Pong => Some(Ready::Pong(Span::of(range))),
             _ => {
                 let frame = match close::parse_close_payload(payload) {
                     Ok(frame) => frame,
@@ -693,7 +859,7 @@ impl Connection {
                 let reason_start = range.end - frame.reason.len();
                 self.finish(
                     Closed::Handshake { code: frame.code, initiator },
-                    Reason::InBuffer(reason_start..range.end),
+                    Some(Span::of(reason_start..range.end)),
                 );
                 self.closed_event.take()
             }
@@ -741,7 +907,7 @@ impl Connection {
                     return Ok(None);
                 }
                 let held = rx.held_start..rx.held_start + rx.held_len;
-                Ok(Some(Ready::Data { kind, range: held, first: true, last: true }))
+                Ok(Some(Ready::Data { kind, span: Span::of(held), first: true, last: true }))
             }
             Delivery::Chunked => {
                 // Empty middle frames carry nothing worth an event.
@@ -751,7 +917,7 @@ impl Connection {
                 if let Some(incoming) = self.incoming.as_mut() {
                     incoming.delivered = true;
                 }
-                Ok(Some(Ready::Data { kind, range, first, last }))
+                Ok(Some(Ready::Data { kind, span: Span::of(range), first, last }))
             }
         }
     }

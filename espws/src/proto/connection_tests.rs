@@ -586,3 +586,18 @@ fn connection_state_is_small() {
     std::println!("size_of::<Connection>() = {size}");
     assert!(size <= 512, "Connection grew to {size} bytes");
 }
+
+#[test]
+fn a_pending_event_dropped_unseen_still_releases_its_message() {
+    let mut h = Harness::whole();
+    let mut first = frame(OpCode::Binary, false, b"ab");
+    first.extend(frame(OpCode::Continuation, true, b"cd"));
+    let space = h.conn.read_buf(&mut h.rx);
+    space[..first.len()].copy_from_slice(&first);
+    h.conn.handle_read(&mut h.rx, first.len(), T0);
+    let _ = h.conn.poll_pending(&mut h.rx);
+    let mut second = frame(OpCode::Binary, false, b"ef");
+    second.extend(frame(OpCode::Continuation, true, b"gh"));
+    h.feed(&second);
+    assert_eq!(h.data(), vec![(DataKind::Binary, b"efgh".to_vec())]);
+}

@@ -19,6 +19,6 @@ pub mod utf8;
 
 pub use config::{Config, ConfigError, Delivery};
 pub use connection::{
-    Closed, Connection, ControlFrame, Data, DataKind, Event, ProtocolError, SendError, Side,
+    Closed, Connection, ControlFrame, Data, DataKind, Event, PendingEvent, ProtocolError, SendError, Side,
 };
 pub use recv_buf::RecvBuf;
