@@ -41,7 +41,9 @@ impl nonblocking::Service for Device<'_> {
     {
         match (self.hub, self.settings.app) {
             (Some(hub), app) => hubbed::run_async(ws, hub, app).await,
-            (None, App::Echo) => echo::run_async(ws).await,
+            (None, App::Echo) => {
+                let _ = ws.run(echo::reply).await;
+            }
             (None, App::Broadcast) => {
                 log::warn!("the broadcast app needs a hub; closing");
             }

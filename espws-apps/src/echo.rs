@@ -30,12 +30,14 @@ where
     B: AsRef<[u8]> + AsMut<[u8]>,
     K: espws::nonblocking::Timer,
 {
-    let _ = ws
-        .run(|event, replies| {
-            if let Event::Data(data) = event {
-                // A failed reply leaves the connection closed; the loop then ends with its Closed event.
-                let _ = replies.send_part(data.kind, data.payload, data.first, data.last);
-            }
-        })
-        .await;
+    let _ = ws.run(reply).await;
+}
+
+/// The echo as an event handler for [`espws::nonblocking::WebSocket::run`]: the reply borrows
+/// the received payload.
+pub fn reply<'a>(event: Event<'a>, replies: &mut espws::nonblocking::Replies<'_, 'a>) {
+    if let Event::Data(data) = event {
+        // A failed reply leaves the connection closed; the loop then ends with its Closed event.
+        let _ = replies.send_part(data.kind, data.payload, data.first, data.last);
+    }
 }

@@ -20,6 +20,12 @@ impl Instant {
         self.0
     }
 
+    /// The instant `ms` milliseconds later, saturating.
+    #[inline]
+    pub const fn after_millis(self, ms: u64) -> Instant {
+        Instant(self.0.saturating_add(ms))
+    }
+
     /// Time elapsed from `earlier` to `self`, or zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
@@ -35,8 +41,10 @@ pub trait Clock {
 impl Add<Duration> for Instant {
     type Output = Instant;
 
+    #[inline]
     fn add(self, rhs: Duration) -> Instant {
-        let ms = u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX);
+        // Seconds and milliseconds apart: cheaper than the 128-bit `as_millis`.
+        let ms = rhs.as_secs().saturating_mul(1000).saturating_add(u64::from(rhs.subsec_millis()));
         Instant(self.0.saturating_add(ms))
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use embedded_io_adapters::tokio_1::FromTokio;
-use espws::nonblocking::{self, TokioTimer, LINGER};
+use espws::nonblocking::{self, CoarseTimer, LINGER};
 use espws::proto::RecvBuf;
 use espws::wire::http::{self, StatusCode};
 use espws_apps::device::Device;
@@ -25,11 +25,13 @@ async fn serve(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     announce(args, &settings, listener.local_addr()?);
     let device: &'static Device<'static> = Box::leak(Box::new(device));
     if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
-        tokio::spawn(espws_apps::status::run_async(hub, TokioTimer::new(), period));
+        tokio::spawn(espws_apps::status::run_async(hub, CoarseTimer::shared(), period));
     }
     let active = Arc::new(AtomicUsize::new(0));
     let next_id = AtomicU32::new(1);
-    let timer = TokioTimer::new();
+    // Deadlines of all connections on one checking thread: tokio's timer, consulted at every
+    // worker park, then holds no entry per connection.
+    let timer = CoarseTimer::shared();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -52,6 +54,7 @@ async fn serve(args: &Args, device: Device<'static>) -> std::io::Result<()> {
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Slot(active.clone());
+        let timer = timer.clone();
         tokio::spawn(async move {
             let rx = RecvBuf::new(vec![0u8; device.settings.rx_buffer]);
             let config = device.settings.serve_config();

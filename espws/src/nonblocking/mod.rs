@@ -5,6 +5,8 @@
 //! logic lives here. [`serve`] runs one TCP connection end to end: HTTP requests, then the
 //! WebSocket, exactly as the blocking server does.
 
+#[cfg(feature = "std")]
+mod coarse;
 #[cfg(feature = "embassy")]
 mod embassy;
 #[cfg(feature = "tokio")]
@@ -13,11 +15,11 @@ mod tokio;
 use core::convert::Infallible;
 use core::future::poll_fn;
 use core::future::Future;
-use core::pin::pin;
+use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
-use embassy_futures::select::{select, select3, Either, Either3};
+use embassy_futures::select::{select, Either, Either3};
 use embedded_io_async::{Error as _, ErrorKind, Read, Write};
 
 use crate::proto::handshake::{self, Answer, HeadError, Policy};
@@ -28,6 +30,8 @@ use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_H
 use crate::wire::Status;
 use crate::{CloseCode, DataKind};
 
+#[cfg(feature = "std")]
+pub use coarse::{CoarseSleep, CoarseTimer};
 #[cfg(feature = "embassy")]
 pub use embassy::EmbassyTimer;
 #[cfg(feature = "tokio")]
@@ -51,6 +55,26 @@ pub trait Transport: Read + Write {
     /// Sends end-of-stream after everything written so far, keeping the read side open.
     async fn shutdown_write(&mut self) -> Result<(), Self::Error> {
         Ok(())
+    }
+
+    /// Writes what the transport takes of `parts` at once, without waiting: the bytes taken
+    /// (0 if it would have to wait), or `None` if it cannot tell without waiting. Lets a write
+    /// that completes at once skip the machinery of a future.
+    fn try_write_vectored(&mut self, _parts: &[&[u8]]) -> Option<Result<usize, Self::Error>> {
+        None
+    }
+
+    /// Whether [`poll_read`](Self::poll_read) works: then a wait polls the transport directly
+    /// instead of building a read future each time.
+    const POLLS_READ: bool = false;
+
+    /// Polls a read directly; only called when [`POLLS_READ`](Self::POLLS_READ) is set.
+    fn poll_read(
+        &mut self,
+        _cx: &mut core::task::Context<'_>,
+        _buf: &mut [u8],
+    ) -> Poll<Result<usize, Self::Error>> {
+        Poll::Pending
     }
 }
 
@@ -117,7 +141,7 @@ pub const MAX_REPLIES: usize = 4;
 /// The replies an event handler queues in [`WebSocket::run`], written once it returns.
 pub struct Replies<'c, 'a> {
     conn: &'c mut Connection,
-    queued: [Option<(EncodedHeader, &'a [u8])>; MAX_REPLIES],
+    queued: heapless::Vec<(EncodedHeader, &'a [u8]), MAX_REPLIES>,
     close: Option<(CloseCode, &'a str)>,
 }
 
@@ -140,10 +164,12 @@ impl<'a> Replies<'_, 'a> {
         first: bool,
         last: bool,
     ) -> Result<(), ReplyError> {
-        let slot = self.queued.iter_mut().find(|q| q.is_none()).ok_or(ReplyError::Full)?;
+        if self.queued.is_full() {
+            return Err(ReplyError::Full);
+        }
         let header =
             self.conn.send_header(kind, payload.len() as u64, first, last).map_err(ReplyError::Send)?;
-        *slot = Some((header, payload));
+        let _ = self.queued.push((header, payload));
         Ok(())
     }
 
@@ -260,7 +286,13 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 return Ok(());
             }
             let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
-                if let Some(never) = self.wait_and_read(never.as_mut()).await {
+                self.arm_sleep();
+                let step = if T::POLLS_READ {
+                    self.poll_wait(never.as_mut()).await
+                } else {
+                    self.future_wait(never.as_mut()).await
+                };
+                if let Some(never) = self.after_wait(step) {
                     match never {}
                 }
                 continue;
@@ -278,18 +310,34 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                     }
                 }
             }
-            let mut replies = Replies { conn: &mut self.conn, queued: [None; MAX_REPLIES], close: None };
+            let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
             handler(event, &mut replies);
-            let Replies { queued, close, .. } = replies;
-            for (header, payload) in queued.into_iter().flatten() {
-                let parts = [header.as_bytes(), payload];
-                if timed_write(&mut self.io, &self.timer, self.write_timeout, &parts).await.is_err() {
-                    // A peer that stopped reading past the write timeout is treated as gone.
-                    self.conn.handle_eof();
+            let mut failed = false;
+            for (header, payload) in &replies.queued {
+                let parts = [header.as_bytes(), *payload];
+                // Most replies go out at once, without building a future for the write.
+                let written = match try_write(&mut self.io, &parts) {
+                    Some(Ok(written)) if written == header.as_bytes().len() + payload.len() => continue,
+                    Some(Ok(written)) => written,
+                    Some(Err(_)) => {
+                        failed = true;
+                        break;
+                    }
+                    None => 0,
+                };
+                if timed_write_from(&mut self.io, &self.timer, self.write_timeout, &parts, written)
+                    .await
+                    .is_err()
+                {
+                    failed = true;
                     break;
                 }
             }
-            if let Some((code, reason)) = close {
+            let close = replies.close;
+            if failed {
+                // A peer that stopped reading past the write timeout is treated as gone.
+                self.conn.handle_eof();
+            } else if let Some((code, reason)) = close {
                 let _ = self.conn.close(code, reason, self.timer.now());
             }
         }
@@ -297,9 +345,16 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
 
     /// Waits for input, the core's next deadline, or `wake`, whichever comes first, and acts on
     /// the first two; returns what `wake` gave if it came first.
-    async fn wait_and_read<W>(&mut self, wake: core::pin::Pin<&mut impl Future<Output = W>>) -> Option<W> {
-        // The core's deadline moves with its state, not with every read (reads are dated by the
-        // timeouts), so the sleep is rarely moved.
+    async fn wait_and_read<W>(&mut self, wake: Pin<&mut impl Future<Output = W>>) -> Option<W> {
+        self.arm_sleep();
+        let step = self.wait(wake).await;
+        self.after_wait(step)
+    }
+
+    /// Moves the connection's sleep to the core's deadline, which moves with the connection's
+    /// state rather than with every read (reads are dated by the timeouts).
+    #[inline(always)]
+    fn arm_sleep(&mut self) {
         let deadline = self.conn.poll_timeout();
         if deadline != self.armed {
             if let Some(deadline) = deadline {
@@ -310,14 +365,64 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             }
             self.armed = deadline;
         }
+    }
+
+    /// Waits for input, the sleep, or `wake`: a select by hand, the read first.
+    #[inline(always)]
+    async fn wait<W>(
+        &mut self,
+        wake: Pin<&mut impl Future<Output = W>>,
+    ) -> Either3<Result<usize, T::Error>, (), W> {
+        if T::POLLS_READ {
+            self.poll_wait(wake).await
+        } else {
+            self.future_wait(wake).await
+        }
+    }
+
+    /// [`wait`](Self::wait) for transports that can be polled: nothing but a poll function.
+    #[inline(always)]
+    fn poll_wait<'s, W>(
+        &'s mut self,
+        mut wake: Pin<&'s mut impl Future<Output = W>>,
+    ) -> impl Future<Output = Either3<Result<usize, T::Error>, (), W>> + 's {
         let space = self.conn.read_buf(&mut self.rx);
-        let sleep = async {
-            match (&mut self.sleep, self.armed) {
-                (Some(sleep), Some(_)) => sleep.await,
-                _ => core::future::pending().await,
-            }
+        let io = &mut self.io;
+        let mut sleep = match self.armed {
+            Some(_) => self.sleep.as_mut(),
+            None => None,
         };
-        match select3(self.io.read(space), sleep, wake).await {
+        poll_fn(move |cx| match io.poll_read(cx, space) {
+            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
+            Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
+        })
+    }
+
+    /// [`wait`](Self::wait) through the transport's read future.
+    async fn future_wait<W>(
+        &mut self,
+        mut wake: Pin<&mut impl Future<Output = W>>,
+    ) -> Either3<Result<usize, T::Error>, (), W> {
+        let space = self.conn.read_buf(&mut self.rx);
+        let io = &mut self.io;
+        let mut sleep = match self.armed {
+            Some(_) => self.sleep.as_mut(),
+            None => None,
+        };
+        {
+            let mut read = pin!(io.read(space));
+            poll_fn(|cx| match read.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(Either3::First(result)),
+                Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
+            })
+            .await
+        }
+    }
+
+    /// Acts on what [`wait`](Self::wait) found.
+    #[inline(always)]
+    fn after_wait<W>(&mut self, step: Either3<Result<usize, T::Error>, (), W>) -> Option<W> {
+        match step {
             Either3::First(Ok(0)) => self.conn.handle_eof(),
             Either3::First(Ok(n)) => self.conn.handle_read_untimed(&mut self.rx, n),
             Either3::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
@@ -325,7 +430,11 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 debug!("read failed: {}", e.kind() as u8);
                 self.conn.handle_eof();
             }
-            Either3::Second(()) => self.conn.handle_timeout(self.timer.now()),
+            Either3::Second(()) => {
+                self.conn.handle_timeout(self.timer.now());
+                // Set the sleep again even if the deadline stayed: a completed sleep stays ready.
+                self.armed = None;
+            }
             Either3::Third(woken) => return Some(woken),
         }
         None
@@ -445,6 +554,29 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
     }
 }
 
+/// Polls the connection's sleep, then the caller's `wake`; the second half of a wait.
+#[inline(always)]
+fn sleep_or_wake<S: Future<Output = ()> + Unpin, W, E>(
+    sleep: &mut Option<&mut S>,
+    wake: Pin<&mut impl Future<Output = W>>,
+    cx: &mut core::task::Context<'_>,
+) -> Poll<Either3<Result<usize, E>, (), W>> {
+    if let Some(sleep) = sleep.as_mut() {
+        if Pin::new(&mut **sleep).poll(cx).is_ready() {
+            return Poll::Ready(Either3::Second(()));
+        }
+    }
+    wake.poll(cx).map(Either3::Third)
+}
+
+/// Writes what the transport takes of at most two parts at once: `None` if it cannot tell.
+fn try_write<T: Transport>(io: &mut T, parts: &[&[u8]]) -> Option<Result<usize, T::Error>> {
+    if parts.len() > 2 {
+        return None;
+    }
+    io.try_write_vectored(parts)
+}
+
 /// Writes `parts`, giving up after `timeout`.
 async fn timed_write<T: Transport, K: Timer>(
     io: &mut T,
@@ -452,6 +584,35 @@ async fn timed_write<T: Transport, K: Timer>(
     timeout: Duration,
     parts: &[&[u8]],
 ) -> Result<(), Error<T::Error>> {
+    let written = match try_write(io, parts) {
+        Some(Ok(written)) => written,
+        Some(Err(e)) => return Err(Error::Io(e)),
+        None => 0,
+    };
+    timed_write_from(io, timer, timeout, parts, written).await
+}
+
+/// Writes `parts` but for the first `written` bytes, giving up after `timeout`.
+async fn timed_write_from<T: Transport, K: Timer>(
+    io: &mut T,
+    timer: &K,
+    timeout: Duration,
+    parts: &[&[u8]],
+    mut written: usize,
+) -> Result<(), Error<T::Error>> {
+    let mut rest: [&[u8]; 2] = [&[], &[]];
+    let mut parts = parts;
+    if written > 0 {
+        for (slot, part) in rest.iter_mut().zip(parts) {
+            let skip = written.min(part.len());
+            *slot = &part[skip..];
+            written -= skip;
+        }
+        parts = &rest;
+    }
+    if parts.iter().all(|part| part.is_empty()) {
+        return Ok(());
+    }
     let mut write = pin!(io.write_all_vectored(parts));
     // Most writes complete at once: only one that has to wait pays for a timer.
     if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {

@@ -3,6 +3,9 @@
 use std::boxed::Box;
 use std::io::IoSlice;
 use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::AsyncRead as _;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::io::AsyncWriteExt as _;
@@ -31,6 +34,31 @@ impl Transport for FromTokio<TcpStream> {
             body = &body[n - from_head..];
         }
         stream.write_all(body).await
+    }
+
+    fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<Result<usize, std::io::Error>> {
+        let [head, body] = parts else {
+            return None;
+        };
+        Some(match self.inner().try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        })
+    }
+
+    const POLLS_READ: bool = true;
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, std::io::Error>> {
+        // As FromTokio's read does, without a future around it.
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut buf = tokio::io::ReadBuf::new(buf);
+        match Pin::new(self.inner_mut()).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     async fn shutdown_write(&mut self) -> Result<(), std::io::Error> {

@@ -360,6 +360,10 @@ pub struct Connection {
     ping_due: bool,
     /// Whether a pong, ping or close frame waits: one flag for the hot loop to test.
     transmit: bool,
+    /// The ping interval and pong timeout in milliseconds (0: no keepalive), so that deadlines
+    /// cost an addition.
+    ping_ms: u64,
+    pong_ms: u64,
     /// Input arrived through [`handle_read_untimed`](Self::handle_read_untimed) since the last
     /// timeout: its time counts as that of the next timeout.
     untimed_input: bool,
@@ -385,6 +389,8 @@ impl Connection {
             close_queued: false,
             ping_due: false,
             transmit: false,
+            ping_ms: config.ping_interval.map_or(0, |d| millis(d).max(1)),
+            pong_ms: millis(config.pong_timeout),
             untimed_input: false,
             last_rx: now,
             ping_sent: None,
@@ -561,12 +567,12 @@ impl Connection {
     /// When [`handle_timeout`](Self::handle_timeout) must next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::Open => match (self.ping_sent, self.config.ping_interval) {
-                (Some(sent), _) => Some(sent + self.config.pong_timeout),
+            State::Open => match (self.ping_sent, self.ping_ms) {
+                (Some(sent), _) => Some(sent.after_millis(self.pong_ms)),
+                (None, 0) => None,
                 // Undated input is dated at the next quarter-interval tick.
-                (None, Some(interval)) if self.untimed_input => Some(self.last_rx + interval / 4),
-                (None, Some(interval)) => Some(self.last_rx + interval),
-                (None, None) => None,
+                (None, ping) if self.untimed_input => Some(self.last_rx.after_millis(ping / 4)),
+                (None, ping) => Some(self.last_rx.after_millis(ping)),
             },
             State::Closing { deadline } => Some(deadline),
             State::Closed => None,
@@ -647,7 +653,7 @@ impl Connection {
             (false, None) => return Err(SendError::NoMessageInProgress),
         };
         self.outgoing = if last { None } else { Some(kind) };
-        Ok(EncodedHeader::new(&FrameHeader { fin: last, opcode, mask: None, payload_len: len }))
+        Ok(EncodedHeader::unmasked(last, opcode, len))
     }
 
     /// Starts the closing handshake: queues a close frame and waits for the peer's.
@@ -925,6 +931,11 @@ impl Connection {
 
 // The per-connection state on 32-bit targets such as the ESP32 (456 bytes when written), checked
 // whenever the crate is built for one; the README's RAM table quotes it.
+/// A duration in whole milliseconds, saturating.
+fn millis(duration: core::time::Duration) -> u64 {
+    duration.as_secs().saturating_mul(1000).saturating_add(u64::from(duration.subsec_millis()))
+}
+
 #[cfg(target_pointer_width = "32")]
 const _: () = assert!(core::mem::size_of::<Connection>() <= 480);
 

@@ -69,13 +69,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
 
     /// Makes room at the end by moving held and pending bytes to the front, when that frees
     /// enough to be worth the copy.
+    #[inline(always)]
     pub(crate) fn make_room(&mut self) {
         if self.held_len == 0 && self.start == self.end {
             self.held_start = 0;
             self.start = 0;
             self.end = 0;
-            return;
+        } else {
+            self.compact();
         }
+    }
+
+    /// The slow part of [`make_room`](Self::make_room).
+    #[inline(never)]
+    fn compact(&mut self) {
         let capacity = self.capacity();
         let spare = capacity - self.end;
         let gap = self.start - self.held_len;

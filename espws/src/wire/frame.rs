@@ -185,10 +185,34 @@ pub struct EncodedHeader {
 }
 
 impl EncodedHeader {
+    /// No header at all (zero bytes), as a placeholder.
+    pub const EMPTY: EncodedHeader = EncodedHeader { bytes: [0; MAX_HEADER_LEN], len: 0 };
+
     /// Encodes `header`.
     pub fn new(header: &FrameHeader) -> Self {
         let mut bytes = [0; MAX_HEADER_LEN];
         let len = header.encode(&mut bytes) as u8;
+        EncodedHeader { bytes, len }
+    }
+
+    /// Encodes the header of an unmasked (server) frame: the same bytes as [`new`](Self::new)
+    /// without a masking key, without the general encoder's branches.
+    #[inline]
+    pub fn unmasked(fin: bool, opcode: OpCode, payload_len: u64) -> Self {
+        let mut bytes = [0; MAX_HEADER_LEN];
+        bytes[0] = (u8::from(fin) << 7) | opcode as u8;
+        let len = if payload_len < 126 {
+            bytes[1] = payload_len as u8;
+            2
+        } else if payload_len <= 0xFFFF {
+            bytes[1] = 126;
+            bytes[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
+            4
+        } else {
+            bytes[1] = 127;
+            bytes[2..10].copy_from_slice(&payload_len.to_be_bytes());
+            10
+        };
         EncodedHeader { bytes, len }
     }
 
@@ -276,6 +300,7 @@ mod tests {
     fn rfc_5_2_length_boundaries_choose_the_shortest_form() {
         for (len, header_len) in [(0, 2), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
             let h = FrameHeader { fin: true, opcode: OpCode::Binary, mask: None, payload_len: len };
+            assert_eq!(EncodedHeader::unmasked(true, OpCode::Binary, len), EncodedHeader::new(&h));
             assert_eq!(h.encoded_len(), header_len, "length {len}");
             assert_eq!(EncodedHeader::new(&h).as_bytes().len(), header_len);
             assert_eq!(parse_all(EncodedHeader::new(&h).as_bytes()).0, h);
