@@ -587,8 +587,8 @@ impl Connection {
     /// when it expires, instead of reading a clock for every read: the span restarts with every
     /// read by itself. Otherwise use [`poll_timeout`](Self::poll_timeout).
     pub fn idle_timeout(&self) -> Option<core::time::Duration> {
-        match (self.state, self.ping_sent) {
-            (State::Open, None) => self.config.ping_interval,
+        match (self.state, self.ping_sent, self.ping_ms) {
+            (State::Open, None, ping) if ping > 0 => Some(core::time::Duration::from_millis(ping)),
             _ => None,
         }
     }
@@ -612,12 +612,13 @@ impl Connection {
         match self.state {
             State::Open => {
                 if let Some(sent) = self.ping_sent {
-                    if now >= sent + self.config.pong_timeout {
+                    if now >= sent.after_millis(self.pong_ms) {
                         self.queue_close(CloseCode::GOING_AWAY, "no answer to ping");
                         self.finish(Closed::PongTimeout, None);
                     }
-                } else if let Some(interval) = self.config.ping_interval {
-                    if now >= self.last_rx + interval {
+                } else if self.ping_ms > 0 {
+                    // The same arithmetic as poll_timeout, so that a deadline it reports is the one acted on.
+                    if now >= self.last_rx.after_millis(self.ping_ms) {
                         self.ping_sent = Some(now);
                         self.ping_due = true;
                         self.transmit = true;
