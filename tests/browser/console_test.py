@@ -125,6 +125,67 @@ def text_of(driver, css):
     return driver.find_element(By.CSS_SELECTOR, css).text.strip()
 
 
+INTEROP_JS = r"""
+const [url, done] = arguments;
+const passed = [];
+const sizes = [0, 1, 125, 126, 127, 65535, 65536, 1048576];
+// Text of exactly n UTF-8 bytes, with multi-byte characters in it.
+function textOf(n) {
+  const parts = [];
+  let left = n;
+  while (left >= 3) { parts.push(left % 7 === 0 ? 'a' : '€'); left -= parts[parts.length - 1] === 'a' ? 1 : 3; }
+  parts.push('é'.repeat(Math.floor(left / 2)), 'z'.repeat(left % 2));
+  return parts.join('');
+}
+function bytesOf(n) { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + 7) & 255; return b; }
+function open() {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error('could not connect to ' + url));
+  });
+}
+function echo(ws, message) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no echo within 20 s')), 20000);
+    ws.onmessage = (e) => { clearTimeout(timer); resolve(e.data); };
+    ws.onclose = (e) => { clearTimeout(timer); reject(new Error('closed with ' + e.code + ' before the echo')); };
+    ws.send(message);
+  });
+}
+function sameBytes(a, b) {
+  const x = new Uint8Array(a), y = new Uint8Array(b);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+(async () => {
+  const ws = await open();
+  for (const n of sizes) {
+    const text = textOf(n);
+    const back = await echo(ws, text);
+    if (back !== text) throw new Error('text of ' + n + ' bytes came back different');
+    const bin = bytesOf(n);
+    const backBin = await echo(ws, bin);
+    if (!sameBytes(backBin, bin.buffer)) throw new Error('binary of ' + n + ' bytes came back different');
+  }
+  passed.push('browser echo of text and binary at ' + sizes.join(', ') + ' bytes');
+  const euros = '€'.repeat(349525) + 'x';
+  if ((await echo(ws, euros)) !== euros) throw new Error('fragmented text came back different');
+  passed.push('browser reassembles 1 MiB of text the server sends in fragments split inside code points');
+  await new Promise((r) => setTimeout(r, 3500));
+  if (ws.readyState !== WebSocket.OPEN) throw new Error('closed while idle: the browser did not answer pings');
+  if ((await echo(ws, 'still here')) !== 'still here') throw new Error('no echo after the idle time');
+  passed.push('browser answers the server\'s pings: still open after 3.5 s idle with 1 s ping interval and pong timeout');
+  const closed = await new Promise((resolve) => { ws.onclose = resolve; ws.close(1000, 'done'); });
+  if (closed.code !== 1000 || !closed.wasClean) throw new Error('close ended with ' + closed.code + ', clean ' + closed.wasClean);
+  passed.push('browser clean close: code 1000, wasClean true');
+  done({ passed });
+})().catch((e) => done({ error: String(e && e.message || e), passed }));
+"""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("base_url", help="where the console is served, e.g. http://127.0.0.1:9998/")
@@ -305,6 +366,19 @@ def main():
         dark = args.out / "console-mobile-dark.png"
         driver.save_screenshot(str(dark))
         ok(f"screenshots {shot}, {mobile}, {dark}")
+
+        # 10. the checks every independent client makes (interop/), from the page's own
+        # WebSocket API: echo at each size, a fragmented text message, ping/pong, close 1000.
+        # JavaScript cannot fragment what it sends nor send a ping, so those two are checked in
+        # the other direction: the server's echo of 1 MiB of text arrives in fragments whose
+        # boundaries fall inside code points, and the browser must answer the server's pings
+        # (scripts/test runs the server with a 1 s ping interval and a 1 s pong timeout).
+        driver.set_script_timeout(60)
+        report = driver.execute_async_script(INTEROP_JS, ws_url)
+        if report.get("error"):
+            raise CheckFailed(f"interop checks: {report['error']}")
+        for line in report["passed"]:
+            ok(line)
 
     except Exception as err:  # noqa: BLE001 - every failure ends the test with a message
         if isinstance(err, CheckFailed):
