@@ -5,7 +5,8 @@
 //! logic lives here. [`serve`] runs one TCP connection end to end: HTTP requests, then the
 //! WebSocket, exactly as the blocking server does.
 
-#[cfg(feature = "std")]
+// The coarse timer keeps deadlines in 64-bit atomics, which 32-bit devices lack.
+#[cfg(all(feature = "std", target_has_atomic = "64"))]
 mod coarse;
 #[cfg(feature = "embassy")]
 mod embassy;
@@ -30,7 +31,7 @@ use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_H
 use crate::wire::Status;
 use crate::{CloseCode, DataKind};
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", target_has_atomic = "64"))]
 pub use coarse::{CoarseSleep, CoarseTimer};
 #[cfg(feature = "embassy")]
 pub use embassy::EmbassyTimer;

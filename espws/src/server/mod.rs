@@ -9,7 +9,7 @@ use core::time::Duration;
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::string::String;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::vec;
 use std::vec::Vec;
@@ -116,7 +116,7 @@ struct Shared<S> {
     config: ServerConfig,
     service: S,
     active: AtomicUsize,
-    next_id: AtomicU64,
+    next_id: AtomicUsize,
     clock: StdClock,
     stop: Arc<AtomicBool>,
     reaper: Reaper,
@@ -143,7 +143,7 @@ impl<S: Service> Server<S> {
             config,
             service,
             active: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicUsize::new(1),
             clock: StdClock::new(),
             stop,
             reaper: Reaper::spawn(),
@@ -203,7 +203,8 @@ impl<S: Service> Server<S> {
             );
             return;
         }
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        // usize, not u64: 32-bit targets such as the ESP32 have no 64-bit atomics.
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed) as u64;
         let worker = shared.clone();
         let spawned = std::thread::Builder::new()
             .name(std::format!("espws-client-{id}"))
@@ -259,7 +260,10 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
     };
     let _ = stream.set_write_timeout(Some(config.write_timeout));
     if let Some(idle) = config.tcp_keepalive {
-        let keepalive = socket2::TcpKeepalive::new().with_time(idle).with_interval(idle / 3);
+        let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+        // lwIP (ESP-IDF) takes no probe interval through socket2.
+        #[cfg(not(target_os = "espidf"))]
+        let keepalive = keepalive.with_interval(idle / 3);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
     }
     let mut io = TcpTransport::new(stream);

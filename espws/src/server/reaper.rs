@@ -19,6 +19,9 @@ const LINGER: Duration = Duration::from_secs(2);
 /// Sockets lingering at once; beyond this the oldest is closed at once.
 const MAX_LINGERING: usize = 512;
 const POLL: Duration = Duration::from_millis(25);
+/// The lingering thread's stack: its 2 KiB scratch buffer and a few frames, with room to spare
+/// (it is the largest fixed cost of the server on ESP-IDF).
+const REAPER_STACK: usize = 16 * 1024;
 
 /// Hands sockets to the lingering thread.
 pub(super) struct Reaper {
@@ -30,7 +33,7 @@ impl Reaper {
         let (tx, rx) = mpsc::channel();
         let _ = std::thread::Builder::new()
             .name("espws-reaper".into())
-            .stack_size(32 * 1024)
+            .stack_size(REAPER_STACK)
             .spawn(move || run(rx));
         Reaper { tx }
     }
