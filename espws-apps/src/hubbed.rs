@@ -10,7 +10,7 @@
 //! wait for the queue.
 
 use embassy_futures::select::{select, Either};
-use espws::hub::{Member, Outgoing};
+use espws::hub::Outgoing;
 use espws::nonblocking::{self, Next};
 use espws::{CloseCode, Data, Event};
 
@@ -27,9 +27,16 @@ const HUB_FULL: (CloseCode, &str) = (CloseCode(1013), "no room on the device's m
 const DRAIN_CHUNK: usize = 1024;
 
 /// The same for the draining thread of the threads runtime, where memory is cheaper than
-/// system calls.
+/// system calls; on ESP-IDF it is not, and eight of these would not fit.
 #[cfg(feature = "std")]
-const THREAD_DRAIN_CHUNK: usize = 16 * 1024;
+const THREAD_DRAIN_CHUNK: usize =
+    if cfg!(target_os = "espidf") { crate::budget::esp_idf::HUB_DRAIN_CHUNK } else { 16 * 1024 };
+
+/// Stack of a draining thread: the budget's on ESP-IDF (measured by `tests/thread_stack.rs`),
+/// and on a PC a size no other thread has, so that the test can find it.
+#[cfg(feature = "std")]
+pub const THREAD_DRAIN_STACK: usize =
+    if cfg!(target_os = "espidf") { crate::budget::esp_idf::HUB_DRAIN_STACK } else { 36 * 1024 };
 
 /// Does what the app does with a message from its client; `true` when it goes back to the
 /// sender directly.
@@ -125,7 +132,7 @@ pub fn run_blocking(ws: &mut espws::server::ServerSocket, hub: &DeviceHub, app: 
     std::thread::scope(|scope| {
         let drainer = std::thread::Builder::new()
             .name(std::format!("espws-hub-{}", member.id().0))
-            .stack_size(32 * 1024)
+            .stack_size(THREAD_DRAIN_STACK)
             .spawn_scoped(scope, || drain_blocking(&member, &writer, &done));
         if drainer.is_err() {
             log::warn!("no thread for client {}'s hub queue", member.id().0);
@@ -145,7 +152,7 @@ pub fn run_blocking(ws: &mut espws::server::ServerSocket, hub: &DeviceHub, app: 
 /// Writes what the hub queues for `member` until the connection is done.
 #[cfg(feature = "std")]
 fn drain_blocking(
-    member: &Member<'_, '_, embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex>,
+    member: &espws::hub::Member<'_, '_, embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex>,
     writer: &espws::blocking::SharedWriter,
     done: &embassy_sync::signal::Signal<embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex, ()>,
 ) {

@@ -43,8 +43,8 @@ pub struct Settings<'a> {
 
 impl Settings<'_> {
     /// Whether connections join the message hub: to broadcast, or to receive status ticks.
-    pub fn uses_hub(&self) -> bool {
-        self.app == App::Broadcast || self.tick.is_some()
+    pub const fn uses_hub(&self) -> bool {
+        matches!(self.app, App::Broadcast) || self.tick.is_some()
     }
 }
 

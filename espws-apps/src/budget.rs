@@ -1,0 +1,616 @@
+//! The sizes both firmware crates allocate, and the RAM they add up to on the original ESP32.
+//!
+//! The firmware takes its buffer and stack sizes from here, and the RAM tables in
+//! `firmware/README.md` are [`markdown`]'s output: a host test fails when the two differ. The
+//! figures the tables rely on are checked where they can be measured:
+//!
+//! - sizes of types on the 32-bit targets ([`bare_metal::WORKER_FUTURE`],
+//!   `espws::proto::Connection`) by `const` assertions whenever this crate (or espws) is built
+//!   for a 32-bit target, as `scripts/firmware-check` and the lead's checks do for
+//!   `riscv32imc-unknown-none-elf`;
+//! - the bare-metal firmware's statics by `const` assertions in `firmware/esp-hal`, which builds
+//!   and links here for the ESP32-C3 and ESP32-C6;
+//! - the stack a connection thread touches by `tests/thread_stack.rs`, on the host.
+//!
+//! What cannot be measured here (ESP-IDF's own use, esp-radio's heap, the Xtensa build) is taken
+//! from the vendors' documentation or estimated, and every row says which.
+
+use crate::provision::Mode;
+use crate::settings::Settings;
+
+/// Bytes in a KiB.
+pub const KIB: usize = 1024;
+
+/// Where a figure comes from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A size this repository chooses (a buffer, a stack).
+    Chosen,
+    /// Measured on a 32-bit build (riscv32imc, release) or on the host, as the row says.
+    Measured,
+    /// Taken from the vendor's documentation.
+    Documented,
+    /// An estimate: could not be measured without the hardware or the Xtensa toolchain.
+    Estimated,
+}
+
+impl Source {
+    /// The word the RAM tables use.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Source::Chosen => "chosen",
+            Source::Measured => "measured",
+            Source::Documented => "documented",
+            Source::Estimated => "estimate",
+        }
+    }
+}
+
+/// One line of a budget.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// What the memory is for.
+    pub what: &'static str,
+    /// Bytes.
+    pub bytes: usize,
+    /// Where the figure comes from.
+    pub source: Source,
+}
+
+/// What one configuration needs, against what it has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The lines, in the order of the table.
+    pub items: heapless::Vec<Item, 16>,
+    /// The RAM these lines must fit in, in bytes.
+    pub capacity: usize,
+    /// What that capacity is.
+    pub capacity_what: &'static str,
+}
+
+impl Budget {
+    fn push(&mut self, what: &'static str, bytes: usize, source: Source) {
+        // 16 lines is more than any configuration has.
+        let _ = self.items.push(Item { what, bytes, source });
+    }
+
+    /// Bytes needed.
+    pub fn used(&self) -> usize {
+        self.items.iter().map(|item| item.bytes).sum()
+    }
+
+    /// Bytes left over (negative when it does not fit).
+    pub fn headroom(&self) -> isize {
+        self.capacity as isize - self.used() as isize
+    }
+
+    /// Whether it fits.
+    pub fn fits(&self) -> bool {
+        self.headroom() >= 0
+    }
+}
+
+/// Bare metal: esp-hal, esp-radio, esp-rtos, embassy-net (`firmware/esp-hal`).
+pub mod bare_metal {
+    use super::*;
+
+    /// TCP receive window of each worker's socket. smoltcp advertises what is free of it; one
+    /// full-size segment (1460 bytes) fits, so a client can always make progress.
+    pub const SOCKET_RX: usize = 2048;
+    /// TCP send buffer of each worker's socket: what a client may have in flight before a write
+    /// waits. The console page (5.2 KB gzipped) goes out in three fills.
+    pub const SOCKET_TX: usize = 2048;
+    /// The size of `espws_apps::pool::worker`'s future on the 32-bit targets (riscv32imc, debug
+    /// and release alike), checked by a `const` assertion in every 32-bit build with `embassy`.
+    pub const WORKER_FUTURE: usize = 3048;
+    /// The executor's storage for one worker task of `firmware/esp-hal`: the future above, the
+    /// task's own arguments and the task header (`TaskStorage`, measured on riscv32imc release
+    /// with `-Zprint-type-sizes`: 3112).
+    pub const WORKER_TASK: usize = 3112;
+    /// `embassy_net::StackResources<N>` is `SOCKET_STORAGE * N + STACK_INNER` bytes
+    /// (riscv32imc, with the firmware's embassy-net features; asserted by the firmware).
+    pub const SOCKET_STORAGE: usize = 352;
+    /// See [`SOCKET_STORAGE`].
+    pub const STACK_INNER: usize = 448;
+    /// The DHCP server task: its UDP buffers, packet buffer and lease table (measured, 4088).
+    pub const DHCP_SERVER_TASK: usize = 4088;
+    /// The main, network, Wi-Fi and status tasks, the `Device` and the slot counter (measured:
+    /// 232 + 80 + 128 + 136 + 168 + 4, rounded up).
+    pub const OTHER_TASKS: usize = 768;
+    /// UDP transmit buffer of the DHCP server.
+    pub const DHCP_UDP_TX: usize = 1024;
+    /// UDP receive buffer of the DHCP server (a DHCP message is at most 576 bytes by default).
+    pub const DHCP_UDP_RX: usize = 1024;
+    /// DHCP packets the UDP socket queues each way.
+    pub const DHCP_UDP_PACKETS: usize = 4;
+    /// The buffer the DHCP server decodes and encodes in.
+    pub const DHCP_PACKET: usize = 1024;
+    /// esp-alloc's heap, which esp-radio takes its buffers and task stacks from: 100 KiB, as in
+    /// esp-radio's own examples (`heap_allocator!` of 64 KiB reclaimed and 36 KiB).
+    pub const WIFI_HEAP: usize = 100 * KIB;
+    /// The esp-hal, esp-rtos and esp-radio statics (and `.data`): on the ESP32-C3 build, `.data`
+    /// and `.bss` less everything above (measured 21.7 KiB, rounded up). The Xtensa blobs'
+    /// statics could not be measured here.
+    pub const PLATFORM_STATICS: usize = 24 * KIB;
+    /// The least stack the main task (the executor, the interrupt handlers) must keep.
+    pub const MIN_STACK: usize = 16 * KIB;
+
+    /// Listening tasks: one per client and one that answers 503 when all are busy.
+    pub const fn workers(max_clients: usize) -> usize {
+        max_clients + 1
+    }
+
+    /// Sockets in the stack: every worker's, and the DHCP one (client or server).
+    pub const fn sockets(max_clients: usize) -> usize {
+        workers(max_clients) + 1
+    }
+
+    /// `StackResources<sockets>` in bytes.
+    pub const fn stack_resources(sockets: usize) -> usize {
+        SOCKET_STORAGE * sockets + STACK_INNER
+    }
+
+    /// One worker's buffers: the socket's window and send buffer, the WebSocket receive buffer.
+    pub const fn worker_buffers(rx_buffer: usize) -> usize {
+        SOCKET_RX + SOCKET_TX + rx_buffer
+    }
+
+    /// A chip's RAM as esp-hal 1.2's linker scripts lay it out.
+    #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+    pub struct Chip {
+        /// Its name.
+        pub name: &'static str,
+        /// The region `.data`, `.bss` and the main stack share (`dram_seg`, or the part of the
+        /// shared RAM left after code placed in RAM).
+        pub dram: usize,
+        /// RAM the bootloader used and the app reclaims (`dram2_seg`), where the heap goes first.
+        pub reclaimed: usize,
+        /// Code placed in RAM that shares `dram` (RISC-V chips map one SRAM as both).
+        pub code_in_dram: usize,
+    }
+
+    /// The original ESP32: `dram_seg` of 192 KiB, 98,768 bytes reclaimed (esp-hal's memory.x);
+    /// its code in RAM sits in separate IRAM.
+    pub const ESP32: Chip = Chip { name: "ESP32", dram: 192 * KIB, reclaimed: 98_768, code_in_dram: 0 };
+    /// The ESP32-C3: 313 KiB shared by code in RAM and data, 66,320 bytes reclaimed; the
+    /// firmware's code in RAM measured 38.9 KiB.
+    pub const ESP32C3: Chip =
+        Chip { name: "ESP32-C3", dram: 313 * KIB, reclaimed: 66_320, code_in_dram: 39_828 };
+    /// The ESP32-C6: 452,112 bytes shared by code and data, 64 KiB reclaimed; code in RAM
+    /// measured 61.9 KiB.
+    pub const ESP32C6: Chip =
+        Chip { name: "ESP32-C6", dram: 452_112, reclaimed: 65_536, code_in_dram: 63_400 };
+
+    /// How esp-alloc's heap is split: as much as fits in the reclaimed RAM, the rest in `dram`.
+    pub const fn heap_split(chip: Chip) -> (usize, usize) {
+        // Whole KiB of the region (esp-hal's linker script fails the build if it does not fit).
+        let reclaimed =
+            if chip.reclaimed / KIB * KIB >= WIFI_HEAP { WIFI_HEAP } else { chip.reclaimed / KIB * KIB };
+        (reclaimed, WIFI_HEAP - reclaimed)
+    }
+
+    /// The statics this firmware adds to `dram` (everything but the platform's and the heap).
+    pub const fn app_statics(settings: &Settings<'_>, mode: Mode) -> usize {
+        let n = settings.max_clients;
+        let mut bytes = workers(n) * (worker_buffers(settings.rx_buffer) + WORKER_TASK)
+            + stack_resources(sockets(n))
+            + OTHER_TASKS;
+        if matches!(mode, Mode::AccessPoint) {
+            bytes += DHCP_SERVER_TASK;
+        }
+        if settings.uses_hub() {
+            bytes += n * (settings.hub_queue + HUB_SLOT) + HUB;
+        }
+        bytes
+    }
+
+    /// The hub's lock and bookkeeping (measured 156).
+    pub const HUB: usize = 160;
+    /// One client's slot in the hub, besides its queue (measured 44).
+    pub const HUB_SLOT: usize = 44;
+
+    /// Whether a build fits a chip: the firmware asserts this at compile time.
+    pub const fn fits(chip: Chip, settings: &Settings<'_>, mode: Mode) -> bool {
+        let (_, heap_in_dram) = heap_split(chip);
+        chip.code_in_dram + PLATFORM_STATICS + app_statics(settings, mode) + heap_in_dram + MIN_STACK
+            <= chip.dram
+    }
+
+    /// The budget of `dram` on `chip`.
+    pub fn budget(chip: Chip, settings: &Settings<'_>, mode: Mode) -> Budget {
+        let n = settings.max_clients;
+        let mut b = Budget {
+            items: heapless::Vec::new(),
+            capacity: chip.dram - chip.code_in_dram,
+            capacity_what: "dram_seg (.data, .bss and the main stack)",
+        };
+        b.push(
+            "worker buffers: (clients + 1) x (socket rx + tx + WebSocket rx)",
+            workers(n) * worker_buffers(settings.rx_buffer),
+            Source::Chosen,
+        );
+        b.push(
+            "worker tasks in the executor's pool: (clients + 1) x 3,112 (riscv32)",
+            workers(n) * WORKER_TASK,
+            Source::Measured,
+        );
+        b.push(
+            "embassy-net sockets (StackResources): workers + DHCP",
+            stack_resources(sockets(n)),
+            Source::Measured,
+        );
+        if matches!(mode, Mode::AccessPoint) {
+            b.push("DHCP server task (edge-dhcp: UDP buffers, leases)", DHCP_SERVER_TASK, Source::Measured);
+        }
+        b.push("other tasks, Device, slot counter", OTHER_TASKS, Source::Measured);
+        if settings.uses_hub() {
+            b.push(
+                "hub queues: clients x ESPWS_HUB_QUEUE",
+                n * (settings.hub_queue + HUB_SLOT) + HUB,
+                Source::Chosen,
+            );
+        }
+        let (_, heap_in_dram) = heap_split(chip);
+        b.push("esp-alloc heap for esp-radio, part in dram_seg", heap_in_dram, Source::Chosen);
+        b.push(
+            "esp-hal, esp-rtos, esp-radio statics and .data (on the C3)",
+            PLATFORM_STATICS,
+            Source::Measured,
+        );
+        b.push("main stack, at least", MIN_STACK, Source::Chosen);
+        b
+    }
+}
+
+/// ESP-IDF: std, lwIP and a thread per connection (`firmware/esp-idf`).
+pub mod esp_idf {
+    use super::*;
+
+    /// Stack of each connection thread (`ServerConfig::thread_stack`) in release builds.
+    ///
+    /// `tests/thread_stack.rs` paints a connection thread's stack on the host and drives it
+    /// through the console page, the upgrade, echoes of every frame length class, a fragmented
+    /// message and a ping, with a logger that formats every record: our code reaches 3,735
+    /// bytes deep (x86_64, release). The test requires that one and a half times that, plus
+    /// [`BELOW_OUR_CODE`], fit: 64-bit frames against Xtensa's register-window save areas.
+    pub const CONNECTION_STACK: usize = 8 * KIB;
+    /// The same for debug builds, whose unoptimised frames are four times deeper (15,863
+    /// bytes on the host). A debug build with 8 clients does not fit the ESP32 (see the README).
+    pub const CONNECTION_STACK_DEBUG: usize = 28 * KIB;
+    /// Stack ESP-IDF itself uses below our calls: lwIP's socket layer handing work to its
+    /// thread, newlib and the UART driver writing log lines, an interrupt's saved context.
+    pub const BELOW_OUR_CODE: usize = 2 * KIB;
+    /// The accept loop's thread: `Server::run`, spawning connection threads, refusing with 503.
+    pub const ACCEPT_STACK: usize = 6 * KIB;
+    /// The main task (`CONFIG_ESP_MAIN_TASK_STACK_SIZE` in sdkconfig.defaults): brings Wi-Fi up,
+    /// starts the threads and returns, which deletes the task and frees its stack, so it is not
+    /// in the steady-state budget.
+    pub const MAIN_STACK: usize = 8 * KIB;
+    /// The status-tick thread: formats 128 bytes and copies them into the queues.
+    pub const STATUS_STACK: usize = 4 * KIB;
+    /// A hub-draining thread (broadcast or ticks), one per client: `tests/thread_stack.rs`
+    /// measures 583 bytes of our code on the host in a release build (2,615 in debug), held to
+    /// the same rule as [`CONNECTION_STACK`]; it writes to the socket and may log, as a
+    /// connection thread does.
+    pub const HUB_DRAIN_STACK: usize = 6 * KIB;
+    /// What a hub-draining thread copies out at a time, from the heap.
+    pub const HUB_DRAIN_CHUNK: usize = KIB;
+    /// espws's reaper thread, which closes refused and finished sockets politely (its stack
+    /// size is espws's, in `espws/src/server/reaper.rs`).
+    pub const REAPER_STACK: usize = 32 * KIB;
+    /// A FreeRTOS task's control block and the pthread bookkeeping, per thread (estimate).
+    pub const TASK_OVERHEAD: usize = 512;
+    /// Per connection on the heap besides its receive buffer: lwIP's socket, netconn and PCB,
+    /// the client's record and thread name (estimate).
+    pub const CONNECTION_HEAP: usize = 512;
+    /// lwIP's send buffer per TCP connection (`CONFIG_LWIP_TCP_SND_BUF_DEFAULT`, two segments
+    /// of 1440): what a client that stops reading can pin in lwIP's heap until the write times
+    /// out.
+    pub const TCP_SND_BUF: usize = 2880;
+    /// lwIP's receive window (`CONFIG_LWIP_TCP_WND_DEFAULT`, ESP-IDF's default). Received data
+    /// stays in Wi-Fi's receive buffers, whose number sdkconfig.defaults caps.
+    pub const TCP_WND: usize = 5760;
+    /// lwIP sockets (`CONFIG_LWIP_MAX_SOCKETS`): the listener, 8 clients, one being refused and
+    /// six lingering or closing.
+    pub const LWIP_MAX_SOCKETS: usize = 16;
+    /// Sockets the server needs besides its clients: the listener, one being refused with 503,
+    /// and at least two lingering in the reaper.
+    pub const SOCKETS_BESIDES_CLIENTS: usize = 4;
+    /// Free heap Espressif measured on an ESP32 during a full-speed iperf TCP stream with the
+    /// "Minimum" Wi-Fi/lwIP rank (4 static and 8 dynamic receive buffers, 8 dynamic transmit
+    /// buffers, no AMPDU receive, 8 KB TCP windows): 185.2 KB, counted as 185,200 bytes.
+    /// sdkconfig.defaults uses that rank's Wi-Fi buffers and smaller TCP windows. Source:
+    /// ESP-IDF docs, api-guides/wifi-driver/wifi-performance-and-power-save, "How to Configure
+    /// Parameters".
+    pub const AVAILABLE_HEAP: usize = 185_200;
+    /// The access point's extra state: its netif, lwIP's DHCP server and the Wi-Fi driver's
+    /// per-station records (estimate; Espressif's figure is for a station).
+    pub const ACCESS_POINT_EXTRA: usize = 6 * KIB;
+
+    /// The most clients lwIP's sockets allow.
+    pub const fn max_clients_for_sockets() -> usize {
+        LWIP_MAX_SOCKETS - SOCKETS_BESIDES_CLIENTS
+    }
+
+    /// Whether the worst case fits: the firmware asserts this at compile time.
+    pub const fn fits(settings: &Settings<'_>, mode: Mode) -> bool {
+        used(settings, mode) <= AVAILABLE_HEAP
+    }
+
+    const fn used(settings: &Settings<'_>, mode: Mode) -> usize {
+        let n = settings.max_clients;
+        let mut bytes = n * (CONNECTION_STACK + TASK_OVERHEAD)
+            + n * settings.rx_buffer
+            + n * CONNECTION_HEAP
+            + n * TCP_SND_BUF
+            + ACCEPT_STACK
+            + TASK_OVERHEAD
+            + REAPER_STACK
+            + TASK_OVERHEAD;
+        if settings.tick.is_some() {
+            bytes += STATUS_STACK + TASK_OVERHEAD;
+        }
+        if settings.uses_hub() {
+            bytes += n * (settings.hub_queue + HUB_DRAIN_STACK + TASK_OVERHEAD + HUB_DRAIN_CHUNK);
+        }
+        if matches!(mode, Mode::AccessPoint) {
+            bytes += ACCESS_POINT_EXTRA;
+        }
+        bytes
+    }
+
+    /// The budget of the heap ESP-IDF leaves, worst case (every client stalled with a full
+    /// send buffer).
+    pub fn budget(settings: &Settings<'_>, mode: Mode) -> Budget {
+        let n = settings.max_clients;
+        let mut b = Budget {
+            items: heapless::Vec::new(),
+            capacity: AVAILABLE_HEAP,
+            capacity_what: "heap left by ESP-IDF, Wi-Fi and lwIP (Espressif's measurement)",
+        };
+        b.push(
+            "connection threads: clients x (8 KiB stack + task)",
+            n * (CONNECTION_STACK + TASK_OVERHEAD),
+            Source::Chosen,
+        );
+        b.push("receive buffers: clients x rx_buffer", n * settings.rx_buffer, Source::Chosen);
+        b.push("lwIP socket and client record: clients x 512", n * CONNECTION_HEAP, Source::Estimated);
+        b.push("lwIP send buffers, every client stalled: clients x 2,880", n * TCP_SND_BUF, Source::Chosen);
+        b.push(
+            "accept thread (6 KiB; the main task has returned)",
+            ACCEPT_STACK + TASK_OVERHEAD,
+            Source::Chosen,
+        );
+        b.push("espws reaper thread (32 KiB, espws's choice)", REAPER_STACK + TASK_OVERHEAD, Source::Chosen);
+        if settings.tick.is_some() {
+            b.push("status-tick thread", STATUS_STACK + TASK_OVERHEAD, Source::Chosen);
+        }
+        if settings.uses_hub() {
+            b.push(
+                "hub: clients x (queue + draining thread + chunk)",
+                n * (settings.hub_queue + HUB_DRAIN_STACK + TASK_OVERHEAD + HUB_DRAIN_CHUNK),
+                Source::Chosen,
+            );
+        }
+        if matches!(mode, Mode::AccessPoint) {
+            b.push(
+                "access point: netif, DHCP server, station records",
+                ACCESS_POINT_EXTRA,
+                Source::Estimated,
+            );
+        }
+        b
+    }
+}
+
+/// The RAM tables of `firmware/README.md` for `settings`: one per firmware, a column per Wi-Fi
+/// mode, on the original ESP32.
+#[cfg(any(test, feature = "std"))]
+pub fn markdown(settings: &Settings<'_>) -> std::string::String {
+    use core::fmt::Write as _;
+    use std::string::String;
+
+    fn kib(bytes: isize) -> String {
+        let tenths = (bytes.unsigned_abs() * 10 + KIB / 2) / KIB;
+        let sign = if bytes < 0 { "-" } else { "" };
+        std::format!("{sign}{}.{}", tenths / 10, tenths % 10)
+    }
+
+    fn table(out: &mut String, station: &Budget, ap: &Budget) {
+        let _ = writeln!(out, "| KiB | station | softAP | source |");
+        let _ = writeln!(out, "|---|--:|--:|---|");
+        let mut rows: std::vec::Vec<(&str, Option<usize>, Option<usize>, Source)> = std::vec::Vec::new();
+        for item in &ap.items {
+            let in_station = station.items.iter().find(|s| s.what == item.what).map(|s| s.bytes);
+            rows.push((item.what, in_station, Some(item.bytes), item.source));
+        }
+        for item in &station.items {
+            if !ap.items.iter().any(|a| a.what == item.what) {
+                rows.push((item.what, Some(item.bytes), None, item.source));
+            }
+        }
+        let cell = |b: Option<usize>| b.map_or_else(|| String::from("-"), |b| kib(b as isize));
+        for (what, s, a, source) in rows {
+            let _ = writeln!(out, "| {what} | {} | {} | {} |", cell(s), cell(a), source.label());
+        }
+        let _ = writeln!(
+            out,
+            "| **total** | **{}** | **{}** | |",
+            kib(station.used() as isize),
+            kib(ap.used() as isize)
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | |",
+            station.capacity_what,
+            kib(station.capacity as isize),
+            kib(ap.capacity as isize)
+        );
+        let _ = writeln!(
+            out,
+            "| **headroom** | **{}** | **{}** | |",
+            kib(station.headroom()),
+            kib(ap.headroom())
+        );
+    }
+
+    let mut out = String::new();
+    let hub = if settings.uses_hub() { "with the hub" } else { "echo, no hub" };
+    let _ =
+        writeln!(out, "{} clients, {} B receive buffers, {hub}.", settings.max_clients, settings.rx_buffer);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "ESP-IDF (`firmware/esp-idf`), worst case, on the ESP32:");
+    let _ = writeln!(out);
+    table(&mut out, &esp_idf::budget(settings, Mode::Station), &esp_idf::budget(settings, Mode::AccessPoint));
+    let _ = writeln!(out);
+    let chip = bare_metal::ESP32;
+    let (reclaimed, _) = bare_metal::heap_split(chip);
+    let _ = writeln!(
+        out,
+        "Bare metal (`firmware/esp-hal`), on the ESP32; besides, {} KiB of esp-alloc heap for esp-radio sit in the {} bytes the bootloader leaves (`dram2_seg`):",
+        reclaimed / KIB,
+        chip.reclaimed
+    );
+    let _ = writeln!(out);
+    table(
+        &mut out,
+        &bare_metal::budget(chip, settings, Mode::Station),
+        &bare_metal::budget(chip, settings, Mode::AccessPoint),
+    );
+    out
+}
+
+/// The size of the future an async function of five arguments returns, in a `const`.
+pub const fn future_size<F, A, B, C, D, E, Fut>(_: &F) -> usize
+where
+    F: FnOnce(A, B, C, D, E) -> Fut,
+{
+    core::mem::size_of::<Fut>()
+}
+
+/// The size of `espws_apps::pool::worker`'s future for this target.
+#[cfg(feature = "embassy")]
+pub const WORKER_FUTURE_SIZE: usize = future_size::<
+    _,
+    embassy_net::Stack<'static>,
+    &'static crate::device::Device<'static>,
+    &'static crate::pool::Slots,
+    u32,
+    crate::pool::WorkerBuffers<'static>,
+    _,
+>(&crate::pool::worker);
+
+// The table's per-worker figure, checked on every 32-bit build with the pool.
+#[cfg(all(feature = "embassy", target_pointer_width = "32"))]
+const _: () = assert!(
+    WORKER_FUTURE_SIZE <= bare_metal::WORKER_FUTURE,
+    "pool::worker's future grew: update budget::bare_metal::WORKER_FUTURE and WORKER_TASK, and firmware/README.md"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build_settings::SettingsStrings;
+
+    fn defaults() -> Settings<'static> {
+        Settings::device_defaults()
+    }
+
+    #[test]
+    fn the_defaults_fit_the_esp32_in_every_configuration() {
+        let s = defaults();
+        for mode in [Mode::Station, Mode::AccessPoint] {
+            let idf = esp_idf::budget(&s, mode);
+            assert!(idf.fits(), "ESP-IDF {mode:?}: {idf:?}");
+            assert_eq!(idf.fits(), esp_idf::fits(&s, mode));
+            for chip in [bare_metal::ESP32, bare_metal::ESP32C3, bare_metal::ESP32C6] {
+                let hal = bare_metal::budget(chip, &s, mode);
+                assert!(hal.fits(), "esp-hal on {} {mode:?}: {hal:?}", chip.name);
+                assert_eq!(hal.fits(), bare_metal::fits(chip, &s, mode), "{}", chip.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_defaults_leave_room_for_the_application() {
+        let s = defaults();
+        for mode in [Mode::Station, Mode::AccessPoint] {
+            assert!(esp_idf::budget(&s, mode).headroom() >= 8 * KIB as isize, "{mode:?}");
+            assert!(
+                bare_metal::budget(bare_metal::ESP32, &s, mode).headroom() >= 16 * KIB as isize,
+                "{mode:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_clients_fit_lwips_sockets() {
+        assert!(defaults().max_clients <= esp_idf::max_clients_for_sockets());
+    }
+
+    #[test]
+    fn the_hub_costs_its_queues_and_can_overflow_the_esp32() {
+        let broadcast = SettingsStrings { app: Some("broadcast"), ..SettingsStrings::EMPTY }.unwrap_or_stop();
+        let echo = defaults();
+        let chip = bare_metal::ESP32;
+        let extra = bare_metal::budget(chip, &broadcast, Mode::Station).used()
+            - bare_metal::budget(chip, &echo, Mode::Station).used();
+        assert_eq!(extra, 8 * (8 * KIB + bare_metal::HUB_SLOT) + bare_metal::HUB);
+        // 8 KiB queues for 8 clients do not fit beside everything else on the ESP32 ...
+        assert!(!bare_metal::fits(chip, &broadcast, Mode::AccessPoint));
+        // ... 2 KiB queues do.
+        let small =
+            SettingsStrings { app: Some("broadcast"), hub_queue: Some("2048"), ..SettingsStrings::EMPTY }
+                .unwrap_or_stop();
+        assert!(bare_metal::fits(chip, &small, Mode::AccessPoint));
+        // A thread per client for the hub does not fit ESP-IDF with 8 clients; 4 do.
+        assert!(!esp_idf::fits(&small, Mode::Station));
+        let four = SettingsStrings {
+            app: Some("broadcast"),
+            hub_queue: Some("2048"),
+            max_clients: Some("4"),
+            ..SettingsStrings::EMPTY
+        }
+        .unwrap_or_stop();
+        assert!(esp_idf::fits(&four, Mode::AccessPoint));
+    }
+
+    #[test]
+    fn the_heap_goes_to_reclaimed_ram_first() {
+        assert_eq!(bare_metal::heap_split(bare_metal::ESP32), (96 * KIB, 4 * KIB));
+        assert_eq!(bare_metal::heap_split(bare_metal::ESP32C3), (64 * KIB, 36 * KIB));
+        assert_eq!(bare_metal::heap_split(bare_metal::ESP32C6), (64 * KIB, 36 * KIB));
+    }
+
+    #[test]
+    fn the_stack_resources_formula_matches_the_measurement() {
+        // 10 sockets measured 3,968 bytes on riscv32imc.
+        assert_eq!(bare_metal::stack_resources(10), 3968);
+        assert_eq!(bare_metal::sockets(8), 10);
+    }
+
+    #[test]
+    fn sizes_on_this_host_bound_the_32_bit_ones_from_above() {
+        // The host's pointers are twice as wide; were a type smaller here than the table's
+        // 32-bit figure, the figure would be suspect.
+        #[cfg(target_pointer_width = "64")]
+        {
+            let connection = core::mem::size_of::<espws::proto::Connection>();
+            assert!((400..=2 * 480).contains(&connection), "Connection is {connection} bytes");
+        }
+    }
+
+    #[test]
+    fn the_readme_tables_are_the_budget() {
+        let readme = include_str!("../../firmware/README.md");
+        let begin = "<!-- budget:begin (generated by espws_apps::budget::markdown; a test compares) -->\n";
+        let end = "<!-- budget:end -->";
+        let start = readme.find(begin).expect("firmware/README.md has the budget markers") + begin.len();
+        let stop = readme[start..].find(end).expect("the end marker") + start;
+        let expected = markdown(&defaults());
+        assert!(
+            readme[start..stop].trim() == expected.trim(),
+            "firmware/README.md's RAM tables are stale; replace them with:\n\n{expected}"
+        );
+    }
+}
