@@ -1,0 +1,225 @@
+//! espws on ESP-IDF: std, lwIP and FreeRTOS through esp-idf-svc, serving the device's console
+//! and WebSocket with espws's thread-per-connection server.
+//!
+//! Board glue only: Wi-Fi bring-up and threads. What the device does, how it decides between
+//! station and access point, its settings and every stack size live in `espws-apps`, compiled
+//! and tested on the host; the simulator's default runtime runs the same server on a PC.
+
+use core::time::Duration;
+
+use esp_idf_svc::eventloop::EspSystemEventLoop;
+use esp_idf_svc::hal::peripherals::Peripherals;
+use esp_idf_svc::ipv4::{self, Mask, RouterConfiguration, Subnet};
+use esp_idf_svc::netif::{EspNetif, NetifConfiguration, NetifStack};
+use esp_idf_svc::nvs::EspDefaultNvsPartition;
+use esp_idf_svc::wifi::{
+    AccessPointConfiguration, AuthMethod, BlockingWifi, ClientConfiguration, Configuration, EspWifi,
+    WifiDeviceId, WifiDriver,
+};
+use espws::server::{Client, Server, ServerSocket, Service};
+use espws::wire::http::{Request, Response};
+use espws_apps::budget::esp_idf as budget;
+use espws_apps::build_settings::SettingsStrings;
+use espws_apps::device::Device;
+use espws_apps::provision::{self, Mode, Plan, WifiStrings};
+use espws_apps::settings::Settings;
+use espws_apps::DeviceHub;
+
+/// Wi-Fi as built: station when `WIFI_SSID` and `WIFI_PASS` are set, access point otherwise.
+const WIFI: WifiStrings<'static> = WifiStrings {
+    wifi_ssid: option_env!("WIFI_SSID"),
+    wifi_pass: option_env!("WIFI_PASS"),
+    ap_ssid: option_env!("AP_SSID"),
+    ap_pass: option_env!("AP_PASS"),
+};
+// A password of 7 characters stops the build here, with the reason.
+const _: () = WIFI.assert_valid();
+
+/// The device's settings as built (`ESPWS_*`), checked at compile time.
+const SETTINGS: Settings<'static> = SettingsStrings {
+    app: option_env!("ESPWS_APP"),
+    max_clients: option_env!("ESPWS_MAX_CLIENTS"),
+    rx_buffer: option_env!("ESPWS_RX_BUFFER"),
+    tick_ms: option_env!("ESPWS_TICK_MS"),
+    hub_queue: option_env!("ESPWS_HUB_QUEUE"),
+    port: option_env!("ESPWS_PORT"),
+    token: option_env!("ESPWS_TOKEN"),
+}
+.unwrap_or_stop();
+
+const MODE: Mode = match WIFI.check() {
+    Ok(mode) => mode,
+    // assert_valid above has already stopped the build.
+    Err(_) => Mode::AccessPoint,
+};
+
+// What the RAM budget in firmware/README.md allows, checked before anything is flashed.
+const _: () = assert!(
+    SETTINGS.max_clients <= budget::max_clients_for_sockets(),
+    "ESPWS_MAX_CLIENTS is above 12: lwIP has 16 sockets (CONFIG_LWIP_MAX_SOCKETS), of which the server needs 4 besides its clients"
+);
+const _: () = assert!(
+    budget::fits(&SETTINGS, MODE),
+    "this build does not fit the ESP32's heap (see firmware/README.md): lower ESPWS_MAX_CLIENTS, ESPWS_RX_BUFFER or ESPWS_HUB_QUEUE"
+);
+
+/// Connection threads' stack: measured on the host by espws-apps/tests/thread_stack.rs, with
+/// room for ESP-IDF's own calls below ours (see `budget::esp_idf::CONNECTION_STACK`). Debug
+/// builds have frames four times deeper.
+const CONNECTION_STACK: usize =
+    if cfg!(debug_assertions) { budget::CONNECTION_STACK_DEBUG } else { budget::CONNECTION_STACK };
+
+fn main() {
+    // ESP-IDF patches that must be linked, and `log` to the serial console.
+    esp_idf_svc::sys::link_patches();
+    esp_idf_svc::log::EspLogger::initialize_default();
+    // Keeps esp-idf-hal's critical-section implementation (the hub's lock) in the link.
+    let _ = esp_idf_svc::hal::task::critical_section::link();
+
+    log::info!(
+        "espws {} (ESP-IDF): {} clients, {:?} app, {} B receive buffers, {} KiB connection stacks",
+        env!("CARGO_PKG_VERSION"),
+        SETTINGS.max_clients,
+        SETTINGS.app,
+        SETTINGS.rx_buffer,
+        CONNECTION_STACK / 1024
+    );
+    if cfg!(debug_assertions) {
+        log::warn!(
+            "debug build: connection threads need 28 KiB of stack each; build with --release for 8 clients"
+        );
+    }
+
+    match start() {
+        // The Wi-Fi driver and the server's threads run on; the main task ends here, which
+        // frees its stack.
+        // UNVERIFIED: that ESP-IDF deletes a returning main task and keeps the other tasks
+        // running (its startup guide says app_main may return; esp-idf-sys's app_main calls
+        // Rust's main and returns), and that std's cleanup after main leaves the threads alone;
+        // could not be run here. If it does not hold, park here instead of returning.
+        Ok(()) => log::info!("started; the main task exits"),
+        Err(e) => loop {
+            log::error!("cannot start: {e}");
+            std::thread::sleep(Duration::from_secs(10));
+        },
+    }
+}
+
+/// Brings Wi-Fi up, starts the server and the status thread, and tells the user where to go.
+fn start() -> Result<(), Box<dyn std::error::Error>> {
+    let peripherals = Peripherals::take()?;
+    let sysloop = EspSystemEventLoop::take()?;
+    let nvs = EspDefaultNvsPartition::take()?;
+    let driver = WifiDriver::new(peripherals.modem, sysloop.clone(), Some(nvs))?;
+    // The access point is named after its own MAC address.
+    let plan = provision::plan(&WIFI, driver.get_mac(WifiDeviceId::Ap)?)?;
+
+    let (wifi, address) = match &plan {
+        Plan::Station(station) => {
+            let mut wifi = BlockingWifi::wrap(EspWifi::wrap(driver)?, sysloop)?;
+            wifi.set_configuration(&Configuration::Client(ClientConfiguration {
+                ssid: station.ssid.try_into().map_err(|_| "WIFI_SSID does not fit an SSID")?,
+                password: station.pass.try_into().map_err(|_| "WIFI_PASS does not fit a password")?,
+                auth_method: if station.is_open() { AuthMethod::None } else { AuthMethod::WPA2Personal },
+                ..Default::default()
+            }))?;
+            wifi.start()?;
+            log::info!("Wi-Fi: joining \"{}\" as a station", station.ssid);
+            while let Err(e) = wifi.connect() {
+                log::warn!("Wi-Fi: could not join \"{}\" ({e}); retrying in 5 s", station.ssid);
+                std::thread::sleep(Duration::from_secs(5));
+            }
+            // DHCP from the network's router.
+            wifi.wait_netif_up()?;
+            let address = wifi.wifi().sta_netif().get_ip_info()?.ip;
+            (wifi, address)
+        }
+        Plan::AccessPoint(ap) => {
+            // The default router configuration is 192.168.71.1: set the plan's network, with
+            // ESP-IDF's DHCP server on it (it picks its own pool in the /24) and no DNS server
+            // announced (the device has none, and no Internet behind it).
+            // UNVERIFIED: how phones treat a DHCP offer without DNS (some warn about "no
+            // Internet"); the fields and their types are checked against embedded-svc 0.29.
+            let ap_netif = EspNetif::new_with_conf(&NetifConfiguration {
+                ip_configuration: Some(ipv4::Configuration::Router(RouterConfiguration {
+                    subnet: Subnet { gateway: ap.address, mask: Mask(ap.prefix_len) },
+                    dhcp_enabled: true,
+                    dns: None,
+                    secondary_dns: None,
+                })),
+                ..NetifConfiguration::wifi_default_router()
+            })?;
+            let sta_netif = EspNetif::new(NetifStack::Sta)?;
+            let mut wifi = BlockingWifi::wrap(EspWifi::wrap_all(driver, sta_netif, ap_netif)?, sysloop)?;
+            wifi.set_configuration(&Configuration::AccessPoint(AccessPointConfiguration {
+                ssid: ap.ssid.as_str().try_into().map_err(|_| "AP_SSID does not fit an SSID")?,
+                password: ap.pass.try_into().map_err(|_| "AP_PASS does not fit a password")?,
+                auth_method: AuthMethod::WPA2Personal,
+                channel: provision::AP_CHANNEL,
+                max_connections: provision::AP_MAX_STATIONS,
+                ..Default::default()
+            }))?;
+            wifi.start()?;
+            wifi.wait_netif_up()?;
+            log::info!("Wi-Fi: access point \"{}\" is up", ap.ssid);
+            (wifi, ap.address)
+        }
+    };
+
+    // The hub, when the app broadcasts or ticks run: one queue per client, allocated once.
+    let hub: Option<&'static DeviceHub> =
+        SETTINGS.uses_hub().then(|| DeviceHub::leak(SETTINGS.max_clients, SETTINGS.hub_queue));
+    let device = Device::new(SETTINGS, hub);
+
+    let mut config = SETTINGS.server_config();
+    config.thread_stack = CONNECTION_STACK;
+    let server = Server::bind(("0.0.0.0", SETTINGS.port), config, Measured(device))?;
+    std::thread::Builder::new().name("espws-accept".into()).stack_size(budget::ACCEPT_STACK).spawn(
+        move || {
+            if let Err(e) = server.run() {
+                log::error!("the server stopped: {e}");
+            }
+        },
+    )?;
+    if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
+        std::thread::Builder::new()
+            .name("espws-status".into())
+            .stack_size(budget::STATUS_STACK)
+            .spawn(move || espws_apps::status::run_blocking(hub, period))?;
+        log::info!("status ticks every {} ms to every client", period.as_millis());
+    }
+
+    if let Plan::AccessPoint(ap) = &plan {
+        log::info!("{}", provision::join_line(ap));
+    }
+    let token = SETTINGS.policy.token.is_some();
+    log::info!("{}", provision::console_line(address, SETTINGS.port, token));
+    log::info!("{}", provision::websocket_line(address, SETTINGS.port, token));
+
+    // Wi-Fi must outlive main: dropping it would stop the driver.
+    core::mem::forget(wifi);
+    Ok(())
+}
+
+/// The device, plus a log line when a connection ends saying how close its thread came to the
+/// end of its stack: the check on hardware of `budget::esp_idf::CONNECTION_STACK`.
+struct Measured(Device<'static>);
+
+impl Service for Measured {
+    fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
+        Service::http(&self.0, req)
+    }
+
+    fn websocket(&self, ws: &mut ServerSocket, client: &Client) {
+        Service::websocket(&self.0, ws, client);
+        // SAFETY: FreeRTOS's query of the calling task (a null handle), no other effect.
+        // UNVERIFIED: that esp-idf-sys's generated bindings expose uxTaskGetStackHighWaterMark
+        // (FreeRTOS's task.h, which esp-idf-sys binds) and that ESP-IDF counts it in bytes; the
+        // bindings are generated from ESP-IDF's headers at build time and could not be built here.
+        let free = unsafe { esp_idf_svc::sys::uxTaskGetStackHighWaterMark(core::ptr::null_mut()) };
+        log::info!(
+            "client {}: its thread's stack never had less than {free} of {CONNECTION_STACK} bytes free",
+            client.id
+        );
+    }
+}
