@@ -5,6 +5,12 @@
 //! the machine as little as possible beside the server it measures. `--idle` instead opens the
 //! connections and holds them (answering pings) to measure what idle clients cost a server.
 //!
+//! `--raw` loads a plain TCP echo server (the floors in `bench/examples/raw_tcp_*.rs`): no
+//! handshake, the same masked frame bytes are sent and as many bytes are read back, so that
+//! the floor moves the same bytes through the same client as a WebSocket echo. `--count K`
+//! makes each connection perform exactly K measured round trips (after the warm-up) instead
+//! of running for `--seconds`, so that a server's work can be counted per message.
+//!
 //! The last line of output is one JSON object with the figures, for scripts.
 
 use std::net::SocketAddr;
@@ -50,6 +56,14 @@ struct Args {
     /// Print the PID-free summary only.
     #[arg(long)]
     quiet: bool,
+    /// Plain TCP echo, no WebSocket: skip the handshake, send the masked frame bytes and read
+    /// the same number of bytes back.
+    #[arg(long, conflicts_with = "idle")]
+    raw: bool,
+    /// Each connection performs exactly this many measured round trips (after the warm-up)
+    /// instead of running for --seconds; the rate is then taken over the time they took.
+    #[arg(long, value_name = "K", conflicts_with = "idle")]
+    count: Option<u64>,
 }
 
 const MASK: [u8; 4] = [0x5a, 0x17, 0xc3, 0x8e];
@@ -128,9 +142,18 @@ async fn read_message(
     }
 }
 
+/// Reads back exactly as many bytes as were sent (`--raw`).
+async fn read_raw(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    stream.read_exact(buf).await?;
+    Ok(buf.len())
+}
+
 async fn connect(args: &Args) -> std::io::Result<TcpStream> {
     let mut stream = TcpStream::connect(args.addr).await?;
     stream.set_nodelay(true)?;
+    if args.raw {
+        return Ok(stream);
+    }
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -158,6 +181,9 @@ struct Tally {
     messages: u64,
     latencies_us: Vec<u32>,
     error: Option<String>,
+    /// When the first measured round trip was sent and the last one completed.
+    first_sent: Option<Instant>,
+    last_done: Option<Instant>,
 }
 
 async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Instant, end: Instant) -> Tally {
@@ -169,25 +195,33 @@ async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Inst
             return tally;
         }
     };
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; (64 * 1024).max(frame.len())];
     let mut filled = 0;
     let mut round = 0usize;
+    // A raw echo returns the frame's bytes as they were sent.
+    let expected = if args.raw { frame.len() } else { args.size };
     // Everyone starts measuring together, once connected and warmed up.
     loop {
-        let now = Instant::now();
-        if now >= end {
-            break;
+        match args.count {
+            Some(count) if tally.messages >= count => break,
+            Some(_) => {}
+            None if Instant::now() >= end => break,
+            None => {}
         }
         let sent = Instant::now();
         let result = async {
             stream.write_all(&frame).await?;
-            read_message(&mut stream, &mut buf, &mut filled).await
+            if args.raw {
+                read_raw(&mut stream, &mut buf[..frame.len()]).await
+            } else {
+                read_message(&mut stream, &mut buf, &mut filled).await
+            }
         }
         .await;
         match result {
-            Ok(len) if len == args.size => {}
+            Ok(len) if len == expected => {}
             Ok(len) => {
-                tally.error = Some(format!("echo of {} bytes came back as {len}", args.size));
+                tally.error = Some(format!("echo of {expected} bytes came back as {len}"));
                 break;
             }
             Err(e) => {
@@ -196,9 +230,13 @@ async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Inst
             }
         }
         round += 1;
-        if round > args.warmup && sent >= start {
+        // With --count every round trip after the warm-up counts, however late it starts.
+        if round > args.warmup && (sent >= start || args.count.is_some()) {
+            let done = Instant::now();
             tally.messages += 1;
-            tally.latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            tally.latencies_us.push((done - sent).as_micros().min(u32::MAX as u128) as u32);
+            tally.first_sent.get_or_insert(sent);
+            tally.last_done = Some(done);
         } else if round == args.warmup {
             tokio::time::sleep_until(start.into()).await;
         }
@@ -228,9 +266,15 @@ async fn run_echo(args: &Args) -> ExitCode {
     }
     let mut latencies = Vec::new();
     let (mut messages, mut errors, mut first_error) = (0u64, 0usize, None);
+    let (mut first_sent, mut last_done) = (None::<Instant>, None::<Instant>);
     while let Some(tally) = tasks.join_next().await {
         let tally = tally.expect("a connection task panicked");
         messages += tally.messages;
+        first_sent = match (first_sent, tally.first_sent) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        last_done = last_done.max(tally.last_done);
         latencies.extend(tally.latencies_us);
         if let Some(e) = tally.error {
             errors += 1;
@@ -238,7 +282,13 @@ async fn run_echo(args: &Args) -> ExitCode {
         }
     }
     latencies.sort_unstable();
-    let msgs_per_s = messages as f64 / args.seconds;
+    // With --count, the measured window is from the first measured send to the last echo.
+    let seconds = match (args.count, first_sent, last_done) {
+        (None, _, _) => args.seconds,
+        (Some(_), Some(first), Some(last)) => (last - first).as_secs_f64().max(1e-9),
+        (Some(_), _, _) => 0.0,
+    };
+    let msgs_per_s = if seconds > 0.0 { messages as f64 / seconds } else { 0.0 };
     let mb_per_s = msgs_per_s * args.size as f64 / 1e6;
     let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
     if !args.quiet {
@@ -251,8 +301,8 @@ async fn run_echo(args: &Args) -> ExitCode {
         }
     }
     println!(
-        "{{\"connections\":{},\"size\":{},\"messages\":{},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"p50_us\":{},\"p99_us\":{},\"errors\":{}}}",
-        args.connections, args.size, messages, msgs_per_s, mb_per_s, p50, p99, errors
+        "{{\"connections\":{},\"size\":{},\"messages\":{},\"msgs_per_s\":{:.1},\"mb_per_s\":{:.3},\"p50_us\":{},\"p99_us\":{},\"errors\":{},\"seconds\":{:.3},\"raw\":{}}}",
+        args.connections, args.size, messages, msgs_per_s, mb_per_s, p50, p99, errors, seconds, args.raw
     );
     if errors == 0 && messages > 0 {
         ExitCode::SUCCESS

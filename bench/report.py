@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Turns the raw results of scripts/bench into Markdown tables (standard library only).
+
+    report.py throughput reports/bench/throughput.jsonl
+    report.py callgrind reports/bench/callgrind.jsonl K1 K2
+    report.py micro target/criterion
+
+Each prints one Markdown section on standard output; scripts/bench collects them into
+reports/bench/results.md.
+"""
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+ESPWS = ["espws-threads", "espws-tokio"]
+
+
+def load_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt_int(v):
+    return "n/a" if v is None else f"{v:,.0f}"
+
+
+def fmt(v, digits=1):
+    return "n/a" if v is None else f"{v:,.{digits}f}"
+
+
+def fmt_ratio(v):
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def throughput(path, seconds="?", sim_args=""):
+    rows = load_jsonl(path)
+    cases, servers = [], []
+    for r in rows:
+        if r["case"] not in cases:
+            cases.append(r["case"])
+        if r["server"] not in servers:
+            servers.append(r["server"])
+    rounds = sorted({r["round"] for r in rows})
+    by = {(r["case"], r["round"], r["server"]): r for r in rows}
+
+    def ok(r):
+        return r is not None and r.get("ok") and r.get("errors", 1) == 0 and r.get("messages", 0) > 0
+
+    print("## Throughput and latency\n")
+    print(
+        f"Median over {len(rounds)} round(s). In each round every server ran the case once "
+        f"for {seconds} s (after connecting and 10 warm-up round trips per connection), in the "
+        "order of the table, each started fresh on a free port and killed after. espws-sim "
+        f"ran with `{sim_args}`. "
+        "`thr÷` and `tok÷` are espws-sim threads and espws-sim tokio msgs/s divided by this "
+        "row's msgs/s, computed per round from the same round's runs, then the median "
+        "(above 1: espws is faster). Raw TCP rows run the load generator with `--raw` "
+        "(same bytes, no handshake, no framing work). The client is one thread and each connection has one "
+        "message in flight at a time (closed loop), so with many connections the "
+        "latency percentiles mostly show how the client's task scheduling interleaves them; "
+        "msgs/s is the figure to compare.\n"
+    )
+    print("| Case | Server | msgs/s | MB/s | p50 µs | p99 µs | errors | thr÷ | tok÷ |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    flagged = []
+    for case in cases:
+        for server in servers:
+            runs = [by.get((case, rnd, server)) for rnd in rounds]
+            good = [r for r in runs if ok(r)]
+            bad = [r for r in runs if r is not None and not ok(r)]
+            for r in bad:
+                flagged.append(
+                    f"{case} / {server} / round {r['round']}: exit {r.get('status')}, "
+                    f"errors {r.get('errors')}, messages {r.get('messages')}"
+                    + (f" ({r['note']})" if r.get("note") else "")
+                )
+            msgs = median([r["msgs_per_s"] for r in good])
+            mbs = median([r["mb_per_s"] for r in good])
+            p50 = median([r["p50_us"] for r in good])
+            p99 = median([r["p99_us"] for r in good])
+            errors = sum(max(r.get("errors", 0), 0) for r in runs if r is not None)
+            err_cell = str(errors) if not bad else f"**{errors} ⚠ {len(bad)} bad run(s)**"
+            ratios = []
+            for e in ESPWS:
+                per_round = []
+                for rnd in rounds:
+                    a, b = by.get((case, rnd, e)), by.get((case, rnd, server))
+                    if ok(a) and ok(b):
+                        per_round.append(a["msgs_per_s"] / b["msgs_per_s"])
+                ratios.append(fmt_ratio(median(per_round)))
+            print(
+                f"| {case} | {server} | {fmt_int(msgs)} | {fmt(mbs)} | {fmt_int(p50)} | "
+                f"{fmt_int(p99)} | {err_cell} | {ratios[0]} | {ratios[1]} |"
+            )
+    print()
+    if flagged:
+        print("**Flagged runs** (errors, a non-zero exit or no messages; left out of the medians):\n")
+        for f in flagged:
+            print(f"- {f}")
+    else:
+        print("Every run finished with 0 errors.")
+    print()
+
+
+def parse_annotate(path):
+    """Self cost (Ir) per function of one callgrind output file."""
+    out = subprocess.run(
+        ["callgrind_annotate", "--inclusive=no", "--auto=no", "--threshold=100", path],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout
+    costs = {}
+    in_functions = False
+    for line in out.splitlines():
+        if line.startswith("Ir") and "file:function" in line:
+            in_functions = True
+            continue
+        if not in_functions:
+            continue
+        m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$", line)
+        if not m:
+            continue
+        name = re.sub(r" \[[^\]]*\]$", "", m.group(2))
+        costs[name] = costs.get(name, 0) + int(m.group(1).replace(",", ""))
+    return costs
+
+
+def split_name(name):
+    """'path/file.rs:crate::f' -> ('file.rs', 'crate::f')."""
+    m = re.match(r"^(.*?[^:]):(?!:)(.*)$", name)
+    if not m:
+        return "", name
+    return os.path.basename(m.group(1)), m.group(2)
+
+
+def callgrind(path, k1, k2, top=15):
+    k1, k2 = int(k1), int(k2)
+    rows = load_jsonl(path)
+    servers = []
+    for r in rows:
+        if r["server"] not in servers:
+            servers.append(r["server"])
+    print("## Instructions per message (callgrind, user space)\n")
+    print(
+        f"One connection, 64-byte binary echo. Each server runs under "
+        f"`valgrind --tool=callgrind --trace-children=no` twice: the load generator makes "
+        f"{k1} and then {k2} measured round trips (`--count`, after the same 10 warm-up round "
+        f"trips), disconnects, and the server is stopped with SIGTERM once idle, at which "
+        f"callgrind writes its totals (all threads). Ir/msg = (Ir({k2}) - Ir({k1})) / "
+        f"({k2} - {k1}), so start-up, handshake and shutdown cancel out. Only user-space "
+        "instructions are counted (callgrind does not see the kernel), so the raw TCP floors "
+        "show what the read/write loop and the runtime cost, and the kernel's share of a "
+        "round trip (the larger share at 64 bytes) is not in any figure.\n"
+    )
+    print(
+        f"| Server | Ir ({k1}) | Ir ({k2}) | Ir/msg | × raw floor of its kind | "
+        "largest self cost per msg | ok |"
+    )
+    print("|---|---:|---:|---:|---:|---|---|")
+    per_msg, diffs = {}, {}
+    for server in servers:
+        runs = {r["k"]: r for r in rows if r["server"] == server}
+        a, b = runs.get(k1), runs.get(k2)
+        good = all(r is not None and r.get("ok") and r.get("ir") for r in (a, b))
+        ir_msg = (b["ir"] - a["ir"]) / (k2 - k1) if good else None
+        per_msg[server] = ir_msg
+        if good:
+            try:
+                c1, c2 = parse_annotate(a["file"]), parse_annotate(b["file"])
+                diffs[server] = {
+                    n: (c2.get(n, 0) - c1.get(n, 0)) / (k2 - k1) for n in set(c1) | set(c2)
+                }
+            except (OSError, subprocess.SubprocessError) as e:
+                print(f"(callgrind_annotate failed for {server}: {e})\n")
+    for server in servers:
+        runs = {r["k"]: r for r in rows if r["server"] == server}
+        a, b = runs.get(k1), runs.get(k2)
+        ir_msg = per_msg[server]
+        floor = "raw-tokio" if ("tokio" in server or "fastwebsockets" in server) else "raw-threads"
+        rel = (
+            fmt_ratio(ir_msg / per_msg[floor])
+            if ir_msg is not None and per_msg.get(floor)
+            else "n/a"
+        )
+        status = "yes" if ir_msg is not None else "**no ⚠**"
+        top_cell = ""
+        if diffs.get(server) and ir_msg:
+            name, cost = max(diffs[server].items(), key=lambda kv: kv[1])
+            func = split_name(name)[1].replace("|", "\\|")
+            func = func if len(func) <= 60 else func[:57] + "..."
+            top_cell = f"`{func}` {cost:,.0f} ({100 * cost / ir_msg:.0f}%)"
+        print(
+            f"| {server} | {fmt_int(a and a.get('ir'))} | {fmt_int(b and b.get('ir'))} | "
+            f"{fmt_int(ir_msg)} | {rel} ({floor}) | {top_cell} | {status} |"
+        )
+    print()
+    print(
+        "Caveat: valgrind counts each iteration of a `rep stos`/`rep movs` string "
+        "instruction as one instruction, so glibc's large `memset`/`memcpy` (which use "
+        "`rep stosb`/`rep movsb` above a few KiB) count about one Ir per byte although the CPU "
+        "runs them far faster: a server that clears or copies a large buffer per read looks "
+        "much costlier here than in the throughput table (see the last column).\n"
+    )
+    for server in ESPWS:
+        diff = diffs.get(server)
+        if not diff:
+            continue
+        total = sum(diff.values())
+        print(f"### Where {server}'s instructions go, per message\n")
+        print(
+            f"`callgrind_annotate --inclusive=no` (self cost) of both runs, the difference per "
+            f"function divided by {k2 - k1}: the top {top} of {total:,.0f} Ir/msg.\n"
+        )
+        print("| Ir/msg | share | function | file |")
+        print("|---:|---:|---|---|")
+        for name, cost in sorted(diff.items(), key=lambda kv: -kv[1])[:top]:
+            file, func = split_name(name)
+            func = func.replace("|", "\\|")
+            if len(func) > 110:
+                func = func[:107] + "..."
+            print(f"| {cost:,.1f} | {100 * cost / total:.1f}% | `{func}` | {file} |")
+        print()
+
+
+MICRO = [
+    # group, bench, baseline, bytes, what
+    ("mask_64k", "apply_mask", "memcpy", 65536, "`wire::mask::apply_mask`, 64 KiB in place"),
+    ("mask_64k", "memcpy", "memcpy", 65536, "`copy_from_slice`, 64 KiB"),
+    ("utf8_64k", "feed_ascii", "memcpy", 65536, "`Utf8Validator::feed` + `finish`, 64 KiB ASCII"),
+    ("utf8_64k", "feed_mixed", "memcpy", 65536, "`Utf8Validator::feed` + `finish`, 64 KiB mixed 1-4 byte UTF-8"),
+    ("utf8_64k", "memcpy", "memcpy", 65536, "`copy_from_slice`, 64 KiB"),
+    ("frame_header", "parse_2", "copy_2", 2, "`FrameHeader::parse`, 2-byte header (7-bit length)"),
+    ("frame_header", "copy_2", "copy_2", 2, "copy of the same 2 bytes"),
+    ("frame_header", "parse_4", "copy_4", 4, "`FrameHeader::parse`, 4-byte header (16-bit length)"),
+    ("frame_header", "copy_4", "copy_4", 4, "copy of the same 4 bytes"),
+    ("frame_header", "parse_10", "copy_10", 10, "`FrameHeader::parse`, 10-byte header (64-bit length)"),
+    ("frame_header", "copy_10", "copy_10", 10, "copy of the same 10 bytes"),
+]
+
+
+def micro(criterion_dir):
+    def estimate(group, bench):
+        path = os.path.join(criterion_dir, group, bench, "new", "estimates.json")
+        try:
+            with open(path) as f:
+                return json.load(f)["median"]["point_estimate"]  # ns per iteration
+        except (OSError, KeyError, ValueError):
+            return None
+
+    print("## Microbenchmarks (criterion)\n")
+    print(
+        "Median time per call from criterion (`bench/benches/micro.rs`). GB/s = bytes "
+        "processed per call / time. `vs copy` = the copy's time / this time, the GB/s ratio "
+        "to copying the same bytes (1.00: as fast as memcpy; 0.50: half its speed). For "
+        "the headers, the copy of 2-10 bytes is a couple of moves, so the ratio says how many "
+        "copies one parse costs.\n"
+    )
+    print("| Benchmark | bytes | time/call | GB/s | vs copy |")
+    print("|---|---:|---:|---:|---:|")
+    for group, bench, base, size, what in MICRO:
+        t, tb = estimate(group, bench), estimate(group, base)
+        if t is None:
+            print(f"| {what} | {size} | n/a | n/a | n/a |")
+            continue
+        time = f"{t / 1000:,.2f} µs" if t >= 1000 else f"{t:,.2f} ns"
+        gbs = size / t
+        ratio = fmt_ratio(tb / t) if tb else "n/a"
+        print(f"| {what} | {size:,} | {time} | {gbs:,.2f} | {ratio} |")
+    print()
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    {"throughput": throughput, "callgrind": callgrind, "micro": micro}[command](*args)
