@@ -283,9 +283,52 @@ const fn token_ok(token: &str) -> bool {
     true
 }
 
+/// The Wi-Fi strings given at build time (`WIFI_SSID`, `WIFI_PASS`, `AP_SSID`, `AP_PASS`).
+///
+/// A macro so that `option_env!` reads the environment of the firmware crate's build, which
+/// cargo then rebuilds when those variables change.
+#[macro_export]
+macro_rules! wifi_from_build_env {
+    () => {
+        $crate::provision::WifiStrings {
+            wifi_ssid: option_env!("WIFI_SSID"),
+            wifi_pass: option_env!("WIFI_PASS"),
+            ap_ssid: option_env!("AP_SSID"),
+            ap_pass: option_env!("AP_PASS"),
+        }
+    };
+}
+
+/// The device's settings given at build time (`ESPWS_*`), checked when the firmware compiles:
+/// a value that cannot work stops the build with the variable's name.
+#[macro_export]
+macro_rules! settings_from_build_env {
+    () => {
+        $crate::build_settings::SettingsStrings {
+            app: option_env!("ESPWS_APP"),
+            max_clients: option_env!("ESPWS_MAX_CLIENTS"),
+            rx_buffer: option_env!("ESPWS_RX_BUFFER"),
+            tick_ms: option_env!("ESPWS_TICK_MS"),
+            hub_queue: option_env!("ESPWS_HUB_QUEUE"),
+            port: option_env!("ESPWS_PORT"),
+            token: option_env!("ESPWS_TOKEN"),
+        }
+        .unwrap_or_stop()
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_build_environment_macros_expand_to_checked_values() {
+        // Unset variables give the device's defaults.
+        let settings = crate::settings_from_build_env!();
+        assert!(settings.max_clients >= 1);
+        let wifi = crate::wifi_from_build_env!();
+        wifi.assert_valid();
+    }
 
     #[test]
     fn nothing_set_gives_the_device_defaults() {

@@ -55,22 +55,7 @@ static LOGGER: Formatting = Formatting;
 
 /// A masked client frame.
 fn client_frame(fin_opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [1, 2, 3, 4];
-    let mut frame = vec![fin_opcode];
-    match payload.len() {
-        n @ 0..=125 => frame.push(0x80 | n as u8),
-        n @ 126..=65535 => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&key);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    frame
+    espws::wire::frame::masked_client_frame(fin_opcode, payload, [0x5a, 0x17, 0xc3, 0x8e])
 }
 
 /// Reads one server frame, returning its opcode and payload.
@@ -242,25 +227,9 @@ fn a_connection_thread_stays_within_the_esp_idf_stack_budget() {
 
     // The console page, gzipped, on a kept-alive connection; then a 404.
     stream.write_all(b"GET / HTTP/1.1\r\nHost: d\r\nAccept-Encoding: gzip\r\n\r\n").unwrap();
-    let head = read_http_head(&mut stream);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap();
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
+    expect_response(&mut stream, "HTTP/1.1 200");
     stream.write_all(b"GET /nothing HTTP/1.1\r\nHost: d\r\n\r\n").unwrap();
-    let head = read_http_head(&mut stream);
-    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap();
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
+    expect_response(&mut stream, "HTTP/1.1 404");
 
     // The upgrade on the same connection.
     stream
@@ -373,4 +342,17 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     drop(stream);
     handle.stop();
     thread.join().unwrap().unwrap();
+}
+
+/// Reads one response, head and body, and checks its status line.
+fn expect_response(stream: &mut TcpStream, status: &str) {
+    let head = read_http_head(stream);
+    assert!(head.starts_with(status), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
 }

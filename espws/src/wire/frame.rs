@@ -222,6 +222,24 @@ impl EncodedHeader {
     }
 }
 
+/// A whole client frame, masked with `key`, whose first byte is `first_byte` as given (FIN, RSV
+/// bits and opcode, so that a test can send any of them): for clients and tests.
+#[cfg(feature = "std")]
+pub fn masked_client_frame(first_byte: u8, payload: &[u8], key: [u8; 4]) -> std::vec::Vec<u8> {
+    let header = FrameHeader {
+        fin: first_byte & 0x80 != 0,
+        opcode: OpCode::Binary,
+        mask: Some(key),
+        payload_len: payload.len() as u64,
+    };
+    let mut frame = EncodedHeader::new(&header).as_bytes().to_vec();
+    frame[0] = first_byte;
+    let start = frame.len();
+    frame.extend_from_slice(payload);
+    crate::wire::mask::apply_mask(&mut frame[start..], key, 0);
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +356,19 @@ mod tests {
         assert_eq!(FrameHeader::parse(&wire), Err(FrameError::LengthOverflow));
         let max = [0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4];
         assert_eq!(parse_all(&max).0.payload_len, (1 << 63) - 1);
+    }
+
+    #[test]
+    fn a_masked_client_frame_parses_back_to_its_payload() {
+        for len in [0usize, 5, 125, 126, 65535, 65536] {
+            let payload: std::vec::Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let frame = masked_client_frame(0x82, &payload, [9, 8, 7, 6]);
+            let (h, n) = parse_all(&frame);
+            assert_eq!((h.fin, h.opcode, h.payload_len), (true, OpCode::Binary, len as u64));
+            let mut body = frame[n..].to_vec();
+            crate::wire::mask::apply_mask(&mut body, h.mask.unwrap(), 0);
+            assert_eq!(body, payload);
+        }
     }
 
     #[test]

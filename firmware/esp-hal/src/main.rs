@@ -28,7 +28,6 @@ use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Inte
 use espws::nonblocking::EmbassyTimer;
 use espws_apps::DeviceHub;
 use espws_apps::budget::bare_metal as budget;
-use espws_apps::build_settings::SettingsStrings;
 use espws_apps::device::Device;
 use espws_apps::pool::{self, Slots, WorkerBuffers};
 use espws_apps::provision::{self, Mode, Plan, WifiStrings};
@@ -38,26 +37,12 @@ use static_cell::{ConstStaticCell, StaticCell};
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// Wi-Fi as built: station when `WIFI_SSID` and `WIFI_PASS` are set, access point otherwise.
-const WIFI: WifiStrings<'static> = WifiStrings {
-    wifi_ssid: option_env!("WIFI_SSID"),
-    wifi_pass: option_env!("WIFI_PASS"),
-    ap_ssid: option_env!("AP_SSID"),
-    ap_pass: option_env!("AP_PASS"),
-};
+const WIFI: WifiStrings<'static> = espws_apps::wifi_from_build_env!();
 // A password of 7 characters stops the build here, with the reason.
 const _: () = WIFI.assert_valid();
 
 /// The device's settings as built (`ESPWS_*`), checked at compile time.
-const SETTINGS: Settings<'static> = SettingsStrings {
-    app: option_env!("ESPWS_APP"),
-    max_clients: option_env!("ESPWS_MAX_CLIENTS"),
-    rx_buffer: option_env!("ESPWS_RX_BUFFER"),
-    tick_ms: option_env!("ESPWS_TICK_MS"),
-    hub_queue: option_env!("ESPWS_HUB_QUEUE"),
-    port: option_env!("ESPWS_PORT"),
-    token: option_env!("ESPWS_TOKEN"),
-}
-.unwrap_or_stop();
+const SETTINGS: Settings<'static> = espws_apps::settings_from_build_env!();
 
 /// The chip, as esp-hal's linker scripts lay out its RAM.
 // UNVERIFIED: the ESP32 (Xtensa) build could not be compiled here (no `esp` toolchain); its
