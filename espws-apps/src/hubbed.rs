@@ -1,7 +1,9 @@
 //! Connections that also receive what others send through the hub: broadcasts, status ticks.
 //!
-//! A connection joins the hub, then serves two directions at once: what its client sends (the
-//! app decides: echo it, or broadcast it), and what the hub queues for it. Messages are whole
+//! A connection joins the hub before its 101 goes out (see `Device::admit`), so that nothing
+//! broadcast after a client learns it is connected misses it. It then serves two directions at
+//! once: what its client sends (the app decides: echo it, or broadcast it), and what the hub
+//! queues for it. Messages are whole
 //! here (the device uses whole delivery when a hub runs), so hub frames never fall between the
 //! fragments of a reply.
 //!
@@ -14,14 +16,12 @@ use espws::hub::Outgoing;
 use espws::nonblocking::{self, Next};
 use espws::{CloseCode, Data, Event};
 
+use crate::device::Membership;
 use crate::settings::App;
 use crate::DeviceHub;
 
 /// The close frame for a client whose queue overflowed (RFC 6455 section 7.4.1: 1008).
 const TOO_SLOW: (CloseCode, &str) = (CloseCode::POLICY_VIOLATION, "outgoing queue full: reading too slowly");
-
-/// Refuses a client for whom the hub has no slot left (1013, try again later).
-const HUB_FULL: (CloseCode, &str) = (CloseCode(1013), "no room on the device's message hub");
 
 /// Buffer for draining the queue on an async task; larger frames go out in pieces.
 const DRAIN_CHUNK: usize = 1024;
@@ -52,16 +52,16 @@ fn echo_back(app: App, hub: &DeviceHub, data: Data<'_>) -> bool {
 }
 
 /// Serves an async connection joined to the hub until it ends.
-pub async fn run_async<T, B, K>(ws: &mut nonblocking::WebSocket<T, B, K>, hub: &DeviceHub, app: App)
-where
+pub async fn run_async<T, B, K>(
+    ws: &mut nonblocking::WebSocket<T, B, K>,
+    hub: &DeviceHub,
+    member: Membership<'_>,
+    app: App,
+) where
     T: nonblocking::Transport,
     B: AsRef<[u8]> + AsMut<[u8]>,
     K: nonblocking::Timer,
 {
-    let Some(member) = hub.join() else {
-        let _ = ws.sender().close(HUB_FULL.0, HUB_FULL.1);
-        return;
-    };
     let mut chunk = [0u8; DRAIN_CHUNK];
     // Once the connection is closing as too slow, the queue has nothing more to give; watching
     // it then would wake at once, forever.
@@ -118,15 +118,10 @@ where
 /// Serves a blocking connection joined to the hub until it ends, draining the queue from a
 /// second thread.
 #[cfg(feature = "std")]
-pub fn run_blocking(ws: &mut espws::server::ServerSocket, hub: &DeviceHub, app: App) {
+pub fn run_blocking(ws: &mut espws::server::ServerSocket, hub: &DeviceHub, member: Membership<'_>, app: App) {
     use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
     use embassy_sync::signal::Signal;
 
-    let Some(member) = hub.join() else {
-        let _ = ws.sender().close(HUB_FULL.0, HUB_FULL.1);
-        ws.finish();
-        return;
-    };
     let writer = ws.transport_mut().share_writes();
     let done: Signal<CriticalSectionRawMutex, ()> = Signal::new();
     std::thread::scope(|scope| {
@@ -152,7 +147,7 @@ pub fn run_blocking(ws: &mut espws::server::ServerSocket, hub: &DeviceHub, app: 
 /// Writes what the hub queues for `member` until the connection is done.
 #[cfg(feature = "std")]
 fn drain_blocking(
-    member: &espws::hub::Member<'_, '_, embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex>,
+    member: &Membership<'_>,
     writer: &espws::blocking::SharedWriter,
     done: &embassy_sync::signal::Signal<embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex, ()>,
 ) {

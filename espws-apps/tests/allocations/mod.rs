@@ -10,8 +10,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use espws::proto::handshake::Declined;
 use espws::proto::{Config, Delivery};
 use espws::server::{Client, Server, ServerConfig, ServerSocket, Service};
+use espws::wire::http::Request;
 
 pub struct Counting;
 
@@ -36,29 +38,20 @@ unsafe impl GlobalAlloc for Counting {
 struct Echo;
 
 impl Service for Echo {
-    fn websocket(&self, ws: &mut ServerSocket, _client: &Client) {
+    type Admission = ();
+
+    fn admit(&self, _req: &Request<'_, '_>) -> Result<(), Declined> {
+        Ok(())
+    }
+
+    fn websocket(&self, ws: &mut ServerSocket, _client: &Client, (): ()) {
         espws_apps::echo::run_blocking(ws);
     }
 }
 
 /// A masked client frame.
 fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [9, 8, 7, 6];
-    let mut frame = vec![0x80 | opcode];
-    match payload.len() {
-        n @ 0..=125 => frame.push(0x80 | n as u8),
-        n @ 126..=65535 => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&key);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    frame
+    espws::wire::frame::masked_client_frame(0x80 | opcode, payload, [9, 8, 7, 6])
 }
 
 fn echo_round_trips(stream: &mut TcpStream, frame: &[u8], reply: &mut [u8], count: usize) {

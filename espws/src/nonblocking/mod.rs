@@ -23,7 +23,7 @@ use core::time::Duration;
 use embassy_futures::select::{select, Either, Either3};
 use embedded_io_async::{Error as _, ErrorKind, Read, Write};
 
-use crate::proto::handshake::{self, Answer, HeadError, Policy};
+use crate::proto::handshake::{self, Answer, Declined, HeadError, Policy};
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError};
 use crate::time::{Clock, Instant};
 use crate::wire::frame::EncodedHeader;
@@ -681,12 +681,22 @@ pub trait Service {
         }
     }
 
+    /// What a connection holds from before its 101 until it ends (a hub membership, say);
+    /// `()` for a service that takes every valid upgrade.
+    type Admission;
+
+    /// Takes or declines a valid upgrade before the 101 goes out, so that a client told it is
+    /// connected already has everything it needs (nothing broadcast after its 101 misses it),
+    /// and a full service answers with an HTTP status rather than an upgrade and a close.
+    fn admit(&self, req: &Request<'_, '_>) -> Result<Self::Admission, Declined>;
+
     /// Runs one accepted WebSocket connection. [`serve`] finishes the closing handshake after
     /// this returns, if the service did not.
     async fn websocket<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
         &self,
         ws: &mut WebSocket<T, B, K>,
         client: Client<'_>,
+        admission: Self::Admission,
     );
 }
 
@@ -750,7 +760,7 @@ where
                 refuse(&mut io, &mut rx, &timer, config, status, reason).await;
                 return Served::Http;
             }
-            Reply::Upgrade(accepted) => {
+            Reply::Upgrade(accepted, admission) => {
                 let Ok(len) = accepted.write_response(&mut head) else { return Served::Http };
                 if timed_write(&mut io, &timer, config.write_timeout, &[&head[..len]]).await.is_err() {
                     return Served::Http;
@@ -759,7 +769,7 @@ where
                 info!("client {} connected", id);
                 let client = Client { id, protocol: accepted.protocol };
                 let mut ws = WebSocket::new(io, rx, config.connection, timer, config.write_timeout);
-                service.websocket(&mut ws, client).await;
+                service.websocket(&mut ws, client, admission).await;
                 ws.finish().await;
                 let how = ws.connection().outcome().unwrap_or(Closed::Dropped);
                 info!("client {} disconnected: {}", id, how.code().0);
@@ -785,21 +795,28 @@ where
 }
 
 /// What to answer a request head with, owning nothing from the head itself.
-enum Reply<'s, 'p> {
+enum Reply<'s, 'p, A> {
     Refuse(StatusCode, &'static str),
-    Upgrade(handshake::Accepted<'p>),
+    Upgrade(handshake::Accepted<'p>, A),
     Http { response: Response<'s>, keep_alive: bool, head_only: bool },
 }
 
 /// Parses a complete request head and decides the reply.
-fn reply_to<'s, 'p, S: Service>(head: &[u8], policy: &Policy<'p>, service: &'s S) -> Option<Reply<'s, 'p>> {
+fn reply_to<'s, 'p, S: Service>(
+    head: &[u8],
+    policy: &Policy<'p>,
+    service: &'s S,
+) -> Option<Reply<'s, 'p, S::Admission>> {
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let Ok(Status::Complete(req, _)) = Request::parse(head, &mut headers) else {
         return None;
     };
     Some(match handshake::answer(&req, policy) {
         Answer::Refuse(refusal) => Reply::Refuse(refusal.status(), refusal.reason()),
-        Answer::Upgrade(accepted) => Reply::Upgrade(accepted),
+        Answer::Upgrade(accepted) => match service.admit(&req) {
+            Ok(admission) => Reply::Upgrade(accepted, admission),
+            Err(declined) => Reply::Refuse(declined.status, declined.reason),
+        },
         Answer::Http { keep_alive, head_only } => {
             Reply::Http { response: service.http(&req), keep_alive, head_only }
         }

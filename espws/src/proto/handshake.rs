@@ -76,6 +76,23 @@ impl Accepted<'_> {
     }
 }
 
+/// A service turning a valid upgrade away before its 101 goes out (no room for one more
+/// client of the app, say): the client gets this status instead of a WebSocket.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Declined {
+    /// The HTTP status to answer with.
+    pub status: StatusCode,
+    /// A one-line explanation for the response body and the log.
+    pub reason: &'static str,
+}
+
+impl Declined {
+    /// 503: the service is full for now; the client may try again later.
+    pub const fn busy(reason: &'static str) -> Self {
+        Declined { status: StatusCode::SERVICE_UNAVAILABLE, reason }
+    }
+}
+
 /// Why an upgrade was refused; each maps to an HTTP status.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {

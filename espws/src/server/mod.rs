@@ -15,7 +15,7 @@ use std::vec;
 use std::vec::Vec;
 
 use crate::blocking::{self, Clock as _, HeadError, StdClock, TcpTransport, WebSocket};
-use crate::proto::handshake::{self, Answer, Policy};
+use crate::proto::handshake::{self, Answer, Declined, Policy};
 use crate::proto::{Closed, Config, RecvBuf};
 use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_HEADERS};
 use crate::wire::Status;
@@ -37,9 +37,18 @@ pub trait Service: Send + Sync + 'static {
         }
     }
 
+    /// What a connection holds from before its 101 until it ends (a hub membership, say);
+    /// `()` for a service that takes every valid upgrade.
+    type Admission;
+
+    /// Takes or declines a valid upgrade before the 101 goes out, so that a client told it is
+    /// connected already has everything it needs (nothing broadcast after its 101 misses it),
+    /// and a full service answers with an HTTP status rather than an upgrade and a close.
+    fn admit(&self, req: &Request<'_, '_>) -> Result<Self::Admission, Declined>;
+
     /// Runs one accepted WebSocket connection. The server finishes the closing handshake after
     /// this returns, if the service did not.
-    fn websocket(&self, ws: &mut ServerSocket, client: &Client);
+    fn websocket(&self, ws: &mut ServerSocket, client: &Client, admission: Self::Admission);
 }
 
 /// Facts about a connected client, for the service and the logs.
@@ -295,6 +304,13 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                 return refuse(shared, io, refusal.status(), refusal.reason());
             }
             Answer::Upgrade(accepted) => {
+                let admission = match shared.service.admit(&req) {
+                    Ok(admission) => admission,
+                    Err(declined) => {
+                        info!("declined client {} ({}): {} {}", id, peer, declined.status.0, declined.reason);
+                        return refuse(shared, io, declined.status, declined.reason);
+                    }
+                };
                 let client = Client {
                     id,
                     peer,
@@ -309,7 +325,7 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                 rx.consume(head_len);
                 info!("client {} connected from {} to {}", id, peer, client.target);
                 let mut ws = WebSocket::new(io, rx, config.connection, shared.clock);
-                shared.service.websocket(&mut ws, &client);
+                shared.service.websocket(&mut ws, &client, admission);
                 ws.finish();
                 let outcome = ws.connection().outcome();
                 match outcome {

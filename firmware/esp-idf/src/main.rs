@@ -16,36 +16,22 @@ use esp_idf_svc::wifi::{
     AccessPointConfiguration, AuthMethod, BlockingWifi, ClientConfiguration, Configuration, EspWifi,
     WifiDeviceId, WifiDriver,
 };
+use espws::proto::handshake::Declined;
 use espws::server::{Client, Server, ServerSocket, Service};
 use espws::wire::http::{Request, Response};
 use espws_apps::budget::esp_idf as budget;
-use espws_apps::build_settings::SettingsStrings;
 use espws_apps::device::Device;
 use espws_apps::provision::{self, Mode, Plan, WifiStrings};
 use espws_apps::settings::Settings;
 use espws_apps::DeviceHub;
 
 /// Wi-Fi as built: station when `WIFI_SSID` and `WIFI_PASS` are set, access point otherwise.
-const WIFI: WifiStrings<'static> = WifiStrings {
-    wifi_ssid: option_env!("WIFI_SSID"),
-    wifi_pass: option_env!("WIFI_PASS"),
-    ap_ssid: option_env!("AP_SSID"),
-    ap_pass: option_env!("AP_PASS"),
-};
+const WIFI: WifiStrings<'static> = espws_apps::wifi_from_build_env!();
 // A password of 7 characters stops the build here, with the reason.
 const _: () = WIFI.assert_valid();
 
 /// The device's settings as built (`ESPWS_*`), checked at compile time.
-const SETTINGS: Settings<'static> = SettingsStrings {
-    app: option_env!("ESPWS_APP"),
-    max_clients: option_env!("ESPWS_MAX_CLIENTS"),
-    rx_buffer: option_env!("ESPWS_RX_BUFFER"),
-    tick_ms: option_env!("ESPWS_TICK_MS"),
-    hub_queue: option_env!("ESPWS_HUB_QUEUE"),
-    port: option_env!("ESPWS_PORT"),
-    token: option_env!("ESPWS_TOKEN"),
-}
-.unwrap_or_stop();
+const SETTINGS: Settings<'static> = espws_apps::settings_from_build_env!();
 
 const MODE: Mode = match WIFI.check() {
     Ok(mode) => mode,
@@ -206,12 +192,18 @@ fn start() -> Result<(), Box<dyn std::error::Error>> {
 struct Measured(Device<'static>);
 
 impl Service for Measured {
+    type Admission = <Device<'static> as Service>::Admission;
+
     fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
         Service::http(&self.0, req)
     }
 
-    fn websocket(&self, ws: &mut ServerSocket, client: &Client) {
-        Service::websocket(&self.0, ws, client);
+    fn admit(&self, req: &Request<'_, '_>) -> Result<Self::Admission, Declined> {
+        Service::admit(&self.0, req)
+    }
+
+    fn websocket(&self, ws: &mut ServerSocket, client: &Client, admission: Self::Admission) {
+        Service::websocket(&self.0, ws, client, admission);
         // SAFETY: FreeRTOS's query of the calling task (a null handle), no other effect.
         // UNVERIFIED: that esp-idf-sys's generated bindings expose uxTaskGetStackHighWaterMark
         // (FreeRTOS's task.h, which esp-idf-sys binds) and that ESP-IDF counts it in bytes; the
