@@ -108,12 +108,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
         let event = self.conn.event(pending, &self.rx);
         if let Event::Closed { .. } = event {
             self.finished = true;
-            // The close frame goes out now, before the application hears of the end.
-            while let Some(frame) = self.conn.poll_transmit() {
-                if self.io.write_all(frame.as_bytes()).is_err() {
-                    break;
-                }
-            }
+            write_final_frames(&mut self.io, &mut self.conn);
         }
         Ok(Some((event, Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock })))
     }
@@ -140,11 +135,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             let event = self.conn.event(pending, &self.rx);
             if let Event::Closed { .. } = event {
                 self.finished = true;
-                while let Some(frame) = self.conn.poll_transmit() {
-                    if self.io.write_all(frame.as_bytes()).is_err() {
-                        break;
-                    }
-                }
+                write_final_frames(&mut self.io, &mut self.conn);
             }
             handler(event, &mut Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock });
         }
@@ -275,6 +266,15 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     }
 }
 
+/// Writes the close frame the connection queued as it ended: it goes out before the
+/// application hears of the end. A failed write ends the attempt; the connection is over anyway.
+fn write_final_frames<T: Transport>(io: &mut T, conn: &mut Connection) {
+    while let Some(frame) = conn.poll_transmit() {
+        if io.write_all(frame.as_bytes()).is_err() {
+            break;
+        }
+    }
+}
 impl<T: Transport, C: Clock> Sender<'_, T, C> {
     /// Sends a whole text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error<T::Error>> {

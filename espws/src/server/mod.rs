@@ -30,11 +30,7 @@ pub trait Service: Send + Sync + 'static {
     ///
     /// The default serves nothing but WebSockets: 426 for GET, 405 for other methods.
     fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
-        if req.method == "GET" || req.method == "HEAD" {
-            Response::text(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket\n")
-        } else {
-            Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
-        }
+        Response::websocket_only(req)
     }
 
     /// What a connection holds from before its 101 until it ends (a hub membership, say);

@@ -359,6 +359,16 @@ impl<'a> Response<'a> {
         }
     }
 
+    /// The answer of a server that serves nothing but WebSockets to a plain request: 426 for
+    /// GET and HEAD, 405 for other methods.
+    pub fn websocket_only(req: &Request<'_, '_>) -> Response<'static> {
+        if req.method == "GET" || req.method == "HEAD" {
+            Response::text(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket\n")
+        } else {
+            Response::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        }
+    }
+
     /// Writes the head; the caller writes [`body`](Self::body) after it unless answering HEAD.
     ///
     /// `keep_alive` chooses between `Connection: keep-alive` and `Connection: close`.
