@@ -19,10 +19,10 @@
 // The hub's lock (a Device may own one) on the host.
 use critical_section as _;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use espws::server::Server;
+use espws::server::{Server, ServerConfig, ServerHandle};
 use espws_apps::budget::esp_idf;
 use espws_apps::build_settings::SettingsStrings;
 use espws_apps::device::Device;
@@ -214,14 +214,10 @@ fn a_connection_thread_stays_within_the_esp_idf_stack_budget() {
     let settings = Settings::device_defaults();
     let mut config = settings.server_config();
     config.thread_stack = MARKER_STACK;
-    let server = Server::bind("127.0.0.1:0", config, Device::new(settings, None)).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.handle().unwrap();
-    let thread = std::thread::spawn(move || server.run());
+    let (addr, handle, thread) = start(config, Device::new(settings, None));
 
     let overhead = thread_start_overhead(700 * 1024);
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = connect(addr);
     // The connection thread now waits for the request head; paint what it has not touched.
     let (stack, painted) = paint(blocked_thread_sp("espws-client-1"));
 
@@ -232,13 +228,7 @@ fn a_connection_thread_stays_within_the_esp_idf_stack_budget() {
     expect_response(&mut stream, "HTTP/1.1 404");
 
     // The upgrade on the same connection.
-    stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nHost: d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .unwrap();
-    assert!(read_http_head(&mut stream).starts_with("HTTP/1.1 101"));
+    upgrade(&mut stream);
 
     // Every length class, text and binary, one message larger than the receive buffer,
     // a fragmented text message with a code point split across fragments, and a ping.
@@ -298,21 +288,11 @@ fn a_hub_draining_thread_stays_within_its_budget() {
     let hub = DeviceHub::leak(settings.max_clients, settings.hub_queue);
     let mut config = settings.server_config();
     config.thread_stack = 900 * 1024;
-    let server = Server::bind("127.0.0.1:0", config, Device::new(settings, Some(hub))).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.handle().unwrap();
-    let thread = std::thread::spawn(move || server.run());
+    let (addr, handle, thread) = start(config, Device::new(settings, Some(hub)));
 
     let overhead = thread_start_overhead(640 * 1024);
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream
-        .write_all(
-            b"GET /ws HTTP/1.1\r\nHost: d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .unwrap();
-    assert!(read_http_head(&mut stream).starts_with("HTTP/1.1 101"));
+    let mut stream = connect(addr);
+    upgrade(&mut stream);
     // The draining thread now waits on the queue.
     let (drain, painted) = paint(blocked_thread_sp("espws-hub-1"));
 
@@ -342,6 +322,34 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     drop(stream);
     handle.stop();
     thread.join().unwrap().unwrap();
+}
+
+/// Starts the device's server on a free port, on a thread of its own.
+fn start(
+    config: ServerConfig,
+    device: Device<'static>,
+) -> (SocketAddr, ServerHandle, std::thread::JoinHandle<std::io::Result<()>>) {
+    let server = Server::bind("127.0.0.1:0", config, device).unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = server.handle().unwrap();
+    (addr, handle, std::thread::spawn(move || server.run()))
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+}
+
+/// Upgrades `stream` to a WebSocket.
+fn upgrade(stream: &mut TcpStream) {
+    stream
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+    assert!(read_http_head(stream).starts_with("HTTP/1.1 101"));
 }
 
 /// Reads one response, head and body, and checks its status line.
