@@ -88,30 +88,24 @@ fn client_frame(text: bool, payload_len: usize) -> Vec<u8> {
 }
 
 /// Reads frames until a whole data message has arrived; answers pings; returns its length.
+///
+/// Frames are parsed in place from a cursor, and what is left is moved to the front once per
+/// read, not once per frame: a server that answers in many fragments must not cost this one
+/// client thread more copying than a server that answers in one frame.
 async fn read_message(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     filled: &mut usize,
 ) -> std::io::Result<usize> {
     let mut message = 0usize;
+    let mut start = 0usize;
     loop {
         // Parse as many frames as the buffer holds.
         loop {
-            let avail = &buf[..*filled];
-            if avail.len() < 2 {
-                break;
-            }
-            let (len, head) = match avail[1] & 0x7F {
-                126 if avail.len() >= 4 => (u64::from(u16::from_be_bytes([avail[2], avail[3]])), 4),
-                127 if avail.len() >= 10 => (u64::from_be_bytes(avail[2..10].try_into().unwrap()), 10),
-                126 | 127 => break,
-                n => (u64::from(n), 2),
-            };
-            let total = head + len as usize;
+            let avail = &buf[start..*filled];
+            let Some((head, len)) = frame_head(avail) else { break };
+            let total = head + len;
             if avail.len() < total {
-                if buf.len() < total {
-                    buf.resize(total, 0);
-                }
                 break;
             }
             let (fin, opcode) = (avail[0] & 0x80 != 0, avail[0] & 0x0F);
@@ -126,13 +120,22 @@ async fn read_message(
                     return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "server closed"))
                 }
                 0xA => {}
-                _ => message += len as usize,
+                _ => message += len,
             }
-            buf.copy_within(total..*filled, 0);
-            *filled -= total;
+            start += total;
             if fin && matches!(opcode, 0x0..=0x2) {
+                buf.copy_within(start..*filled, 0);
+                *filled -= start;
                 return Ok(message);
             }
+        }
+        // Keep the unparsed tail, at the front, and make room for the frame it begins.
+        buf.copy_within(start..*filled, 0);
+        *filled -= start;
+        start = 0;
+        let needed = frame_head(&buf[..*filled]).map_or(0, |(head, len)| head + len);
+        if buf.len() < needed.max(*filled + 1) {
+            buf.resize(needed.max(*filled + 1), 0);
         }
         let n = stream.read(&mut buf[*filled..]).await?;
         if n == 0 {
@@ -140,6 +143,17 @@ async fn read_message(
         }
         *filled += n;
     }
+}
+
+/// The head length and the payload length of the (unmasked) frame `bytes` begins, once its
+/// head has arrived.
+fn frame_head(bytes: &[u8]) -> Option<(usize, usize)> {
+    let (head, len) = match *bytes.get(1)? & 0x7F {
+        126 => (4, u64::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?))),
+        127 => (10, u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)),
+        n => (2, u64::from(n)),
+    };
+    Some((head, len as usize))
 }
 
 /// Reads back exactly as many bytes as were sent (`--raw`).
