@@ -16,13 +16,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 
 const MAX_MESSAGE: usize = 16 << 20;
-
-fn port() -> u16 {
-    std::env::args().nth(1).and_then(|p| p.parse().ok()).expect("usage: fastwebsockets_echo PORT")
-}
 
 async fn echo(upgrade: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
     let mut ws = upgrade.await?;
@@ -48,18 +44,13 @@ async fn upgrade(mut request: Request<Incoming>) -> Result<Response<Empty<Bytes>
     Ok(response)
 }
 
+/// One hyper HTTP/1 connection, which hands its upgrades to `upgrade`.
+async fn serve(stream: TcpStream) -> hyper::Result<()> {
+    stream.set_nodelay(true).ok();
+    let io = hyper_util::rt::TokioIo::new(stream);
+    http1::Builder::new().serve_connection(io, service_fn(upgrade)).with_upgrades().await
+}
+
 fn main() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let listener = TcpListener::bind(("127.0.0.1", port())).await?;
-        eprintln!("fastwebsockets_echo listening on {}", listener.local_addr()?);
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            tokio::spawn(async move {
-                let _ = stream.set_nodelay(true);
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = http1::Builder::new().serve_connection(io, service_fn(upgrade)).with_upgrades().await;
-            });
-        }
-    })
+    espws_bench::serve_tokio("fastwebsockets_echo", serve)
 }

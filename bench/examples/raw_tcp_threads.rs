@@ -6,21 +6,7 @@
 //! the same number of bytes back (no handshake).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-
-fn port() -> u16 {
-    std::env::args().nth(1).and_then(|p| p.parse().ok()).expect("usage: raw_tcp_threads PORT")
-}
-
-/// A listener with the same backlog (1024) as espws's server and tokio's `TcpListener::bind`.
-fn listen(port: u16) -> std::io::Result<TcpListener> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
+use std::net::TcpStream;
 
 fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
@@ -35,13 +21,5 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let listener = listen(port())?;
-    eprintln!("raw_tcp_threads listening on {}", listener.local_addr()?);
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        std::thread::spawn(move || {
-            let _ = serve(stream);
-        });
-    }
-    Ok(())
+    espws_bench::serve_threads("raw_tcp_threads", serve)
 }

@@ -6,11 +6,7 @@
 //! `espws-load --raw`.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-fn port() -> u16 {
-    std::env::args().nth(1).and_then(|p| p.parse().ok()).expect("usage: raw_tcp_tokio PORT")
-}
+use tokio::net::TcpStream;
 
 async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
@@ -25,15 +21,5 @@ async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let listener = TcpListener::bind(("127.0.0.1", port())).await?;
-        eprintln!("raw_tcp_tokio listening on {}", listener.local_addr()?);
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            tokio::spawn(async move {
-                let _ = serve(stream).await;
-            });
-        }
-    })
+    espws_bench::serve_tokio("raw_tcp_tokio", serve)
 }

@@ -9,14 +9,10 @@
 //! outgoing messages are never split into frames.
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_websockets::{Config, Limits, ServerBuilder};
 
 const MAX_MESSAGE: usize = 16 << 20;
-
-fn port() -> u16 {
-    std::env::args().nth(1).and_then(|p| p.parse().ok()).expect("usage: tokio_websockets_echo PORT")
-}
 
 async fn serve(stream: TcpStream) -> Result<(), tokio_websockets::Error> {
     stream.set_nodelay(true)?;
@@ -36,15 +32,5 @@ async fn serve(stream: TcpStream) -> Result<(), tokio_websockets::Error> {
 }
 
 fn main() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let listener = TcpListener::bind(("127.0.0.1", port())).await?;
-        eprintln!("tokio_websockets_echo listening on {}", listener.local_addr()?);
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            tokio::spawn(async move {
-                let _ = serve(stream).await;
-            });
-        }
-    })
+    espws_bench::serve_tokio("tokio_websockets_echo", serve)
 }

@@ -1,0 +1,65 @@
+//! Plumbing shared by the comparison echo servers in `examples/`, so that they differ only in
+//! the WebSocket library they run: each takes its port as its first argument, listens on
+//! 127.0.0.1 with a backlog of 1024 (as espws's server and tokio's `TcpListener::bind` do) and
+//! serves every connection on a thread or a task of its own.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+/// The port given as the first argument; exits with a usage line when there is none.
+pub fn port_arg(example: &str) -> u16 {
+    match std::env::args().nth(1).and_then(|p| p.parse().ok()) {
+        Some(port) => port,
+        None => {
+            eprintln!("usage: {example} PORT");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// A blocking listener on 127.0.0.1:`port` with a backlog of 1024.
+pub fn listen(port: u16) -> io::Result<TcpListener> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Serves each connection on a thread of its own until `serve` returns (the peer is gone).
+pub fn serve_threads<E: 'static>(example: &str, serve: fn(TcpStream) -> Result<(), E>) -> io::Result<()> {
+    let listener = listen(port_arg(example))?;
+    eprintln!("{example} listening on {}", listener.local_addr()?);
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        std::thread::spawn(move || {
+            let _ = serve(stream);
+        });
+    }
+    Ok(())
+}
+
+/// Serves each connection in a task of its own, on the runtime espws-sim uses
+/// (`new_multi_thread().enable_all()`, default worker count) and a plain `tokio::spawn`.
+pub fn serve_tokio<F, Fut>(example: &str, serve: F) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future + Send + 'static,
+{
+    let port = port_arg(example);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        eprintln!("{example} listening on {}", listener.local_addr()?);
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let connection = serve(stream);
+            tokio::spawn(async move {
+                // The peer going away (EOF, reset, close handshake done) ends the task.
+                let _ = connection.await;
+            });
+        }
+    })
+}
