@@ -6,7 +6,7 @@
 use espws::proto::utf8::Utf8Validator;
 use espws::proto::{Closed, Config, Connection, DataKind, Delivery, Event, RecvBuf, Side};
 use espws::wire::close::{encode_close_payload, parse_close_payload, CloseCode};
-use espws::wire::frame::{EncodedHeader, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use espws::wire::frame::{masked_client_frame, EncodedHeader, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use espws::wire::mask::{apply_mask, apply_mask_bytewise};
 use espws::wire::Status;
 use espws::Instant;
@@ -274,12 +274,7 @@ fn read_sizes() -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn client_frame(opcode: OpCode, fin: bool, key: [u8; 4], payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader { fin, opcode, mask: Some(key), payload_len: payload.len() as u64 };
-    let mut out = EncodedHeader::new(&header).as_bytes().to_vec();
-    let start = out.len();
-    out.extend_from_slice(payload);
-    apply_mask_bytewise(&mut out[start..], key, 0);
-    out
+    masked_client_frame((u8::from(fin) << 7) | opcode as u8, payload, key)
 }
 
 /// An event with owned data.

@@ -5,7 +5,6 @@ use std::vec;
 use std::vec::Vec;
 
 use super::*;
-use crate::wire::mask::apply_mask_bytewise;
 use core::time::Duration;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -22,18 +21,7 @@ enum Ev {
 
 /// A masked client frame with the raw first byte `b0` (FIN, RSV and opcode bits).
 fn raw_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        fin: b0 & 0x80 != 0,
-        opcode: OpCode::from_bits(b0 & 0x0F).unwrap_or(OpCode::Binary),
-        mask: Some(KEY),
-        payload_len: payload.len() as u64,
-    };
-    let mut out = EncodedHeader::new(&header).as_bytes().to_vec();
-    out[0] = b0;
-    let mut body = payload.to_vec();
-    apply_mask_bytewise(&mut body, KEY, 0);
-    out.extend_from_slice(&body);
-    out
+    crate::wire::frame::masked_client_frame(b0, payload, KEY)
 }
 
 fn frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {

@@ -224,7 +224,10 @@ impl EncodedHeader {
 
 /// A whole client frame, masked with `key`, whose first byte is `first_byte` as given (FIN, RSV
 /// bits and opcode, so that a test can send any of them): for clients and tests.
-#[cfg(feature = "std")]
+///
+/// It masks byte by byte by the RFC's definition, not with the fast [`apply_mask`](crate::wire::mask::apply_mask),
+/// so that every test built on it checks the server's unmasking against the reference.
+#[cfg(any(test, feature = "std"))]
 pub fn masked_client_frame(first_byte: u8, payload: &[u8], key: [u8; 4]) -> std::vec::Vec<u8> {
     let header = FrameHeader {
         fin: first_byte & 0x80 != 0,
@@ -236,7 +239,7 @@ pub fn masked_client_frame(first_byte: u8, payload: &[u8], key: [u8; 4]) -> std:
     frame[0] = first_byte;
     let start = frame.len();
     frame.extend_from_slice(payload);
-    crate::wire::mask::apply_mask(&mut frame[start..], key, 0);
+    crate::wire::mask::apply_mask_bytewise(&mut frame[start..], key, 0);
     frame
 }
 
