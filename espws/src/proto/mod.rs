@@ -13,12 +13,16 @@
 
 mod config;
 mod connection;
+mod control;
+mod error;
+mod event;
 pub mod handshake;
 mod recv_buf;
 pub mod utf8;
 
 pub use config::{Config, ConfigError, Delivery};
-pub use connection::{
-    Closed, Connection, ControlFrame, Data, DataKind, Event, PendingEvent, ProtocolError, SendError, Side,
-};
+pub use connection::{Connection, PendingEvent};
+pub use control::ControlFrame;
+pub use error::{ProtocolError, SendError};
+pub use event::{Closed, Data, DataKind, Event, Side};
 pub use recv_buf::RecvBuf;

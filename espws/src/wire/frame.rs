@@ -149,7 +149,9 @@ impl FrameHeader {
         2 + len_bytes + if self.mask.is_some() { 4 } else { 0 }
     }
 
-    /// Encodes the header with the shortest length form; returns the bytes written.
+    /// Encodes the header with the shortest length form; returns the bytes written. This is the
+    /// crate's one frame-header encoder.
+    #[inline]
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         out[0] = (u8::from(self.fin) << 7) | self.opcode as u8;
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
@@ -189,31 +191,18 @@ impl EncodedHeader {
     pub const EMPTY: EncodedHeader = EncodedHeader { bytes: [0; MAX_HEADER_LEN], len: 0 };
 
     /// Encodes `header`.
+    #[inline]
     pub fn new(header: &FrameHeader) -> Self {
         let mut bytes = [0; MAX_HEADER_LEN];
         let len = header.encode(&mut bytes) as u8;
         EncodedHeader { bytes, len }
     }
 
-    /// Encodes the header of an unmasked (server) frame: the same bytes as [`new`](Self::new)
-    /// without a masking key, without the general encoder's branches.
+    /// Encodes the header of an unmasked (server) frame. Inlined, the encoder's mask branch
+    /// folds away.
     #[inline]
     pub fn unmasked(fin: bool, opcode: OpCode, payload_len: u64) -> Self {
-        let mut bytes = [0; MAX_HEADER_LEN];
-        bytes[0] = (u8::from(fin) << 7) | opcode as u8;
-        let len = if payload_len < 126 {
-            bytes[1] = payload_len as u8;
-            2
-        } else if payload_len <= 0xFFFF {
-            bytes[1] = 126;
-            bytes[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
-            4
-        } else {
-            bytes[1] = 127;
-            bytes[2..10].copy_from_slice(&payload_len.to_be_bytes());
-            10
-        };
-        EncodedHeader { bytes, len }
+        EncodedHeader::new(&FrameHeader { fin, opcode, mask: None, payload_len })
     }
 
     /// The header's bytes.
