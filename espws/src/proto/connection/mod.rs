@@ -2,14 +2,14 @@
 
 use core::ops::Range;
 
+mod receive;
+
 use super::control::{ControlFrame, Payload};
 use super::utf8::Utf8Validator;
-use super::{Closed, Config, Data, DataKind, Delivery, Event, ProtocolError, RecvBuf, SendError, Side};
+use super::{Closed, Config, Data, DataKind, Delivery, Event, ProtocolError, RecvBuf, SendError};
 use crate::time::Instant;
-use crate::wire::close::{self, CloseCode};
-use crate::wire::frame::{EncodedHeader, FrameHeader, OpCode};
-use crate::wire::mask::apply_mask;
-use crate::wire::Status;
+use crate::wire::close::CloseCode;
+use crate::wire::frame::{EncodedHeader, OpCode};
 
 /// Where the receiver is in the frame stream.
 #[derive(Copy, Clone, Debug)]
@@ -445,231 +445,6 @@ impl Connection {
             State::Closed => {}
         }
     }
-
-    /// The general receiver: any frame, in any number of pieces.
-    #[inline(never)]
-    fn advance<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
-        loop {
-            if let Some(ready) = self.closed_event.take() {
-                return Some(ready);
-            }
-            if self.state == State::Closed {
-                return None;
-            }
-            match self.recv {
-                Recv::Header => {
-                    let header = match FrameHeader::parse(rx.pending()) {
-                        Ok(Status::Partial) => return None,
-                        Ok(Status::Complete(header, len)) => {
-                            rx.consume(len);
-                            header
-                        }
-                        Err(e) => {
-                            self.fail(ProtocolError::Frame(e));
-                            continue;
-                        }
-                    };
-                    if let Err(e) = self.on_header(header, rx.capacity()) {
-                        self.fail(e);
-                    }
-                }
-                Recv::Control { opcode, len, mask } => {
-                    let len = usize::from(len);
-                    if rx.pending().len() < len {
-                        return None;
-                    }
-                    let range = rx.start..rx.start + len;
-                    apply_mask(&mut rx.bytes_mut()[range.clone()], mask, 0);
-                    rx.consume(len);
-                    self.recv = Recv::Header;
-                    if let Some(ready) = self.on_control(opcode, range, rx.bytes()) {
-                        return Some(ready);
-                    }
-                }
-                Recv::Data { remaining, mask, offset, fin } => {
-                    let n = remaining.min(rx.pending().len() as u64) as usize;
-                    if n == 0 && remaining > 0 {
-                        return None;
-                    }
-                    let range = rx.start..rx.start + n;
-                    apply_mask(&mut rx.bytes_mut()[range.clone()], mask, offset);
-                    rx.consume(n);
-                    let remaining = remaining - n as u64;
-                    self.recv = if remaining == 0 {
-                        Recv::Header
-                    } else {
-                        Recv::Data { remaining, mask, offset: offset + n as u64, fin }
-                    };
-                    match self.on_payload(range, remaining == 0 && fin, rx) {
-                        Ok(Some(ready)) => return Some(ready),
-                        Ok(None) => {}
-                        Err(e) => self.fail(e),
-                    }
-                }
-            }
-        }
-    }
-
-    /// The fast path for the most common input: between messages, a complete, unfragmented,
-    /// masked text or binary frame with a 7- or 16-bit length. Anything else (or anything wrong
-    /// with it) is left untouched for the general path, which gives the same result.
-    #[inline(always)]
-    fn whole_frame<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
-        if self.incoming.is_some() || self.state != State::Open {
-            return None;
-        }
-        let pending = rx.pending();
-        let (b0, b1) = (pending[0], pending[1]);
-        // FIN, no RSV bits, text or binary, masked.
-        let kind = match b0 {
-            0x81 => DataKind::Text,
-            0x82 => DataKind::Binary,
-            _ => return None,
-        };
-        let (len, head) = match b1 {
-            0x80..=0xFD => (usize::from(b1 & 0x7F), 6),
-            0xFE if pending.len() >= 4 => (usize::from(u16::from_be_bytes([pending[2], pending[3]])), 8),
-            _ => return None,
-        };
-        let too_big = len as u64 > self.config.max_message
-            || (self.config.delivery == Delivery::Whole && len + Config::buffer_overhead() > rx.capacity());
-        if pending.len() < head + len || too_big {
-            return None;
-        }
-        let mut mask = [0u8; 4];
-        mask.copy_from_slice(&pending[head - 4..head]);
-        let range = rx.start + head..rx.start + head + len;
-        rx.consume(head + len);
-        let payload = &mut rx.bytes_mut()[range.clone()];
-        apply_mask(payload, mask, 0);
-        if kind == DataKind::Text && simdutf8::basic::from_utf8(payload).is_err() {
-            self.fail(ProtocolError::InvalidUtf8);
-            return self.closed_event.take();
-        }
-        Some(Ready::Data { kind, span: Span::of(range), first: true, last: true })
-    }
-
-    fn on_header(&mut self, header: FrameHeader, capacity: usize) -> Result<(), ProtocolError> {
-        let mask = header.mask.ok_or(ProtocolError::UnmaskedFrame)?;
-        if header.opcode.is_control() {
-            // The parser already bounded control payloads to 125 bytes.
-            self.recv = Recv::Control { opcode: header.opcode, len: header.payload_len as u8, mask };
-            return Ok(());
-        }
-        let incoming = match (header.opcode, self.incoming.as_mut()) {
-            (OpCode::Continuation, Some(incoming)) => incoming,
-            (OpCode::Continuation, None) => return Err(ProtocolError::OrphanContinuation),
-            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
-            (opcode, None) => {
-                let kind = if opcode == OpCode::Text { DataKind::Text } else { DataKind::Binary };
-                self.incoming.insert(Incoming { kind, total: 0, delivered: false })
-            }
-        };
-        // Enforced on the announced length, before a single payload byte is buffered.
-        let total = incoming.total.saturating_add(header.payload_len);
-        if total > self.config.effective_max_message(capacity) {
-            return Err(ProtocolError::MessageTooBig);
-        }
-        incoming.total = total;
-        self.recv = Recv::Data { remaining: header.payload_len, mask, offset: 0, fin: header.fin };
-        Ok(())
-    }
-
-    fn on_control(&mut self, opcode: OpCode, range: Range<usize>, bytes: &[u8]) -> Option<Ready> {
-        let payload = &bytes[range.clone()];
-        match opcode {
-            OpCode::Ping => {
-                if self.state == State::Open && !self.close_queued {
-                    self.pong = Some(Payload::copy_of(payload));
-                    self.transmit = true;
-                }
-                Some(Ready::Ping(Span::of(range)))
-            }
-            OpCode::Pong => Some(Ready::Pong(Span::of(range))),
-            _ => {
-                let frame = match close::parse_close_payload(payload) {
-                    Ok(frame) => frame,
-                    Err(e) => {
-                        self.fail(ProtocolError::InvalidClose(e));
-                        return None;
-                    }
-                };
-                let initiator = match self.state {
-                    State::Closing { .. } => Side::Local,
-                    _ => {
-                        // Echo the peer's code, as RFC 6455 section 5.5.1 suggests; a close
-                        // without a code is answered with 1000.
-                        let code =
-                            if frame.code == CloseCode::NO_STATUS { CloseCode::NORMAL } else { frame.code };
-                        self.queue_close(code, "");
-                        Side::Peer
-                    }
-                };
-                let reason_start = range.end - frame.reason.len();
-                self.finish(
-                    Closed::Handshake { code: frame.code, initiator },
-                    Some(Span::of(reason_start..range.end)),
-                );
-                self.closed_event.take()
-            }
-        }
-    }
-
-    fn on_payload<B: AsRef<[u8]> + AsMut<[u8]>>(
-        &mut self,
-        range: Range<usize>,
-        last: bool,
-        rx: &mut RecvBuf<B>,
-    ) -> Result<Option<Ready>, ProtocolError> {
-        let Some(incoming) = self.incoming.as_mut() else {
-            return Ok(None);
-        };
-        let kind = incoming.kind;
-        let first = !incoming.delivered;
-        if kind == DataKind::Text {
-            self.utf8.feed(&rx.bytes()[range.clone()]).map_err(|_| ProtocolError::InvalidUtf8)?;
-            if last {
-                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            }
-        }
-        if last {
-            self.incoming = None;
-        }
-        if matches!(self.state, State::Closing { .. }) {
-            // After our close frame, data is read only to find the peer's close.
-            return Ok(None);
-        }
-        match self.config.delivery {
-            Delivery::Whole => {
-                if !range.is_empty() {
-                    if rx.held_len == 0 {
-                        rx.held_start = range.start;
-                    } else {
-                        let end = rx.held_start + rx.held_len;
-                        if end != range.start {
-                            rx.bytes_mut().copy_within(range.clone(), end);
-                        }
-                    }
-                    rx.held_len += range.len();
-                }
-                if !last {
-                    return Ok(None);
-                }
-                let held = rx.held_start..rx.held_start + rx.held_len;
-                Ok(Some(Ready::Data { kind, span: Span::of(held), first: true, last: true }))
-            }
-            Delivery::Chunked => {
-                // Empty middle frames carry nothing worth an event.
-                if range.is_empty() && !last {
-                    return Ok(None);
-                }
-                if let Some(incoming) = self.incoming.as_mut() {
-                    incoming.delivered = true;
-                }
-                Ok(Some(Ready::Data { kind, span: Span::of(range), first, last }))
-            }
-        }
-    }
 }
 
 // The per-connection state on 32-bit targets such as the ESP32 (456 bytes when written), checked
@@ -683,5 +458,4 @@ fn millis(duration: core::time::Duration) -> u64 {
 const _: () = assert!(core::mem::size_of::<Connection>() <= 480);
 
 #[cfg(test)]
-#[path = "connection_tests.rs"]
 mod tests;

@@ -5,6 +5,8 @@ use std::vec;
 use std::vec::Vec;
 
 use super::*;
+use crate::proto::Side;
+use crate::wire::frame::FrameHeader;
 use core::time::Duration;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
