@@ -1,15 +1,18 @@
 //! The device as a service: its routes and its application, for every driver.
 //!
-//! The simulator and both firmware crates hand a [`Device`] to their server; what a device
-//! does is decided here and nowhere else.
+//! The simulator and the firmware crates hand a [`Device`] to their server; what a device does
+//! is decided here and nowhere else.
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use espws::nonblocking;
+use espws::blocking::{self, BlockingService};
+use espws::hub::Reply;
+use espws::nonblocking::{self, AsyncService};
 use espws::proto::handshake::Declined;
 use espws::wire::http::{Request, Response};
+use espws::{Client, Data, Service};
 
 use crate::settings::{App, Settings};
-use crate::{echo, hubbed, routes, DeviceHub};
+use crate::{echo, routes, DeviceHub};
 
 /// A device's HTTP routes and WebSocket application.
 #[derive(Copy, Clone)]
@@ -18,16 +21,22 @@ pub struct Device<'a> {
     pub settings: Settings<'a>,
     /// The message hub, when the app broadcasts or status ticks run.
     pub hub: Option<&'a DeviceHub>,
+    /// The thread that drains a client's hub queue on the threads runtime.
+    #[cfg(feature = "std")]
+    pub drain: espws::hub::DrainThread,
 }
 
 impl<'a> Device<'a> {
     /// A device with these settings; `hub` is required when [`Settings::uses_hub`].
-    pub const fn new(settings: Settings<'a>, hub: Option<&'a DeviceHub>) -> Self {
-        Device { settings, hub }
+    pub fn new(settings: Settings<'a>, hub: Option<&'a DeviceHub>) -> Self {
+        Device {
+            settings,
+            hub,
+            #[cfg(feature = "std")]
+            drain: espws::hub::DrainThread::default(),
+        }
     }
-}
 
-impl<'a> Device<'a> {
     /// Joins the hub, when there is one, before the client is told it is connected.
     fn join_hub(&self) -> Result<Option<Membership<'a>>, Declined> {
         match self.hub {
@@ -43,7 +52,20 @@ pub type Membership<'a> = espws::hub::Member<'a, 'static, CriticalSectionRawMute
 /// The answer to a client for whom the hub has no slot left.
 const HUB_FULL: Declined = Declined::busy("no room on the device's message hub");
 
-impl<'a> nonblocking::Service for Device<'a> {
+/// What the app does with a message from a hub member's client: echo it back, or broadcast
+/// it to everyone.
+fn hub_reply<'d>(app: App, hub: &DeviceHub, data: Data<'d>) -> Reply<'d> {
+    match app {
+        App::Echo => Reply::Send(data.kind, data.payload),
+        App::Broadcast => {
+            // Too large for the queues, or nobody to hear it: nothing to do either way.
+            let _ = hub.broadcast(data.kind, data.payload);
+            Reply::Nothing
+        }
+    }
+}
+
+impl<'a> Service for Device<'a> {
     type Admission = Option<Membership<'a>>;
 
     fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
@@ -53,53 +75,53 @@ impl<'a> nonblocking::Service for Device<'a> {
     fn admit(&self, _req: &Request<'_, '_>) -> Result<Self::Admission, Declined> {
         self.join_hub()
     }
+}
 
+impl AsyncService for Device<'_> {
     async fn websocket<T, B, K>(
         &self,
         ws: &mut nonblocking::WebSocket<T, B, K>,
-        _client: nonblocking::Client<'_>,
+        _client: &Client<'_>,
         membership: Self::Admission,
     ) where
         T: nonblocking::Transport,
         B: AsRef<[u8]> + AsMut<[u8]>,
         K: nonblocking::Timer,
     {
-        match (self.hub.zip(membership), self.settings.app) {
-            (Some((hub, member)), app) => hubbed::run_async(ws, hub, member, app).await,
+        let app = self.settings.app;
+        match (self.hub.zip(membership), app) {
+            (Some((hub, member)), app) => {
+                espws::hub::serve_member(ws, &member, |data| hub_reply(app, hub, data)).await;
+            }
             (None, App::Echo) => {
                 let _ = ws.run(echo::reply).await;
             }
-            (None, App::Broadcast) => {
-                log::warn!("the broadcast app needs a hub; closing");
-            }
+            (None, App::Broadcast) => espws::warn!("the broadcast app needs a hub; closing"),
         }
     }
 }
 
-#[cfg(feature = "std")]
-impl espws::server::Service for Device<'static> {
-    type Admission = Option<Membership<'static>>;
-
-    fn http(&self, req: &Request<'_, '_>) -> Response<'_> {
-        routes::route(req)
-    }
-
-    fn admit(&self, _req: &Request<'_, '_>) -> Result<Self::Admission, Declined> {
-        self.join_hub()
-    }
-
-    fn websocket(
+impl BlockingService for Device<'_> {
+    fn websocket<T, B, C>(
         &self,
-        ws: &mut espws::server::ServerSocket,
-        _client: &espws::server::Client,
+        ws: &mut blocking::WebSocket<T, B, C>,
+        _client: &Client<'_>,
         membership: Self::Admission,
-    ) {
-        match (self.hub.zip(membership), self.settings.app) {
-            (Some((hub, member)), app) => hubbed::run_blocking(ws, hub, member, app),
-            (None, App::Echo) => echo::run_blocking(ws),
-            (None, App::Broadcast) => {
-                log::warn!("the broadcast app needs a hub; closing");
+    ) where
+        T: blocking::Transport,
+        B: AsRef<[u8]> + AsMut<[u8]>,
+        C: blocking::Clock,
+    {
+        let app = self.settings.app;
+        match (self.hub.zip(membership), app) {
+            #[cfg(feature = "std")]
+            (Some((hub, member)), app) => {
+                espws::hub::serve_member_blocking(ws, &member, self.drain, |data| hub_reply(app, hub, data));
             }
+            #[cfg(not(feature = "std"))]
+            (Some(_), _) => espws::warn!("the hub needs a second thread, which needs std; closing"),
+            (None, App::Echo) => echo::run_blocking(ws),
+            (None, App::Broadcast) => espws::warn!("the broadcast app needs a hub; closing"),
         }
     }
 }

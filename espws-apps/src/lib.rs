@@ -10,15 +10,9 @@ extern crate std;
 /// The message hub the device's connections share.
 pub type DeviceHub = espws::hub::Hub<'static, embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex>;
 
-pub mod budget;
-pub mod build_settings;
 pub mod console;
 pub mod device;
 pub mod echo;
-pub mod hubbed;
-#[cfg(feature = "embassy")]
-pub mod pool;
-pub mod provision;
 pub mod routes;
 pub mod settings;
 pub mod status;

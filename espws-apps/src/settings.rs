@@ -3,9 +3,9 @@
 
 use core::time::Duration;
 
-use espws::nonblocking::ServeConfig;
 use espws::proto::handshake::Policy;
 use espws::proto::Config;
+use espws::ServeConfig;
 
 /// Which application the device runs.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -74,31 +74,16 @@ impl Settings<'_> {
 }
 
 impl<'a> Settings<'a> {
-    /// What the async driver needs for each connection.
-    pub fn serve_config(&self) -> ServeConfig<'a> {
+    /// How the device's server serves connections, on every runtime.
+    pub const fn serve_config(&self) -> ServeConfig<'a> {
         ServeConfig {
+            max_clients: self.max_clients,
+            rx_buffer: self.rx_buffer,
             handshake_timeout: self.handshake_timeout,
             write_timeout: self.write_timeout,
+            tcp_keepalive: Some(Duration::from_secs(30)),
             connection: self.connection,
             policy: self.policy,
-        }
-    }
-
-    /// What the std thread-per-connection server needs.
-    #[cfg(feature = "std")]
-    pub fn server_config(&self) -> espws::server::ServerConfig {
-        extern crate std;
-        use std::string::ToString;
-        espws::server::ServerConfig {
-            max_clients: self.max_clients,
-            handshake_timeout: self.handshake_timeout,
-            write_timeout: self.write_timeout,
-            rx_buffer: self.rx_buffer,
-            connection: self.connection,
-            allowed_origins: self.policy.allowed_origins.iter().map(|s| s.to_string()).collect(),
-            token: self.policy.token.map(|s| s.to_string()),
-            protocols: self.policy.protocols.iter().map(|s| s.to_string()).collect(),
-            ..espws::server::ServerConfig::default()
         }
     }
 }

@@ -53,7 +53,9 @@ fn ticket_text(number: u32) -> String {
 
 mod blocking_server {
     use super::*;
-    use espws::server::{Client, Server, ServerConfig, ServerSocket, Service};
+    use espws::blocking::{self, BlockingService};
+    use espws::server::Server;
+    use espws::{Client, ServeConfig, Service};
 
     static SERVICE: OneAtATime = OneAtATime { inside: AtomicUsize::new(0), tickets: AtomicU32::new(0) };
 
@@ -65,8 +67,15 @@ mod blocking_server {
         fn admit(&self, _req: &Request<'_, '_>) -> Result<Ticket<'static>, Declined> {
             SERVICE.ticket()
         }
+    }
 
-        fn websocket(&self, ws: &mut ServerSocket, _client: &Client, ticket: Ticket<'static>) {
+    impl BlockingService for Shared {
+        fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+            &self,
+            ws: &mut blocking::WebSocket<T, B, C>,
+            _client: &Client<'_>,
+            ticket: Ticket<'static>,
+        ) {
             let _ = ws.sender().send_text(&ticket_text(ticket.number));
             // Holds the ticket until the client goes.
             while let Ok(Some(_)) = ws.next_event() {}
@@ -98,7 +107,7 @@ mod blocking_server {
 
     #[test]
     fn a_declined_upgrade_gets_the_services_status_and_a_freed_place_is_given_again() {
-        let server = Server::bind("127.0.0.1:0", ServerConfig::default(), Shared).unwrap();
+        let server = Server::bind("127.0.0.1:0", ServeConfig::default(), Shared).unwrap();
         let addr = server.local_addr().unwrap();
         std::thread::spawn(move || server.run());
 
@@ -133,8 +142,9 @@ mod blocking_server {
 
 mod async_serve {
     use super::*;
-    use espws::nonblocking::{Client, ServeConfig, Served, Service, Transport, WebSocket};
+    use espws::nonblocking::{AsyncService, Transport, WebSocket};
     use espws::RecvBuf;
+    use espws::{Client, ServeConfig, Served, Service};
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -194,11 +204,13 @@ mod async_serve {
         fn admit(&self, _req: &Request<'_, '_>) -> Result<Ticket<'s>, Declined> {
             OneAtATime::ticket(self)
         }
+    }
 
+    impl AsyncService for &OneAtATime {
         async fn websocket<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: nonblocking::Timer>(
             &self,
             ws: &mut WebSocket<T, B, K>,
-            _client: Client<'_>,
+            _client: &Client<'_>,
             ticket: Self::Admission,
         ) {
             let _ = ws.sender().send_text(&ticket_text(ticket.number)).await;
@@ -216,8 +228,9 @@ mod async_serve {
             &ServeConfig::default(),
             &service,
             1,
-            (),
-        ));
+            None,
+        ))
+        .served;
         let output = String::from_utf8_lossy(&output.borrow()).into_owned();
         (served, output)
     }

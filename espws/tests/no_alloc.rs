@@ -113,7 +113,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-
     let accepted = handshake::decide(&req, &policy).expect("accepted");
     let response_len = accepted.write_response(&mut out).expect("fits");
 
-    let whole = drive(Config::default(), &mut whole_buffer, &input);
+    let whole = drive(Config { delivery: Delivery::Whole, ..Config::default() }, &mut whole_buffer, &input);
     let chunked =
         drive(Config { delivery: Delivery::Chunked, ..Config::default() }, &mut small_buffer, &input);
 

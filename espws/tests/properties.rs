@@ -439,7 +439,7 @@ proptest! {
         slack in prop_oneof![Just(0usize), 0usize..512],
     ) {
         let capacity = (conversation.longest_message() + Config::buffer_overhead()).max(Config::MIN_BUFFER) + slack;
-        let config = Config::default();
+        let config = Config { delivery: Delivery::Whole, ..Config::default() };
         prop_assert!(config.effective_max_message(capacity) >= conversation.longest_message() as u64);
         let wire = conversation.wire();
 

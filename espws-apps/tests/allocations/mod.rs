@@ -10,10 +10,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use espws::blocking::{self, BlockingService};
 use espws::proto::handshake::Declined;
 use espws::proto::{Config, Delivery};
-use espws::server::{Client, Server, ServerConfig, ServerSocket, Service};
+use espws::server::Server;
 use espws::wire::http::Request;
+use espws::{Client, ServeConfig, Service};
 
 pub struct Counting;
 
@@ -43,8 +45,15 @@ impl Service for Echo {
     fn admit(&self, _req: &Request<'_, '_>) -> Result<(), Declined> {
         Ok(())
     }
+}
 
-    fn websocket(&self, ws: &mut ServerSocket, _client: &Client, (): ()) {
+impl BlockingService for Echo {
+    fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+        &self,
+        ws: &mut blocking::WebSocket<T, B, C>,
+        _client: &Client<'_>,
+        (): (),
+    ) {
         espws_apps::echo::run_blocking(ws);
     }
 }
@@ -64,10 +73,10 @@ fn echo_round_trips(stream: &mut TcpStream, frame: &[u8], reply: &mut [u8], coun
 /// Echoes 1000 messages of each size after a warm-up and asserts no allocation happened.
 pub fn assert_no_allocation_per_echo(delivery: Delivery) {
     {
-        let config = ServerConfig {
+        let config = ServeConfig {
             connection: Config { delivery, ..Config::default() },
             rx_buffer: 128 * 1024,
-            ..ServerConfig::default()
+            ..ServeConfig::default()
         };
         let server = Server::bind("127.0.0.1:0", config, Echo).unwrap();
         let addr = server.local_addr().unwrap();

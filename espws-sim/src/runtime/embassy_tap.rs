@@ -4,8 +4,10 @@
 use embassy_executor::{Executor, Spawner};
 use embassy_net::{Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
+use espws::server::embassy::{self, WorkerBuffers};
+use espws::server::Slots;
+use espws::ServeConfig;
 use espws_apps::device::Device;
-use espws_apps::pool::{self, Slots, WorkerBuffers};
 use espws_apps::DeviceHub;
 
 use crate::{announce, Args};
@@ -55,12 +57,15 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     log::info!("embassy-net on {} with {} listening sockets (no backlog on this stack)", args.tap, workers);
 
     let device: &'static Device<'static> = Box::leak(Box::new(device));
-    let slots: &'static Slots = Box::leak(Box::new(Slots::new()));
+    let slots: &'static Slots = Box::leak(Box::new(Slots::new(settings.max_clients)));
+    let config: &'static ServeConfig<'static> = Box::leak(Box::new(settings.serve_config()));
     let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
     executor.run(move |spawner: Spawner| {
         spawner.spawn(net_task(runner).expect("one network task"));
         for id in 0..workers {
-            spawner.spawn(worker_task(stack, device, slots, id as u32).expect("the pool holds every worker"));
+            spawner.spawn(
+                worker_task(stack, config, device, slots, id as u32).expect("the pool holds every worker"),
+            );
         }
         if let (Some(hub), Some(period)) = (device.hub, device.settings.tick) {
             spawner.spawn(status_task(hub, period).expect("one status task"));
@@ -81,6 +86,7 @@ async fn net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
 #[embassy_executor::task(pool_size = MAX_WORKERS)]
 async fn worker_task(
     stack: Stack<'static>,
+    config: &'static ServeConfig<'static>,
     device: &'static Device<'static>,
     slots: &'static Slots,
     id: u32,
@@ -93,5 +99,5 @@ async fn worker_task(
         socket_tx: &mut socket_tx,
         websocket_rx: &mut websocket_rx,
     };
-    pool::worker(stack, device, slots, id, buffers).await
+    embassy::worker(stack, device.settings.port, config, device, slots, id, buffers).await
 }

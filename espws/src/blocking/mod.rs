@@ -4,6 +4,7 @@
 //! thread-per-connection server. It honours the core's deadlines with the transport's read
 //! timeout, so no timer thread is needed.
 
+mod serve;
 #[cfg(feature = "std")]
 mod std_io;
 
@@ -11,17 +12,14 @@ use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
-use crate::proto::{handshake, Closed, Config, Connection, Event, RecvBuf, SendError};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError};
 pub use crate::time::Clock;
 use crate::time::Instant;
 use crate::{CloseCode, DataKind};
 
+pub use serve::{serve, BlockingService};
 #[cfg(feature = "std")]
 pub use std_io::{SharedWriter, StdClock, TcpTransport, WriteTurn};
-
-/// How long a closed connection keeps reading (and discarding) after its FIN, so that the
-/// peer receives the close frame rather than a reset.
-pub const LINGER: Duration = Duration::from_secs(2);
 
 /// A blocking byte stream the driver can run a connection over.
 pub trait Transport: Read + Write {
@@ -41,6 +39,13 @@ pub trait Transport: Read + Write {
     /// Sends end-of-stream after everything written so far, keeping the read side open.
     fn shutdown_write(&mut self) -> Result<(), Self::Error> {
         Ok(())
+    }
+
+    /// A writer that another thread can use while this one reads (to drain a hub queue), for
+    /// transports that can give one.
+    #[cfg(feature = "std")]
+    fn share_writes(&mut self) -> Option<SharedWriter> {
+        None
     }
 }
 
@@ -158,22 +163,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
         if !self.conn.outcome().is_some_and(Closed::wants_linger) {
             return;
         }
-        let deadline = self.clock.now() + LINGER;
-        loop {
-            let now = self.clock.now();
-            if now >= deadline
-                || self.io.set_read_timeout(Some(deadline.saturating_duration_since(now))).is_err()
-            {
-                return;
-            }
-            self.rx.clear();
-            match self.io.read(self.rx.spare_mut()) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
+        serve::linger(&mut self.io, &mut self.rx, &self.clock);
     }
 
     /// A [`Sender`] for sending outside of an event.
@@ -276,6 +266,11 @@ fn write_final_frames<T: Transport>(io: &mut T, conn: &mut Connection) {
     }
 }
 impl<T: Transport, C: Clock> Sender<'_, T, C> {
+    /// Sends a whole message.
+    pub fn send(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), Error<T::Error>> {
+        self.send_part(kind, payload, true, true)
+    }
+
     /// Sends a whole text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error<T::Error>> {
         self.send_part(DataKind::Text, text.as_bytes(), true, true)
@@ -313,46 +308,5 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
     /// Whether data frames may still be sent.
     pub fn can_send(&self) -> bool {
         self.conn.can_send()
-    }
-}
-
-/// Why no request head could be read.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum HeadError<E> {
-    /// No usable head arrived (see [`handshake::HeadError::answer`] for what to say).
-    Head(handshake::HeadError),
-    /// The transport failed.
-    Io(E),
-}
-
-/// Reads into `rx` until it holds a complete request head, and returns the head's length.
-///
-/// Parse the head again from `rx.pending()` with [`Request::parse`](crate::wire::http::Request::parse)
-/// to inspect it; the bytes after it stay pending for the WebSocket connection.
-pub fn read_request_head<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>>(
-    io: &mut T,
-    rx: &mut RecvBuf<B>,
-    clock: &impl Clock,
-    deadline: Instant,
-) -> Result<usize, HeadError<T::Error>> {
-    use handshake::HeadError::{Closed, TimedOut};
-    loop {
-        let full = rx.spare_mut().is_empty();
-        if let Some(len) = handshake::poll_head(rx.pending(), full).map_err(HeadError::Head)? {
-            return Ok(len);
-        }
-        let now = clock.now();
-        if now >= deadline {
-            return Err(HeadError::Head(TimedOut));
-        }
-        io.set_read_timeout(Some(deadline.saturating_duration_since(now).max(Duration::from_millis(1))))
-            .map_err(HeadError::Io)?;
-        match io.read(rx.spare_mut()) {
-            Ok(0) => return Err(HeadError::Head(Closed)),
-            Ok(n) => rx.commit(n),
-            Err(e) if T::is_timeout(&e) => return Err(HeadError::Head(TimedOut)),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(HeadError::Io(e)),
-        }
     }
 }

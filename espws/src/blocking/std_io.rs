@@ -178,6 +178,10 @@ impl Transport for TcpTransport {
     fn shutdown_write(&mut self) -> Result<(), io::Error> {
         self.stream.shutdown(Shutdown::Write)
     }
+
+    fn share_writes(&mut self) -> Option<SharedWriter> {
+        Some(TcpTransport::share_writes(self))
+    }
 }
 
 /// `std::time::Instant` as a [`Clock`], counting from its creation.

@@ -62,17 +62,21 @@ impl Config {
     }
 }
 
+impl Config {
+    /// 1 MiB messages delivered in chunks (so any buffer receives them), a ping after 15 s of
+    /// silence, 10 s to answer it, and 5 s for the close handshake.
+    pub const DEFAULT: Config = Config {
+        max_message: 1 << 20,
+        delivery: Delivery::Chunked,
+        ping_interval: Some(Duration::from_secs(15)),
+        pong_timeout: Duration::from_secs(10),
+        close_timeout: Duration::from_secs(5),
+    };
+}
+
 impl Default for Config {
-    /// 1 MiB messages delivered whole, a ping after 15 s of silence, 10 s to answer it, and
-    /// 5 s for the close handshake.
     fn default() -> Self {
-        Config {
-            max_message: 1 << 20,
-            delivery: Delivery::Whole,
-            ping_interval: Some(Duration::from_secs(15)),
-            pong_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
-        }
+        Config::DEFAULT
     }
 }
 
@@ -86,6 +90,8 @@ pub enum ConfigError {
         /// The minimum.
         needed: usize,
     },
+    /// A server configured for no clients at all.
+    NoClients,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -94,6 +100,7 @@ impl core::fmt::Display for ConfigError {
             ConfigError::BufferTooSmall { capacity, needed } => {
                 write!(f, "receive buffer of {capacity} bytes is below the minimum of {needed}")
             }
+            ConfigError::NoClients => write!(f, "max_clients is 0: the server could serve no one"),
         }
     }
 }

@@ -115,16 +115,24 @@ impl Closed {
     }
 }
 
+impl Closed {
+    /// How it ended, in words, after the close code: "closed by the client", "no answer to
+    /// ping".
+    pub const fn description(self) -> &'static str {
+        match self {
+            Closed::Handshake { initiator: Side::Peer, .. } => "closed by the client",
+            Closed::Handshake { initiator: Side::Local, .. } => "closed by the server",
+            Closed::Failed(e) => e.reason(),
+            Closed::PongTimeout => "no answer to ping",
+            Closed::CloseTimeout => "no answer to the close frame",
+            Closed::Dropped => "connection dropped without a close frame",
+        }
+    }
+}
+
 impl core::fmt::Display for Closed {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Closed::Handshake { code, initiator: Side::Peer } => write!(f, "{code}, closed by the client"),
-            Closed::Handshake { code, initiator: Side::Local } => write!(f, "{code}, closed by the server"),
-            Closed::Failed(e) => write!(f, "{}, {}", e.close_code(), e.reason()),
-            Closed::PongTimeout => write!(f, "1001, no answer to ping"),
-            Closed::CloseTimeout => write!(f, "1006, no answer to the close frame"),
-            Closed::Dropped => write!(f, "1006, connection dropped without a close frame"),
-        }
+        write!(f, "{}, {}", self.code(), self.description())
     }
 }
 

@@ -12,10 +12,9 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Instant;
 
+use crate::proto::LINGER;
 use crate::wire::http::{self, StatusCode};
 
-/// How long a socket may linger.
-const LINGER: Duration = Duration::from_secs(2);
 /// Sockets lingering at once; beyond this the oldest is closed at once.
 const MAX_LINGERING: usize = 512;
 const POLL: Duration = Duration::from_millis(25);

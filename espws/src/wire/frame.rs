@@ -216,7 +216,8 @@ impl EncodedHeader {
 ///
 /// It masks byte by byte by the RFC's definition, not with the fast [`apply_mask`](crate::wire::mask::apply_mask),
 /// so that every test built on it checks the server's unmasking against the reference.
-#[cfg(any(test, feature = "std"))]
+#[cfg(any(test, all(feature = "testing", feature = "std")))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "testing", feature = "std"))))]
 pub fn masked_client_frame(first_byte: u8, payload: &[u8], key: [u8; 4]) -> std::vec::Vec<u8> {
     let header = FrameHeader {
         fin: first_byte & 0x80 != 0,

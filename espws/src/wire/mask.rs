@@ -30,6 +30,8 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
 }
 
 /// The byte-at-a-time definition from RFC 6455 section 5.3; the reference for tests.
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub fn apply_mask_bytewise(data: &mut [u8], key: [u8; 4], offset: u64) {
     for (i, byte) in data.iter_mut().enumerate() {
         *byte ^= key[((offset + i as u64) % 4) as usize];

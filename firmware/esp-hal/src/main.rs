@@ -27,22 +27,24 @@ use esp_radio::wifi::sta::StationConfig;
 use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Interface, WifiController};
 use espws::nonblocking::EmbassyTimer;
 use espws_apps::DeviceHub;
-use espws_apps::budget::bare_metal as budget;
+use espws_board::budget::bare_metal as budget;
 use espws_apps::device::Device;
-use espws_apps::pool::{self, Slots, WorkerBuffers};
-use espws_apps::provision::{self, Mode, Plan, WifiStrings};
+use espws::server::embassy::{worker, WorkerBuffers};
+use espws::server::Slots;
+use espws::ServeConfig;
+use espws_board::provision::{self, Mode, Plan, WifiStrings};
 use espws_apps::settings::Settings;
 use static_cell::{ConstStaticCell, StaticCell};
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// Wi-Fi as built: station when `WIFI_SSID` and `WIFI_PASS` are set, access point otherwise.
-const WIFI: WifiStrings<'static> = espws_apps::wifi_from_build_env!();
+const WIFI: WifiStrings<'static> = espws_board::wifi_from_build_env!();
 // A password of 7 characters stops the build here, with the reason.
 const _: () = WIFI.assert_valid();
 
 /// The device's settings as built (`ESPWS_*`), checked at compile time.
-const SETTINGS: Settings<'static> = espws_apps::settings_from_build_env!();
+const SETTINGS: Settings<'static> = espws_board::settings_from_build_env!();
 
 /// The chip, as esp-hal's linker scripts lay out its RAM.
 // UNVERIFIED: the ESP32 (Xtensa) build could not be compiled here (no `esp` toolchain); its
@@ -97,7 +99,7 @@ impl WorkerMemory {
         WorkerMemory { socket_rx: [0; SOCKET_RX], socket_tx: [0; SOCKET_TX], websocket_rx: [0; RX_BUFFER] };
 }
 
-// The sizes the RAM table in firmware/README.md is made of (espws_apps::budget).
+// The sizes the RAM table in firmware/README.md is made of (espws_board::budget).
 const _: () = assert!(core::mem::size_of::<WorkerMemory>() == budget::worker_buffers(RX_BUFFER));
 const _: () = assert!(
     core::mem::size_of::<StackResources<SOCKETS>>() <= budget::stack_resources(SOCKETS),
@@ -115,7 +117,9 @@ static HUB_RINGS: ConstStaticCell<[[u8; HUB_QUEUE]; HUB_CLIENTS]> =
 static HUB_SLOTS: StaticCell<[espws::hub::Slot<'static>; HUB_CLIENTS]> = StaticCell::new();
 static HUB: StaticCell<DeviceHub> = StaticCell::new();
 static DEVICE: StaticCell<Device<'static>> = StaticCell::new();
-static SLOTS: Slots = Slots::new();
+static SLOTS: Slots = Slots::new(SETTINGS.max_clients);
+/// How the workers serve, from the build-time settings.
+static SERVE_CONFIG: ServeConfig<'static> = SETTINGS.serve_config();
 
 #[esp_rtos::main]
 async fn main(spawner: Spawner) -> ! {
@@ -338,7 +342,7 @@ async fn dhcp_server_task(stack: Stack<'static>, address: Ipv4Addr) -> ! {
     }
 }
 
-/// One listening socket of the pool; `espws_apps::pool::worker` does the rest.
+/// One listening socket of the pool; `espws::server::embassy::worker` does the rest.
 #[embassy_executor::task(pool_size = WORKERS)]
 async fn worker_task(
     stack: Stack<'static>,
@@ -351,7 +355,7 @@ async fn worker_task(
         socket_tx: &mut memory.socket_tx,
         websocket_rx: &mut memory.websocket_rx,
     };
-    pool::worker(stack, device, &SLOTS, id, buffers).await
+    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers).await
 }
 
 /// Pushes a JSON status message to every client each period.

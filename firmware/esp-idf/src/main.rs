@@ -17,21 +17,23 @@ use esp_idf_svc::wifi::{
     WifiDeviceId, WifiDriver,
 };
 use espws::proto::handshake::Declined;
-use espws::server::{Client, Server, ServerSocket, Service};
+use espws::blocking::{self, BlockingService};
+use espws::server::Server;
+use espws::{Client, Service};
 use espws::wire::http::{Request, Response};
-use espws_apps::budget::esp_idf as budget;
+use espws_board::budget::esp_idf as budget;
 use espws_apps::device::Device;
-use espws_apps::provision::{self, Mode, Plan, WifiStrings};
+use espws_board::provision::{self, Mode, Plan, WifiStrings};
 use espws_apps::settings::Settings;
 use espws_apps::DeviceHub;
 
 /// Wi-Fi as built: station when `WIFI_SSID` and `WIFI_PASS` are set, access point otherwise.
-const WIFI: WifiStrings<'static> = espws_apps::wifi_from_build_env!();
+const WIFI: WifiStrings<'static> = espws_board::wifi_from_build_env!();
 // A password of 7 characters stops the build here, with the reason.
 const _: () = WIFI.assert_valid();
 
 /// The device's settings as built (`ESPWS_*`), checked at compile time.
-const SETTINGS: Settings<'static> = espws_apps::settings_from_build_env!();
+const SETTINGS: Settings<'static> = espws_board::settings_from_build_env!();
 
 const MODE: Mode = match WIFI.check() {
     Ok(mode) => mode,
@@ -155,11 +157,12 @@ fn start() -> Result<(), Box<dyn std::error::Error>> {
     // The hub, when the app broadcasts or ticks run: one queue per client, allocated once.
     let hub: Option<&'static DeviceHub> =
         SETTINGS.uses_hub().then(|| DeviceHub::leak(SETTINGS.max_clients, SETTINGS.hub_queue));
-    let device = Device::new(SETTINGS, hub);
+    let mut device = Device::new(SETTINGS, hub);
+    // The hub's draining threads get the budget's stack and chunk, not a PC's.
+    device.drain = espws::hub::DrainThread { stack: budget::HUB_DRAIN_STACK, chunk: budget::HUB_DRAIN_CHUNK };
 
-    let mut config = SETTINGS.server_config();
-    config.thread_stack = CONNECTION_STACK;
-    let server = Server::bind(("0.0.0.0", SETTINGS.port), config, Measured(device))?;
+    let server =
+        Server::bind(("0.0.0.0", SETTINGS.port), SETTINGS.serve_config(), Measured(device))?.with_thread_stack(CONNECTION_STACK);
     std::thread::Builder::new().name("espws-accept".into()).stack_size(budget::ACCEPT_STACK).spawn(
         move || {
             if let Err(e) = server.run() {
@@ -201,9 +204,16 @@ impl Service for Measured {
     fn admit(&self, req: &Request<'_, '_>) -> Result<Self::Admission, Declined> {
         Service::admit(&self.0, req)
     }
+}
 
-    fn websocket(&self, ws: &mut ServerSocket, client: &Client, admission: Self::Admission) {
-        Service::websocket(&self.0, ws, client, admission);
+impl BlockingService for Measured {
+    fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+        &self,
+        ws: &mut blocking::WebSocket<T, B, C>,
+        client: &Client<'_>,
+        admission: Self::Admission,
+    ) {
+        BlockingService::websocket(&self.0, ws, client, admission);
         // SAFETY: FreeRTOS's query of the calling task (a null handle), no other effect.
         // UNVERIFIED: that esp-idf-sys's generated bindings expose uxTaskGetStackHighWaterMark
         // (FreeRTOS's task.h, which esp-idf-sys binds) and that ESP-IDF counts it in bytes; the

@@ -12,6 +12,9 @@ use core::time::Duration;
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 const T0: Instant = Instant::from_millis(1_000);
 
+/// The defaults with whole-message delivery, which most rules here are stated in.
+const WHOLE: Config = Config { delivery: Delivery::Whole, ..Config::DEFAULT };
+
 /// An event with owned data, so that tests can collect and compare them.
 #[derive(Clone, Debug, PartialEq)]
 enum Ev {
@@ -56,11 +59,11 @@ impl Harness {
     }
 
     fn whole() -> Self {
-        Self::new(Config::default(), 4096)
+        Self::new(WHOLE, 4096)
     }
 
     fn chunked(buffer: usize) -> Self {
-        Self::new(Config { delivery: Delivery::Chunked, ..Config::default() }, buffer)
+        Self::new(Config { delivery: Delivery::Chunked, ..WHOLE }, buffer)
     }
 
     fn drain(&mut self) {
@@ -293,7 +296,7 @@ fn a_frame_announcing_2_pow_63_minus_1_bytes_closes_with_1009_at_once() {
 
 #[test]
 fn a_single_frame_over_max_message_closes_with_1009_as_soon_as_its_header_is_read() {
-    let config = Config { max_message: 1000, ..Config::default() };
+    let config = Config { max_message: 1000, ..WHOLE };
     let mut h = Harness::new(config, 4096);
     let wire = frame(OpCode::Binary, true, &[7u8; 1001]);
     h.feed(&wire[..8]);
@@ -302,7 +305,7 @@ fn a_single_frame_over_max_message_closes_with_1009_as_soon_as_its_header_is_rea
 
 #[test]
 fn fragments_whose_sum_passes_max_message_close_with_1009_at_the_crossing_fragment() {
-    let config = Config { max_message: 100, delivery: Delivery::Chunked, ..Config::default() };
+    let config = Config { max_message: 100, delivery: Delivery::Chunked, ..WHOLE };
     let mut h = Harness::new(config, 1024);
     h.feed(&frame(OpCode::Binary, false, &[1u8; 60]));
     h.feed(&frame(OpCode::Continuation, false, &[2u8; 40]));
@@ -315,7 +318,7 @@ fn fragments_whose_sum_passes_max_message_close_with_1009_at_the_crossing_fragme
 
 #[test]
 fn whole_delivery_refuses_messages_larger_than_the_buffer_with_1009() {
-    let config = Config { max_message: 1 << 30, ..Config::default() };
+    let config = Config { max_message: 1 << 30, ..WHOLE };
     let mut h = Harness::new(config, 1024);
     let fits = 1024 - Config::buffer_overhead();
     h.feed(&frame(OpCode::Binary, true, &vec![9u8; fits]));
@@ -335,7 +338,7 @@ fn whole_delivery_fills_the_buffer_with_fragments_and_pings_between_them() {
         input.extend(frame(OpCode::Ping, true, &[0u8; 125]));
     }
     for read in [1usize, 7, 100, 1024] {
-        let mut h = Harness::new(Config::default(), 1024);
+        let mut h = Harness::new(WHOLE, 1024);
         h.feed_split(&input, &[read]);
         assert_eq!(h.data(), vec![(DataKind::Binary, message.clone())], "reads of {read}");
     }
@@ -343,7 +346,7 @@ fn whole_delivery_fills_the_buffer_with_fragments_and_pings_between_them() {
 
 #[test]
 fn chunked_delivery_passes_16_mib_through_a_1_kib_buffer() {
-    let config = Config { max_message: 32 << 20, delivery: Delivery::Chunked, ..Config::default() };
+    let config = Config { max_message: 32 << 20, delivery: Delivery::Chunked, ..WHOLE };
     let mut conn = Connection::new(config, T0);
     let mut rx = RecvBuf::new([0u8; 1024]);
     let len: u64 = 16 << 20;
@@ -436,7 +439,7 @@ fn local_close_gives_up_after_the_close_timeout() {
     let mut h = Harness::whole();
     h.conn.close(CloseCode::NORMAL, "", T0).unwrap();
     let deadline = h.conn.poll_timeout().unwrap();
-    assert_eq!(deadline, T0 + Config::default().close_timeout);
+    assert_eq!(deadline, T0 + WHOLE.close_timeout);
     h.conn.handle_timeout(Instant::from_millis(deadline.as_millis() - 1));
     assert!(!h.conn.is_closed());
     h.conn.handle_timeout(deadline);
@@ -446,18 +449,15 @@ fn local_close_gives_up_after_the_close_timeout() {
 
 #[test]
 fn close_codes_that_must_not_be_sent_are_refused() {
-    let mut conn = Connection::new(Config::default(), T0);
+    let mut conn = Connection::new(WHOLE, T0);
     assert_eq!(conn.close(CloseCode::NO_STATUS, "", T0), Err(SendError::CloseCodeNotAllowed));
     assert_eq!(conn.close(CloseCode::ABNORMAL, "", T0), Err(SendError::CloseCodeNotAllowed));
 }
 
 #[test]
 fn keepalive_pings_after_the_interval_and_gives_up_without_an_answer() {
-    let config = Config {
-        ping_interval: Some(Duration::from_secs(2)),
-        pong_timeout: Duration::from_secs(3),
-        ..Config::default()
-    };
+    let config =
+        Config { ping_interval: Some(Duration::from_secs(2)), pong_timeout: Duration::from_secs(3), ..WHOLE };
     let mut h = Harness::new(config, 1024);
     assert_eq!(h.conn.poll_timeout(), Some(T0 + Duration::from_secs(2)));
     h.conn.handle_timeout(T0 + Duration::from_millis(1999));
@@ -478,7 +478,7 @@ fn keepalive_pings_after_the_interval_and_gives_up_without_an_answer() {
 
 #[test]
 fn keepalive_is_satisfied_by_any_received_bytes() {
-    let config = Config { ping_interval: Some(Duration::from_secs(2)), ..Config::default() };
+    let config = Config { ping_interval: Some(Duration::from_secs(2)), ..WHOLE };
     let mut h = Harness::new(config, 1024);
     h.conn.handle_timeout(T0 + Duration::from_secs(2));
     h.drain();
@@ -502,7 +502,7 @@ fn eof_without_close_reports_a_dropped_connection() {
 
 #[test]
 fn sending_follows_the_fragmentation_rules() {
-    let mut conn = Connection::new(Config::default(), T0);
+    let mut conn = Connection::new(WHOLE, T0);
     let whole = conn.send_header(DataKind::Text, 5, true, true).unwrap();
     assert_eq!(whole.as_bytes(), &[0x81, 0x05]);
     assert_eq!(conn.send_header(DataKind::Binary, 1, false, true), Err(SendError::NoMessageInProgress));

@@ -1,5 +1,5 @@
 //! How much stack the std server's threads touch, measured on the host: the basis of the ESP-IDF
-//! firmware's stack sizes (`espws_apps::budget::esp_idf`).
+//! firmware's stack sizes (`espws_board::budget::esp_idf`).
 //!
 //! As FreeRTOS reports a task's high-water mark, the test paints the unused part of a thread's
 //! stack and later finds the deepest byte that changed. The thread is found by its name, its
@@ -22,12 +22,13 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use espws::server::{Server, ServerConfig, ServerHandle};
-use espws_apps::budget::esp_idf;
-use espws_apps::build_settings::SettingsStrings;
+use espws::server::{Server, ServerHandle};
+use espws::ServeConfig;
 use espws_apps::device::Device;
 use espws_apps::settings::Settings;
 use espws_apps::DeviceHub;
+use espws_board::budget::esp_idf;
+use espws_board::build_settings::SettingsStrings;
 
 /// Connection threads get a large stack here, so that nothing the measurement misses can overflow.
 const MARKER_STACK: usize = 1000 * 1024;
@@ -212,9 +213,7 @@ fn a_connection_thread_stays_within_the_esp_idf_stack_budget() {
     log::set_max_level(log::LevelFilter::Debug);
 
     let settings = Settings::device_defaults();
-    let mut config = settings.server_config();
-    config.thread_stack = MARKER_STACK;
-    let (addr, handle, thread) = start(config, Device::new(settings, None));
+    let (addr, handle, thread) = start(settings.serve_config(), MARKER_STACK, Device::new(settings, None));
 
     let overhead = thread_start_overhead(700 * 1024);
     let mut stream = connect(addr);
@@ -286,9 +285,7 @@ fn a_hub_draining_thread_stays_within_its_budget() {
     // thread, in whole messages.
     let settings = SettingsStrings { app: Some("broadcast"), ..SettingsStrings::EMPTY }.unwrap_or_stop();
     let hub = DeviceHub::leak(settings.max_clients, settings.hub_queue);
-    let mut config = settings.server_config();
-    config.thread_stack = 900 * 1024;
-    let (addr, handle, thread) = start(config, Device::new(settings, Some(hub)));
+    let (addr, handle, thread) = start(settings.serve_config(), 900 * 1024, Device::new(settings, Some(hub)));
 
     let overhead = thread_start_overhead(640 * 1024);
     let mut stream = connect(addr);
@@ -326,10 +323,11 @@ fn a_hub_draining_thread_stays_within_its_budget() {
 
 /// Starts the device's server on a free port, on a thread of its own.
 fn start(
-    config: ServerConfig,
+    config: ServeConfig<'static>,
+    thread_stack: usize,
     device: Device<'static>,
 ) -> (SocketAddr, ServerHandle, std::thread::JoinHandle<std::io::Result<()>>) {
-    let server = Server::bind("127.0.0.1:0", config, device).unwrap();
+    let server = Server::bind("127.0.0.1:0", config, device).unwrap().with_thread_stack(thread_stack);
     let addr = server.local_addr().unwrap();
     let handle = server.handle().unwrap();
     (addr, handle, std::thread::spawn(move || server.run()))

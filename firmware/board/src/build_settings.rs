@@ -22,7 +22,7 @@ use core::time::Duration;
 
 use espws::proto::{Config, Delivery};
 
-use crate::settings::{App, Settings};
+use espws_apps::settings::{App, Settings};
 
 /// The most clients a build may ask for. Each costs a task (bare metal) or a thread (ESP-IDF)
 /// and its buffers; see `firmware/README.md` for what fits.

@@ -368,7 +368,7 @@ pub fn websocket_line(address: Ipv4Addr, port: u16, token: bool) -> heapless::St
         line,
         "WebSocket URL: ws://{}{}{}",
         Host(address, port),
-        crate::console::WS_PATH,
+        espws_apps::console::WS_PATH,
         TokenHint(token)
     );
     line

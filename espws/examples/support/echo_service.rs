@@ -1,0 +1,34 @@
+//! The async echo service the async examples share.
+
+use espws::nonblocking::{self, AsyncService};
+use espws::wire::http::Request;
+use espws::{Client, Declined, Event, Service};
+
+/// Echoes every message to its sender.
+pub struct Echo;
+
+impl Service for Echo {
+    type Admission = ();
+
+    fn admit(&self, _req: &Request<'_, '_>) -> Result<(), Declined> {
+        Ok(())
+    }
+}
+
+impl AsyncService for Echo {
+    async fn websocket<T: nonblocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: nonblocking::Timer>(
+        &self,
+        ws: &mut nonblocking::WebSocket<T, B, K>,
+        _client: &Client<'_>,
+        (): (),
+    ) {
+        // Replies borrow the received payload: the echo copies nothing.
+        let _ = ws
+            .run(|event, replies| {
+                if let Event::Data(data) = event {
+                    let _ = replies.send_part(data.kind, data.payload, data.first, data.last);
+                }
+            })
+            .await;
+    }
+}

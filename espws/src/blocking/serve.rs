@@ -1,0 +1,158 @@
+//! Serving one connection with the blocking driver: the HTTP phase, then the WebSocket.
+
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use embedded_io::{Error as _, ErrorKind};
+
+use super::{Clock, Transport, WebSocket};
+use crate::proto::http_phase::HEAD_BUFFER;
+use crate::proto::{
+    Client, Closed, Finished, HttpEnd, HttpPhase, RecvBuf, ServeConfig, Served, Service, Step, LINGER,
+};
+
+/// A [`Service`] whose WebSockets run on the blocking driver (a thread each).
+pub trait BlockingService: Service {
+    /// Runs one accepted WebSocket connection. [`serve`] finishes the closing handshake after
+    /// this returns, if the service did not.
+    fn websocket<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock>(
+        &self,
+        ws: &mut WebSocket<T, B, C>,
+        client: &Client<'_>,
+        admission: Self::Admission,
+    );
+}
+
+impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>> Finished<T, B> {
+    /// Sends FIN and, when the peer may still be reading, reads and discards until its FIN or
+    /// [`LINGER`] passes, so that what was written last is not destroyed by a reset.
+    pub fn linger(mut self, clock: &impl Clock) {
+        let _ = self.transport.shutdown_write();
+        if self.wants_linger {
+            linger(&mut self.transport, &mut self.rx, clock);
+        }
+    }
+}
+
+/// Reads and discards until the peer's FIN or [`LINGER`] passes.
+pub(super) fn linger<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    clock: &impl Clock,
+) {
+    let deadline = clock.now() + LINGER;
+    loop {
+        let now = clock.now();
+        if now >= deadline || io.set_read_timeout(Some(deadline.saturating_duration_since(now))).is_err() {
+            return;
+        }
+        rx.clear();
+        match io.read(rx.spare_mut()) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Serves one connection: HTTP requests until an upgrade, then the WebSocket, through
+/// `service`. `id` and `peer` name the connection in logs and in its [`Client`].
+///
+/// The transport's own timeouts bound writes; the request head is bounded by
+/// `config.handshake_timeout`.
+pub fn serve<T, B, C, S>(
+    mut io: T,
+    mut rx: RecvBuf<B>,
+    clock: C,
+    config: &ServeConfig<'_>,
+    service: &S,
+    id: u64,
+    peer: Option<SocketAddr>,
+) -> Finished<T, B>
+where
+    T: Transport,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+    C: Clock,
+    S: BlockingService + ?Sized,
+{
+    let (client, admission) = match http_phase(&mut io, &mut rx, &clock, config, service, id, peer) {
+        HttpEnd::Upgraded(client, admission) => (client, admission),
+        HttpEnd::Done { linger } => {
+            return Finished { served: Served::Http, transport: io, rx, wants_linger: linger }
+        }
+    };
+    client.log_connected();
+    let mut ws = WebSocket::new(io, rx, config.connection, clock);
+    service.websocket(&mut ws, &client, admission);
+    ws.finish();
+    let outcome = ws.connection().outcome();
+    client.log_disconnected(outcome);
+    let (transport, rx) = ws.into_parts();
+    let how = outcome.unwrap_or(Closed::Dropped);
+    Finished { served: Served::WebSocket(how), transport, rx, wants_linger: how.wants_linger() }
+}
+
+/// Runs the HTTP phase to its end. A frame of its own, so that its answer buffer is off the
+/// stack while the WebSocket runs (ESP-IDF's connection threads have little).
+#[inline(never)]
+fn http_phase<'p, T, B, C, S>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    clock: &C,
+    config: &ServeConfig<'p>,
+    service: &S,
+    id: u64,
+    peer: Option<SocketAddr>,
+) -> HttpEnd<'p, S::Admission>
+where
+    T: Transport,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+    C: Clock,
+    S: BlockingService + ?Sized,
+{
+    let mut phase = HttpPhase::new(id, peer, config.handshake_timeout, clock.now());
+    let mut out = [0u8; HEAD_BUFFER];
+    let mut step = phase.handle_input(rx.pending(), false, clock.now(), &config.policy, service, &mut out);
+    loop {
+        match step {
+            Step::Read => {
+                let wait = phase.poll_timeout().saturating_duration_since(clock.now());
+                if io.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).is_err() {
+                    return HttpEnd::Done { linger: false };
+                }
+                step = match io.read(rx.spare_mut()) {
+                    Ok(0) => return HttpEnd::Done { linger: false },
+                    Ok(n) => {
+                        rx.commit(n);
+                        let full = rx.spare_mut().is_empty();
+                        phase.handle_input(rx.pending(), full, clock.now(), &config.policy, service, &mut out)
+                    }
+                    Err(e) if T::is_timeout(&e) => phase.handle_timeout(rx.pending(), &mut out),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => Step::Read,
+                    Err(_) => return HttpEnd::Done { linger: false },
+                };
+            }
+            Step::Respond { head, body, keep_alive, consumed } => {
+                if io.write_all_vectored(&[&out[..head], body]).is_err() {
+                    return HttpEnd::Done { linger: false };
+                }
+                if !keep_alive {
+                    return HttpEnd::Done { linger: true };
+                }
+                rx.consume(consumed);
+                let full = rx.spare_mut().is_empty();
+                step = phase.handle_input(rx.pending(), full, clock.now(), &config.policy, service, &mut out);
+            }
+            Step::Refuse { len } => return HttpEnd::Done { linger: io.write_all(&out[..len]).is_ok() },
+            Step::Upgrade { len, consumed, client, admission } => {
+                if io.write_all(&out[..len]).is_err() {
+                    return HttpEnd::Done { linger: false };
+                }
+                rx.consume(consumed);
+                return HttpEnd::Upgraded(client, admission);
+            }
+            Step::Close => return HttpEnd::Done { linger: false },
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! What the async driver runs over: a byte stream, and a timer.
+
+use core::future::Future;
+use core::task::Poll;
+
+use embedded_io_async::{Read, Write};
+
+use crate::time::{Clock, Instant};
+
+/// An async byte stream the driver can run a connection over.
+#[allow(async_fn_in_trait)] // Send-ness follows the concrete transport, as in embedded-io-async.
+pub trait Transport: Read + Write {
+    /// Writes all `parts` in order; transports that can should do it in one vectored write.
+    async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), Self::Error> {
+        for part in parts {
+            self.write_all(part).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends end-of-stream after everything written so far, keeping the read side open.
+    async fn shutdown_write(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// Writes what the transport takes of `parts` at once, without waiting: the bytes taken
+    /// (0 if it would have to wait), or `None` if it cannot tell without waiting. Lets a write
+    /// that completes at once skip the machinery of a future.
+    fn try_write_vectored(&mut self, _parts: &[&[u8]]) -> Option<Result<usize, Self::Error>> {
+        None
+    }
+
+    /// Whether [`poll_read`](Self::poll_read) works: then a wait polls the transport directly
+    /// instead of building a read future each time.
+    const POLLS_READ: bool = false;
+
+    /// Polls a read directly; only called when [`POLLS_READ`](Self::POLLS_READ) is set.
+    fn poll_read(
+        &mut self,
+        _cx: &mut core::task::Context<'_>,
+        _buf: &mut [u8],
+    ) -> Poll<Result<usize, Self::Error>> {
+        Poll::Pending
+    }
+}
+
+/// A clock that can also wait: the runtime's timer.
+pub trait Timer: Clock {
+    /// The runtime's sleep, which can be moved to a new deadline.
+    type Sleep: Future<Output = ()> + Unpin;
+
+    /// A sleep that completes at `deadline` (at once if it has passed).
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
+
+    /// Moves `sleep` to a new deadline, whether or not it has completed: cheaper than a new
+    /// sleep on runtimes whose timers are registered.
+    fn reset(&self, sleep: &mut Self::Sleep, deadline: Instant) {
+        *sleep = self.sleep_until(deadline);
+    }
+}

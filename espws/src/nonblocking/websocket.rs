@@ -1,0 +1,505 @@
+//! One WebSocket connection on the async driver: events in, frames out, deadlines kept.
+
+use core::convert::Infallible;
+use core::future::{poll_fn, Future};
+use core::pin::{pin, Pin};
+use core::task::Poll;
+use core::time::Duration;
+
+use embassy_futures::select::{select, Either3};
+use embedded_io_async::{Error as _, ErrorKind};
+
+use super::write::{linger, timed_write, timed_write_from, try_write};
+use super::{Timer, Transport};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError, LINGER};
+use crate::time::Instant;
+use crate::wire::frame::EncodedHeader;
+use crate::{CloseCode, DataKind};
+
+/// Why a driver call failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Error<E> {
+    /// The transport failed; the connection is over.
+    Io(E),
+    /// A write stayed blocked past the write timeout: the peer stopped reading and is dropped.
+    WriteTimedOut,
+    /// The frame could not be sent (see [`SendError`]).
+    Send(SendError),
+}
+
+impl<E> From<SendError> for Error<E> {
+    fn from(e: SendError) -> Self {
+        Error::Send(e)
+    }
+}
+
+/// What [`WebSocket::next_or`] found first.
+pub enum Next<'a, W, T, K> {
+    /// An event from the peer, with a [`Sender`] to answer it.
+    Event(Event<'a>, Sender<'a, T, K>),
+    /// The other future completed first; the connection is untouched.
+    Woken(W, Sender<'a, T, K>),
+    /// The connection is over.
+    End,
+}
+
+/// One WebSocket connection over an async transport, after the opening handshake.
+pub struct WebSocket<T, B, K: Timer> {
+    io: T,
+    conn: Connection,
+    rx: RecvBuf<B>,
+    timer: K,
+    write_timeout: Duration,
+    /// The connection's one sleep, moved whenever the core's deadline moves.
+    sleep: Option<K::Sleep>,
+    /// The deadline `sleep` is set for.
+    armed: Option<Instant>,
+    /// The `Closed` event was delivered; there is nothing more to read.
+    finished: bool,
+}
+
+/// How many replies one event's handler may queue with [`WebSocket::run`].
+pub const MAX_REPLIES: usize = 4;
+
+/// The replies an event handler queues in [`WebSocket::run`], written once it returns.
+pub struct Replies<'c, 'a> {
+    conn: &'c mut Connection,
+    queued: heapless::Vec<(EncodedHeader, &'a [u8]), MAX_REPLIES>,
+    close: Option<(CloseCode, &'a str)>,
+}
+
+/// Why a reply could not be queued.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReplyError {
+    /// The frame may not be sent now (see [`SendError`]).
+    Send(SendError),
+    /// [`MAX_REPLIES`] replies are queued already for this event.
+    Full,
+}
+
+impl<'a> Replies<'_, 'a> {
+    /// Queues one frame of a message (whole when `first` and `last` are both set); the payload
+    /// may be the event's own.
+    pub fn send_part(
+        &mut self,
+        kind: DataKind,
+        payload: &'a [u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), ReplyError> {
+        if self.queued.is_full() {
+            return Err(ReplyError::Full);
+        }
+        let header =
+            self.conn.send_header(kind, payload.len() as u64, first, last).map_err(ReplyError::Send)?;
+        let _ = self.queued.push((header, payload));
+        Ok(())
+    }
+
+    /// Queues a whole message.
+    pub fn send(&mut self, kind: DataKind, payload: &'a [u8]) -> Result<(), ReplyError> {
+        self.send_part(kind, payload, true, true)
+    }
+
+    /// Queues a whole text message.
+    pub fn send_text(&mut self, text: &'a str) -> Result<(), ReplyError> {
+        self.send_part(DataKind::Text, text.as_bytes(), true, true)
+    }
+
+    /// Queues a whole binary message.
+    pub fn send_binary(&mut self, bytes: &'a [u8]) -> Result<(), ReplyError> {
+        self.send_part(DataKind::Binary, bytes, true, true)
+    }
+
+    /// Starts the closing handshake after the queued replies.
+    pub fn close(&mut self, code: CloseCode, reason: &'a str) -> Result<(), ReplyError> {
+        if !code.is_allowed_on_wire() {
+            return Err(ReplyError::Send(SendError::CloseCodeNotAllowed));
+        }
+        self.close = Some((code, reason));
+        Ok(())
+    }
+}
+
+/// Sends frames on a connection while an event borrows its receive buffer.
+pub struct Sender<'a, T, K> {
+    io: &'a mut T,
+    conn: &'a mut Connection,
+    timer: &'a K,
+    write_timeout: Duration,
+}
+
+impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
+    /// Runs `config` over `io`; a write blocked longer than `write_timeout` drops the peer.
+    /// `rx` may already hold bytes that followed the request head.
+    pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
+        let conn = Connection::new(config, timer.now());
+        WebSocket { io, conn, rx, timer, write_timeout, sleep: None, armed: None, finished: false }
+    }
+
+    /// Waits for the next event, and returns it with a [`Sender`] to answer it.
+    ///
+    /// The last event is [`Event::Closed`] (its close frame is already sent); the call after it
+    /// returns `None`. Then [`linger`](Self::linger), or drop the transport.
+    #[allow(clippy::type_complexity)]
+    pub async fn next_event(&mut self) -> Result<Option<(Event<'_>, Sender<'_, T, K>)>, Error<T::Error>> {
+        match self.next_or(core::future::pending::<Infallible>()).await? {
+            Next::Event(event, sender) => Ok(Some((event, sender))),
+            Next::End => Ok(None),
+            Next::Woken(never, _) => match never {},
+        }
+    }
+
+    /// Like [`next_event`](Self::next_event), but also returns when `wake` completes first, so a
+    /// task can serve its connection and, say, an outgoing message queue at once.
+    ///
+    /// Deal with what `wake` signalled before calling again: a future that is ready at once, every
+    /// time, keeps the connection from reading (and, on tokio, its timers from firing).
+    pub async fn next_or<W>(
+        &mut self,
+        wake: impl Future<Output = W>,
+    ) -> Result<Next<'_, W, T, K>, Error<T::Error>> {
+        let mut wake = pin!(wake);
+        let pending = loop {
+            if self.conn.wants_transmit() {
+                self.flush_control().await;
+            }
+            if self.finished {
+                return Ok(Next::End);
+            }
+            if let Some(pending) = self.conn.poll_pending(&mut self.rx) {
+                break pending;
+            }
+            if let Some(woken) = self.wait_and_read(wake.as_mut()).await {
+                return Ok(Next::Woken(woken, self.sender()));
+            }
+        };
+        let event = self.conn.event(pending, &self.rx);
+        if let Event::Closed { .. } = event {
+            self.finished = true;
+            // The close frame goes out now, before the application hears of the end.
+            while let Some(frame) = self.conn.poll_transmit() {
+                if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()])
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+        let sender = Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            timer: &self.timer,
+            write_timeout: self.write_timeout,
+        };
+        Ok(Next::Event(event, sender))
+    }
+
+    /// Runs the connection to its end, handing every event to `handler`, which answers through
+    /// [`Replies`]; the driver writes the replies once the handler returns.
+    ///
+    /// Replies may borrow the event's payload, so an echo copies nothing. This is the tightest
+    /// way to serve a connection: one loop, and no await in the handler.
+    pub async fn run<F>(&mut self, mut handler: F) -> Result<(), Error<T::Error>>
+    where
+        F: for<'c, 'a> FnMut(Event<'a>, &mut Replies<'c, 'a>),
+    {
+        let mut never = pin!(core::future::pending::<Infallible>());
+        loop {
+            if self.conn.wants_transmit() {
+                self.flush_control().await;
+            }
+            if self.finished {
+                return Ok(());
+            }
+            let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+                self.arm_sleep();
+                let step = if T::POLLS_READ {
+                    self.poll_wait(never.as_mut()).await
+                } else {
+                    self.future_wait(never.as_mut()).await
+                };
+                if let Some(never) = self.after_wait(step) {
+                    match never {}
+                }
+                continue;
+            };
+            let event = self.conn.event(pending, &self.rx);
+            if let Event::Closed { .. } = event {
+                self.finished = true;
+                // The close frame goes out now, before the application hears of the end. Written
+                // out here and in `next_or` rather than in a helper: a helper's future would add
+                // 64 bytes to every bare-metal worker task.
+                while let Some(frame) = self.conn.poll_transmit() {
+                    if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()])
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+            let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
+            handler(event, &mut replies);
+            let mut failed = false;
+            for (header, payload) in &replies.queued {
+                let parts = [header.as_bytes(), *payload];
+                // Most replies go out at once, without building a future for the write.
+                let written = match try_write(&mut self.io, &parts) {
+                    Some(Ok(written)) if written == header.as_bytes().len() + payload.len() => continue,
+                    Some(Ok(written)) => written,
+                    Some(Err(_)) => {
+                        failed = true;
+                        break;
+                    }
+                    None => 0,
+                };
+                if timed_write_from(&mut self.io, &self.timer, self.write_timeout, &parts, written)
+                    .await
+                    .is_err()
+                {
+                    failed = true;
+                    break;
+                }
+            }
+            let close = replies.close;
+            if failed {
+                // A peer that stopped reading past the write timeout is treated as gone.
+                self.conn.handle_eof();
+            } else if let Some((code, reason)) = close {
+                let _ = self.conn.close(code, reason, self.timer.now());
+            }
+        }
+    }
+
+    /// Waits for input, the core's next deadline, or `wake`, whichever comes first, and acts on
+    /// the first two; returns what `wake` gave if it came first.
+    async fn wait_and_read<W>(&mut self, wake: Pin<&mut impl Future<Output = W>>) -> Option<W> {
+        self.arm_sleep();
+        let step = self.wait(wake).await;
+        self.after_wait(step)
+    }
+
+    /// Moves the connection's sleep to the core's deadline, which moves with the connection's
+    /// state rather than with every read (reads are dated by the timeouts).
+    #[inline(always)]
+    fn arm_sleep(&mut self) {
+        let deadline = self.conn.poll_timeout();
+        if deadline != self.armed {
+            if let Some(deadline) = deadline {
+                match &mut self.sleep {
+                    Some(sleep) => self.timer.reset(sleep, deadline),
+                    None => self.sleep = Some(self.timer.sleep_until(deadline)),
+                }
+            }
+            self.armed = deadline;
+        }
+    }
+
+    /// Waits for input, the sleep, or `wake`: a select by hand, the read first.
+    #[inline(always)]
+    async fn wait<W>(
+        &mut self,
+        wake: Pin<&mut impl Future<Output = W>>,
+    ) -> Either3<Result<usize, T::Error>, (), W> {
+        if T::POLLS_READ {
+            self.poll_wait(wake).await
+        } else {
+            self.future_wait(wake).await
+        }
+    }
+
+    /// [`wait`](Self::wait) for transports that can be polled: nothing but a poll function.
+    #[inline(always)]
+    fn poll_wait<'s, W>(
+        &'s mut self,
+        mut wake: Pin<&'s mut impl Future<Output = W>>,
+    ) -> impl Future<Output = Either3<Result<usize, T::Error>, (), W>> + 's {
+        let space = self.conn.read_buf(&mut self.rx);
+        let io = &mut self.io;
+        let mut sleep = match self.armed {
+            Some(_) => self.sleep.as_mut(),
+            None => None,
+        };
+        poll_fn(move |cx| match io.poll_read(cx, space) {
+            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
+            Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
+        })
+    }
+
+    /// [`wait`](Self::wait) through the transport's read future.
+    async fn future_wait<W>(
+        &mut self,
+        mut wake: Pin<&mut impl Future<Output = W>>,
+    ) -> Either3<Result<usize, T::Error>, (), W> {
+        let space = self.conn.read_buf(&mut self.rx);
+        let io = &mut self.io;
+        let mut sleep = match self.armed {
+            Some(_) => self.sleep.as_mut(),
+            None => None,
+        };
+        {
+            let mut read = pin!(io.read(space));
+            poll_fn(|cx| match read.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(Either3::First(result)),
+                Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
+            })
+            .await
+        }
+    }
+
+    /// Acts on what [`wait`](Self::wait) found.
+    #[inline(always)]
+    fn after_wait<W>(&mut self, step: Either3<Result<usize, T::Error>, (), W>) -> Option<W> {
+        match step {
+            Either3::First(Ok(0)) => self.conn.handle_eof(),
+            Either3::First(Ok(n)) => self.conn.handle_read_untimed(&mut self.rx, n),
+            Either3::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+            Either3::First(Err(e)) => {
+                debug!("read failed: {}", e.kind() as u8);
+                self.conn.handle_eof();
+            }
+            Either3::Second(()) => {
+                self.conn.handle_timeout(self.timer.now());
+                // Set the sleep again even if the deadline stayed: a completed sleep stays ready.
+                self.armed = None;
+            }
+            Either3::Third(woken) => return Some(woken),
+        }
+        None
+    }
+
+    /// Completes the closing handshake whatever the state: closes with 1000 if still open and
+    /// waits for the peer's close frame (bounded by the close timeout).
+    pub async fn finish(&mut self) {
+        if self.conn.can_send() {
+            let _ = self.conn.close(CloseCode::NORMAL, "", self.timer.now());
+        }
+        while let Ok(Some(_)) = self.next_event().await {}
+    }
+
+    /// A [`Sender`] for sending outside of an event.
+    pub fn sender(&mut self) -> Sender<'_, T, K> {
+        Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            timer: &self.timer,
+            write_timeout: self.write_timeout,
+        }
+    }
+
+    /// The state machine, for inspection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Gives back the transport and the receive buffer.
+    pub fn into_parts(self) -> (T, RecvBuf<B>) {
+        (self.io, self.rx)
+    }
+
+    async fn flush_control(&mut self) {
+        while let Some(frame) = self.conn.poll_transmit() {
+            if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()]).await.is_err()
+            {
+                self.conn.handle_eof();
+            }
+        }
+    }
+
+    /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
+    /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
+    /// frame is not destroyed by a reset.
+    pub async fn linger(&mut self) {
+        let deadline = self.timer.now() + LINGER;
+        if self.conn.outcome().is_some_and(Closed::wants_linger) {
+            linger(&mut self.io, &mut self.rx, &self.timer, deadline).await;
+        } else {
+            let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
+        }
+    }
+}
+
+impl<T: Transport, K: Timer> Sender<'_, T, K> {
+    /// Sends a whole message.
+    pub async fn send(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), Error<T::Error>> {
+        self.send_part(kind, payload, true, true).await
+    }
+
+    /// Sends a whole text message.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), Error<T::Error>> {
+        self.send_part(DataKind::Text, text.as_bytes(), true, true).await
+    }
+
+    /// Sends a whole binary message.
+    pub async fn send_binary(&mut self, bytes: &[u8]) -> Result<(), Error<T::Error>> {
+        self.send_part(DataKind::Binary, bytes, true, true).await
+    }
+
+    /// Sends one frame of a message: whole when `first` and `last` are both set.
+    pub async fn send_part(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), Error<T::Error>> {
+        let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        let written =
+            timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await;
+        if written.is_err() {
+            // A peer that stopped reading past the write timeout is treated as gone.
+            self.conn.handle_eof();
+        }
+        written
+    }
+
+    /// Writes bytes that already form complete frames (a queued broadcast, say) as they are.
+    ///
+    /// The caller vouches that they are whole, unmasked server frames.
+    pub async fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error<T::Error>> {
+        if !self.conn.can_send() {
+            return Err(Error::Send(SendError::Closed));
+        }
+        if self.conn.is_mid_message() {
+            return Err(Error::Send(SendError::MessageInProgress));
+        }
+        let written = timed_write(self.io, self.timer, self.write_timeout, &[frames]).await;
+        if written.is_err() {
+            self.conn.handle_eof();
+        }
+        written
+    }
+
+    /// Starts the closing handshake; the close frame goes out with the next driver call.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
+        self.conn.close(code, reason, self.timer.now()).map_err(Error::Send)
+    }
+
+    /// Gives the connection up at once, without a close frame: for when a frame was cut short
+    /// and the stream can carry nothing more. The next driver call reports it closed.
+    pub fn abort(&mut self) {
+        self.conn.handle_eof();
+    }
+
+    /// Whether data frames may still be sent.
+    pub fn can_send(&self) -> bool {
+        self.conn.can_send()
+    }
+}
+
+/// Polls the connection's sleep, then the caller's `wake`; the second half of a wait.
+#[inline(always)]
+fn sleep_or_wake<S: Future<Output = ()> + Unpin, W, E>(
+    sleep: &mut Option<&mut S>,
+    wake: Pin<&mut impl Future<Output = W>>,
+    cx: &mut core::task::Context<'_>,
+) -> Poll<Either3<Result<usize, E>, (), W>> {
+    if let Some(sleep) = sleep.as_mut() {
+        if Pin::new(&mut **sleep).poll(cx).is_ready() {
+            return Poll::Ready(Either3::Second(()));
+        }
+    }
+    wake.poll(cx).map(Either3::Third)
+}

@@ -1,0 +1,184 @@
+//! The HTTP phase of a served connection, sans-IO: request heads go in; an HTTP answer, or the
+//! 101 with the client's admission, comes out.
+//!
+//! Every driver runs this one machine, so that all runtimes answer, refuse and log alike:
+//!
+//! 1. after each read, call [`HttpPhase::handle_input`] with the receive buffer's pending bytes;
+//! 2. do what the [`Step`] says: read more (until [`HttpPhase::poll_timeout`], then
+//!    [`HttpPhase::handle_timeout`]), write an answer, or write the 101 and run the WebSocket.
+
+use core::time::Duration;
+
+use super::handshake::{self, Answer, HeadError, Policy};
+use super::service::{Client, PeerLabel, Service};
+use crate::time::Instant;
+use crate::wire::http::{self, Request, StatusCode, EMPTY_HEADER, MAX_HEADERS};
+use crate::wire::Status;
+
+/// Room the driver gives [`HttpPhase`] for a response head: a 101, an error answer, or the
+/// head of a route's response.
+pub const HEAD_BUFFER: usize = 512;
+
+/// The HTTP phase of one connection: which request it waits for, and until when.
+#[derive(Copy, Clone, Debug)]
+pub struct HttpPhase {
+    id: u64,
+    peer: Option<core::net::SocketAddr>,
+    timeout: Duration,
+    deadline: Instant,
+}
+
+/// What the driver does next.
+#[must_use = "a step says what to write or read next"]
+pub enum Step<'s, 'p, A> {
+    /// Read more bytes, until [`HttpPhase::poll_timeout`].
+    Read,
+    /// Write the head (`out[..head]`), then `body`. Then, when `keep_alive`, remove `consumed`
+    /// bytes from the receive buffer and wait for the next request; otherwise close politely.
+    Respond {
+        /// Length of the head written into `out`.
+        head: usize,
+        /// The body, borrowed from the service.
+        body: &'s [u8],
+        /// Keep the connection for another request.
+        keep_alive: bool,
+        /// Length of the request head, to remove from the receive buffer.
+        consumed: usize,
+    },
+    /// Write the error answer (`out[..len]`), then close politely.
+    Refuse {
+        /// Length of the answer written into `out`.
+        len: usize,
+    },
+    /// Write the 101 (`out[..len]`), remove `consumed` bytes from the receive buffer, and run
+    /// the WebSocket for `client` with its `admission`.
+    Upgrade {
+        /// Length of the 101 written into `out`.
+        len: usize,
+        /// Length of the request head, to remove from the receive buffer.
+        consumed: usize,
+        /// Who connected.
+        client: Client<'p>,
+        /// What the service's `admit` gave.
+        admission: A,
+    },
+    /// Close without a word: the peer left, or sent nothing before the deadline.
+    Close,
+}
+
+impl HttpPhase {
+    /// Connection `id` from `peer`, accepted `now`, whose request head must arrive within
+    /// `timeout`.
+    pub fn new(id: u64, peer: Option<core::net::SocketAddr>, timeout: Duration, now: Instant) -> Self {
+        HttpPhase { id, peer, timeout, deadline: now + timeout }
+    }
+
+    /// Who the connection is, for log lines.
+    pub fn label(&self) -> PeerLabel {
+        PeerLabel::new(self.id, self.peer)
+    }
+
+    /// When the request head must have arrived.
+    pub fn poll_timeout(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Decides what to do with the bytes received so far (`pending`, from the start of the
+    /// request head). `buffer_full` says the receive buffer can take no more.
+    pub fn handle_input<'s, 'p, S: Service + ?Sized>(
+        &mut self,
+        pending: &[u8],
+        buffer_full: bool,
+        now: Instant,
+        policy: &Policy<'p>,
+        service: &'s S,
+        out: &mut [u8],
+    ) -> Step<'s, 'p, S::Admission> {
+        // One parse decides both whether the head is complete and what it asks for.
+        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+        let (req, head_len) = match Request::parse(pending, &mut headers) {
+            Ok(Status::Complete(req, len)) => (req, len),
+            Ok(Status::Partial) if buffer_full => return self.problem(HeadError::TooLarge, pending, out),
+            Ok(Status::Partial) if now >= self.deadline => {
+                return self.problem(HeadError::TimedOut, pending, out)
+            }
+            Ok(Status::Partial) => return Step::Read,
+            Err(e) => return self.problem(HeadError::Malformed(e), pending, out),
+        };
+        match handshake::answer(&req, policy) {
+            Answer::Refuse(refusal) => {
+                let label = self.label();
+                info!(
+                    "refused client {} ({}): {} {}",
+                    label.id,
+                    label.addr(),
+                    refusal.status().0,
+                    refusal.reason()
+                );
+                self.refuse(refusal.status(), refusal.reason(), out)
+            }
+            Answer::Upgrade(accepted) => match service.admit(&req) {
+                Err(declined) => {
+                    let label = self.label();
+                    info!(
+                        "declined client {} ({}): {} {}",
+                        label.id,
+                        label.addr(),
+                        declined.status.0,
+                        declined.reason
+                    );
+                    self.refuse(declined.status, declined.reason, out)
+                }
+                Ok(admission) => match accepted.write_response(out) {
+                    Ok(len) => {
+                        let client = Client::new(self.id, self.peer, req.target, accepted.protocol);
+                        Step::Upgrade { len, consumed: head_len, client, admission }
+                    }
+                    Err(_) => self.no_room(),
+                },
+            },
+            Answer::Http { keep_alive, head_only } => {
+                let response = service.http(&req);
+                debug!("client {} {} {} -> {}", self.id, req.method, req.target, response.status.0);
+                let Ok(head) = response.write_head(out, keep_alive) else { return self.no_room() };
+                if keep_alive {
+                    self.deadline = now + self.timeout;
+                }
+                let body = if head_only { &[][..] } else { response.body };
+                Step::Respond { head, body, keep_alive, consumed: head_len }
+            }
+        }
+    }
+
+    /// The deadline passed: a 408 for a peer that sent part of a head, silence for one that
+    /// sent nothing (a browser's idle pre-connection, say).
+    pub fn handle_timeout<'s, 'p, A>(&self, pending: &[u8], out: &mut [u8]) -> Step<'s, 'p, A> {
+        self.problem(HeadError::TimedOut, pending, out)
+    }
+
+    /// Answers a head that will not come, if there is anything to say.
+    #[inline(never)]
+    fn problem<'s, 'p, A>(&self, problem: HeadError, pending: &[u8], out: &mut [u8]) -> Step<'s, 'p, A> {
+        match problem.answer(!pending.is_empty()) {
+            Some((status, reason)) => {
+                let label = self.label();
+                info!("client {} ({}): {} {}", label.id, label.addr(), status.0, reason);
+                self.refuse(status, reason, out)
+            }
+            None => Step::Close,
+        }
+    }
+
+    fn refuse<'s, 'p, A>(&self, status: StatusCode, reason: &str, out: &mut [u8]) -> Step<'s, 'p, A> {
+        match http::write_error(out, status, reason) {
+            Ok(len) => Step::Refuse { len },
+            Err(_) => self.no_room(),
+        }
+    }
+
+    #[cold]
+    fn no_room<'s, 'p, A>(&self) -> Step<'s, 'p, A> {
+        warn!("client {}: the answer does not fit {} bytes; closing", self.id, HEAD_BUFFER);
+        Step::Close
+    }
+}

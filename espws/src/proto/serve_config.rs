@@ -1,0 +1,86 @@
+//! How a server serves its connections: limits, timers and policy, for every runtime.
+
+use core::time::Duration;
+
+use super::handshake::Policy;
+use super::{Config, ConfigError};
+
+/// How long a closed connection keeps reading (and discarding) after its FIN, so that the
+/// peer receives the last bytes written (a close frame, an error answer) rather than a reset.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// What a server's connections may do, and its limits; [`Default`] gives the documented
+/// defaults, which deliver every message up to `connection.max_message`.
+#[derive(Copy, Clone, Debug)]
+pub struct ServeConfig<'p> {
+    /// Connections served at once, WebSocket or HTTP; one more is answered 503.
+    pub max_clients: usize,
+    /// Receive buffer per connection, in bytes; it bounds request heads (431 above it) and, in
+    /// whole-message delivery, messages.
+    pub rx_buffer: usize,
+    /// Time allowed for a request head to arrive, from accept (or from the previous answer on
+    /// a kept-alive connection).
+    pub handshake_timeout: Duration,
+    /// How long a write may block on a peer that does not read before the peer is dropped.
+    pub write_timeout: Duration,
+    /// TCP keepalive idle time, so that the network stack also probes silent peers.
+    pub tcp_keepalive: Option<Duration>,
+    /// Limits and timers of each WebSocket connection.
+    pub connection: Config,
+    /// Origins, token and subprotocols.
+    pub policy: Policy<'p>,
+}
+
+impl ServeConfig<'_> {
+    /// 8 clients, 4 KiB receive buffers, messages of up to 1 MiB delivered in chunks, 5 s for a
+    /// request head, 10 s for a blocked write, TCP keepalive after 30 s, and the timers of
+    /// [`Config::default`].
+    pub const DEFAULT: ServeConfig<'static> = ServeConfig {
+        max_clients: 8,
+        rx_buffer: 4096,
+        handshake_timeout: Duration::from_secs(5),
+        write_timeout: Duration::from_secs(10),
+        tcp_keepalive: Some(Duration::from_secs(30)),
+        connection: Config::DEFAULT,
+        policy: Policy { allowed_origins: &[], token: None, protocols: &[] },
+    };
+
+    /// Checks that the configuration can work: a receive buffer the connection accepts, at
+    /// least one client.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.max_clients == 0 {
+            return Err(ConfigError::NoClients);
+        }
+        self.connection.check_buffer(self.rx_buffer)
+    }
+
+    /// The largest message a client can actually send: `max_message`, or less when whole
+    /// delivery has to fit messages in the receive buffer.
+    pub fn effective_max_message(&self) -> u64 {
+        self.connection.effective_max_message(self.rx_buffer)
+    }
+}
+
+impl Default for ServeConfig<'_> {
+    fn default() -> Self {
+        ServeConfig::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_delivers_every_message_up_to_max_message() {
+        let config = ServeConfig::default();
+        assert_eq!(config.check(), Ok(()));
+        assert_eq!(config.effective_max_message(), config.connection.max_message);
+    }
+
+    #[test]
+    fn no_clients_is_refused() {
+        let config = ServeConfig { max_clients: 0, ..ServeConfig::default() };
+        assert_eq!(config.check(), Err(ConfigError::NoClients));
+    }
+}

@@ -1,0 +1,35 @@
+//! The bare-metal worker task's size, checked against the budget on every 32-bit build.
+
+#[cfg(all(feature = "embassy", target_pointer_width = "32"))]
+use super::bare_metal;
+
+/// The size of the future an async function of seven arguments returns, in a `const`.
+pub const fn future_size<F, A, B, C, D, E, G, H, Fut>(_: &F) -> usize
+where
+    F: FnOnce(A, B, C, D, E, G, H) -> Fut,
+{
+    core::mem::size_of::<Fut>()
+}
+
+/// The size of the future of `espws::server::embassy::worker` serving a device, for this
+/// target.
+#[cfg(feature = "embassy")]
+pub const WORKER_FUTURE_SIZE: usize =
+    future_size::<
+        _,
+        embassy_net::Stack<'static>,
+        u16,
+        &'static espws::ServeConfig<'static>,
+        &'static espws_apps::device::Device<'static>,
+        &'static espws::server::Slots,
+        u32,
+        espws::server::embassy::WorkerBuffers<'static>,
+        _,
+    >(&espws::server::embassy::worker::<espws_apps::device::Device<'static>>);
+
+// The table's per-worker figure, checked on every 32-bit build with the pool.
+#[cfg(all(feature = "embassy", target_pointer_width = "32"))]
+const _: () = assert!(
+    WORKER_FUTURE_SIZE <= bare_metal::WORKER_FUTURE,
+    "the worker's future grew: update budget::bare_metal::WORKER_FUTURE and WORKER_TASK, and firmware/README.md"
+);
