@@ -28,7 +28,7 @@
 //! - [`blocking`] and [`nonblocking`]: thin drivers that move bytes between a transport
 //!   (`embedded-io` or `embedded-io-async`) and the machines.
 //! - [`server`]: accept loops over any [`Service`]: std threads, tokio, an embassy-net pool.
-//! - [`hub`] (feature `hub`): send to one client or broadcast to all, from any task.
+//! - `hub` (feature `hub`): send to one client or broadcast to all, from any task.
 //!
 //! Everything but the std and tokio servers is `no_std` and allocation-free: the caller owns
 //! every buffer.
@@ -44,9 +44,9 @@
 //! | `std` | yes | [`server::Server`] (a thread per connection), std transports and clocks |
 //! | `log` | yes | diagnostics through the `log` facade |
 //! | `async` | yes | [`nonblocking`], the async driver |
-//! | `hub` | no | [`hub`]: per-client queues, broadcast, and the loop that drains them |
-//! | `tokio` | no | [`server::tokio`], the tokio transport and timers |
-//! | `embassy` | no | [`server::embassy`], the embassy-net worker pool and timer |
+//! | `hub` | no | `hub`: per-client queues, broadcast, and the loop that drains them |
+//! | `tokio` | no | `server::tokio`, the tokio transport and timers |
+//! | `embassy` | no | `server::embassy`, the embassy-net worker pool and timer |
 //! | `defmt` | no | diagnostics through `defmt` instead of `log` (no_std only) |
 //! | `testing` | no | helpers for tests: masked client frames, a bytewise mask |
 //!

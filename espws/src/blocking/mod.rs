@@ -156,7 +156,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     }
 
     /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
-    /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
+    /// still be reading, reads and discards until its FIN or [`LINGER`](crate::proto::LINGER) passes, so that the close
     /// frame is not destroyed by a reset.
     pub fn linger(&mut self) {
         let _ = self.io.shutdown_write();

@@ -22,7 +22,7 @@ impl DataKind {
     }
 }
 
-/// A received data message, or a chunk of one in [`Delivery::Chunked`].
+/// A received data message, or a chunk of one in [`Delivery::Chunked`](crate::Delivery::Chunked).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Data<'a> {
     /// Text or binary.
@@ -145,7 +145,7 @@ pub enum Event<'a> {
     Ping(&'a [u8]),
     /// The peer sent a pong.
     Pong(&'a [u8]),
-    /// The connection is over. Flush [`Connection::poll_transmit`], then drop the transport.
+    /// The connection is over. Flush [`Connection::poll_transmit`](crate::Connection::poll_transmit), then drop the transport.
     Closed {
         /// How it ended.
         how: Closed,

@@ -6,6 +6,38 @@
 //! 1. after each read, call [`HttpPhase::handle_input`] with the receive buffer's pending bytes;
 //! 2. do what the [`Step`] says: read more (until [`HttpPhase::poll_timeout`], then
 //!    [`HttpPhase::handle_timeout`]), write an answer, or write the 101 and run the WebSocket.
+//!
+//! ```
+//! use espws::proto::http_phase::{HttpPhase, Step, HEAD_BUFFER};
+//! use espws::wire::http::Request;
+//! use espws::{Declined, Instant, Policy, Service};
+//! use core::time::Duration;
+//!
+//! struct Everyone;
+//! impl Service for Everyone {
+//!     type Admission = ();
+//!     fn admit(&self, _req: &Request<'_, '_>) -> Result<(), Declined> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let now = Instant::from_millis(0);
+//! let mut phase = HttpPhase::new(1, None, Duration::from_secs(5), now);
+//! let mut out = [0u8; HEAD_BUFFER];
+//! let head = b"GET /ws HTTP/1.1\r\nHost: device\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+//!     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+//! match phase.handle_input(&head[..20], false, now, &Policy::default(), &Everyone, &mut out) {
+//!     Step::Read => {} // not a whole head yet
+//!     _ => panic!("a partial head waits for more"),
+//! }
+//! match phase.handle_input(head, false, now, &Policy::default(), &Everyone, &mut out) {
+//!     Step::Upgrade { len, client, .. } => {
+//!         assert!(out[..len].starts_with(b"HTTP/1.1 101 "));
+//!         assert_eq!(client.path(), "/ws");
+//!     }
+//!     _ => panic!("a valid upgrade is accepted"),
+//! }
+//! ```
 
 use core::time::Duration;
 

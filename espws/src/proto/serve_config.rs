@@ -11,6 +11,21 @@ pub const LINGER: Duration = Duration::from_secs(2);
 
 /// What a server's connections may do, and its limits; [`Default`] gives the documented
 /// defaults, which deliver every message up to `connection.max_message`.
+///
+/// ```
+/// use espws::{Config, Delivery, Policy, ServeConfig};
+///
+/// // Whole messages must fit the receive buffer: this one delivers at most 16 KiB less a
+/// // frame header and a control frame.
+/// let config = ServeConfig {
+///     rx_buffer: 16 * 1024,
+///     connection: Config { delivery: Delivery::Whole, ..Config::default() },
+///     policy: Policy { token: Some("s3cret"), ..Policy::default() },
+///     ..ServeConfig::default()
+/// };
+/// assert!(config.check().is_ok());
+/// assert!(config.effective_max_message() < 16 * 1024);
+/// ```
 #[derive(Copy, Clone, Debug)]
 pub struct ServeConfig<'p> {
     /// Connections served at once, WebSocket or HTTP; one more is answered 503.

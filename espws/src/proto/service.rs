@@ -69,6 +69,12 @@ pub(crate) enum HttpEnd<'p, A> {
 pub const MAX_TARGET: usize = 96;
 
 /// Facts about an accepted WebSocket client, for the service and the logs.
+///
+/// ```
+/// let client = espws::Client::new(3, "192.168.4.2:50123".parse().ok(), "/ws?token=x", None);
+/// assert_eq!(client.path(), "/ws");
+/// assert_eq!(client.target(), "/ws?token=x");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Client<'p> {
     /// A number that tells this connection from the others in the logs.

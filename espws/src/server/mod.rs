@@ -1,8 +1,8 @@
 //! Accept loops: the library's servers, generic over any [`Service`](crate::Service).
 //!
 //! - [`Server`] (feature `std`): a thread per connection over `std::net`, as on ESP-IDF;
-//! - [`tokio::serve`] (feature `tokio`): a task per connection;
-//! - [`embassy::worker`] (feature `embassy`): a pool of embassy-net sockets, as bare metal needs.
+//! - `tokio::run` (feature `tokio`): a current-thread runtime per core, a task per connection;
+//! - `embassy::worker` (feature `embassy`): a pool of embassy-net sockets, as bare metal needs.
 //!
 //! Each counts its clients with [`Slots`] and answers one too many with the same 503.
 

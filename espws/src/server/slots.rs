@@ -13,6 +13,18 @@ pub const FULL: (StatusCode, &str) =
     (StatusCode::SERVICE_UNAVAILABLE, "all client slots are taken; try again later");
 
 /// Counts the client slots in use, shared by every connection of one server.
+///
+/// ```
+/// use espws::proto::PeerLabel;
+/// use espws::server::Slots;
+///
+/// let slots = Slots::new(1);
+/// let peer = PeerLabel::new(7, None);
+/// let first = Slots::take(&slots, &peer).expect("one slot is free");
+/// assert!(Slots::take(&slots, &peer).is_none(), "the second client is told 503");
+/// drop(first);
+/// assert_eq!(slots.in_use(), 0);
+/// ```
 #[derive(Debug)]
 pub struct Slots {
     max: usize,

@@ -1,0 +1,25 @@
+# Helpers the scripts share; source it: `. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"`.
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits until HOST:PORT accepts a connection: up to SECONDS (default 10), and only while PID
+# (if given) lives. Returns 1 when it does not.
+wait_for_port() {
+    local host=$1 port=$2 seconds=${3:-10} pid=${4:-} i
+    for ((i = 0; i < seconds * 10; i++)); do
+        if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# Installs the rustup target TARGET unless it is there; returns 1 when it cannot be had.
+ensure_target() {
+    rustup target list --installed 2>/dev/null | grep -qx "$1" && return 0
+    rustup target add "$1" >/dev/null 2>&1 || true
+    rustup target list --installed 2>/dev/null | grep -qx "$1"
+}
