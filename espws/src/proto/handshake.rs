@@ -29,8 +29,11 @@ impl HeadError {
             HeadError::TimedOut if received_anything => {
                 Some((StatusCode::REQUEST_TIMEOUT, "the request head did not arrive in time"))
             }
-            HeadError::TooLarge => Some((StatusCode::HEADERS_TOO_LARGE, "request head too large")),
-            HeadError::Malformed(e) => Some((e.status(), "malformed HTTP request")),
+            HeadError::TooLarge => Some((
+                StatusCode::HEADERS_TOO_LARGE,
+                "the request head is larger than this server's receive buffer",
+            )),
+            HeadError::Malformed(e) => Some((e.status(), "this is not a valid HTTP/1.1 request")),
             HeadError::TimedOut | HeadError::Closed => None,
         }
     }
@@ -100,8 +103,10 @@ pub enum Refusal {
     Invalid(UpgradeError),
     /// A browser origin that is neither the server's own nor allowed (403).
     OriginNotAllowed,
-    /// The token is missing or wrong (401).
-    Unauthorized,
+    /// No token came, neither as `Authorization` nor as `?token=` (401).
+    TokenMissing,
+    /// A token came and is not the server's (401).
+    TokenWrong,
 }
 
 impl Refusal {
@@ -110,7 +115,7 @@ impl Refusal {
         match self {
             Refusal::Invalid(e) => e.status(),
             Refusal::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Refusal::Unauthorized => StatusCode::UNAUTHORIZED,
+            Refusal::TokenMissing | Refusal::TokenWrong => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -119,7 +124,10 @@ impl Refusal {
         match self {
             Refusal::Invalid(e) => e.reason(),
             Refusal::OriginNotAllowed => "this origin may not open a WebSocket here",
-            Refusal::Unauthorized => "a valid token is required",
+            Refusal::TokenMissing => {
+                "this server needs a token: send Authorization: Bearer <token>, or add ?token=<token> to the URL"
+            }
+            Refusal::TokenWrong => "the token sent is not this server's",
         }
     }
 }
@@ -163,8 +171,10 @@ pub fn decide<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Result<Accepted
         return Err(Refusal::OriginNotAllowed);
     }
     if let Some(token) = policy.token {
-        if !token_presented(req, token) {
-            return Err(Refusal::Unauthorized);
+        match token_presented(req, token) {
+            Token::Right => {}
+            Token::Missing => return Err(Refusal::TokenMissing),
+            Token::Wrong => return Err(Refusal::TokenWrong),
         }
     }
     Ok(Accepted { accept_key: upgrade.accept_key(), protocol: select_protocol(req, policy.protocols) })
@@ -187,16 +197,29 @@ fn origin_allowed(req: &Request<'_, '_>, allowed: &[&str]) -> bool {
 }
 
 /// The token as a bearer credential or a `token` query parameter, compared in constant time.
-fn token_presented(req: &Request<'_, '_>, token: &str) -> bool {
+/// What a request presented as its token.
+enum Token {
+    Right,
+    Missing,
+    Wrong,
+}
+
+fn token_presented(req: &Request<'_, '_>, token: &str) -> Token {
     let bearer = req.headers_named("authorization").any(|value| {
         let value = http::trim(value);
         value.len() > 7
             && value[..7].eq_ignore_ascii_case(b"bearer ")
             && constant_time_eq(http::trim(&value[7..]), token.as_bytes())
     });
-    let query =
-        req.query_param("token").is_some_and(|value| percent_decoded_eq(value.as_bytes(), token.as_bytes()));
-    bearer | query
+    let query_token = req.query_param("token");
+    let query = query_token.is_some_and(|value| percent_decoded_eq(value.as_bytes(), token.as_bytes()));
+    if bearer | query {
+        Token::Right
+    } else if req.headers_named("authorization").next().is_none() && query_token.is_none() {
+        Token::Missing
+    } else {
+        Token::Wrong
+    }
 }
 
 /// Compares without an early exit, so the time taken does not reveal how much matched.
@@ -303,8 +326,8 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
     #[test]
     fn a_missing_token_gets_401() {
         let policy = Policy { token: Some("s3cret"), ..Policy::default() };
-        assert_eq!(decide_on(&request(""), &policy), Err(Refusal::Unauthorized));
-        assert_eq!(Refusal::Unauthorized.status().0, 401);
+        assert_eq!(decide_on(&request(""), &policy), Err(Refusal::TokenMissing));
+        assert_eq!(Refusal::TokenMissing.status().0, 401);
     }
 
     #[test]
@@ -315,10 +338,11 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
             "Authorization: Bearer s3cret2\r\n",
             "Authorization: Basic s3cret\r\n",
         ] {
-            assert_eq!(decide_on(&request(wrong), &policy), Err(Refusal::Unauthorized), "{wrong}");
+            assert_eq!(decide_on(&request(wrong), &policy), Err(Refusal::TokenWrong), "{wrong}");
         }
         let raw = request("").replace("/ws?x=1", "/ws?token=s3cre");
-        assert_eq!(decide_on(&raw, &policy), Err(Refusal::Unauthorized));
+        assert_eq!(decide_on(&raw, &policy), Err(Refusal::TokenWrong));
+        assert_eq!(Refusal::TokenWrong.status().0, 401);
     }
 
     #[test]
@@ -331,7 +355,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
 
     #[test]
     fn refusal_reasons_never_contain_the_secret() {
-        for refusal in [Refusal::Unauthorized, Refusal::OriginNotAllowed] {
+        for refusal in [Refusal::TokenMissing, Refusal::TokenWrong, Refusal::OriginNotAllowed] {
             assert!(!refusal.reason().contains("s3cret"));
         }
     }

@@ -41,7 +41,8 @@
 
 use core::time::Duration;
 
-use super::handshake::{self, Answer, HeadError, Policy};
+use super::handshake::{self, Answer, HeadError, Policy, Refusal};
+use super::inline_str::InlineStr;
 use super::service::{Client, PeerLabel, Service};
 use crate::time::Instant;
 use crate::wire::http::{self, Request, StatusCode, EMPTY_HEADER, MAX_HEADERS};
@@ -50,6 +51,27 @@ use crate::wire::Status;
 /// Room the driver gives [`HttpPhase`] for a response head: a 101, an error answer, or the
 /// head of a route's response.
 pub const HEAD_BUFFER: usize = 512;
+
+/// The longest refusal sentence (with the request's origin in it, cut to fit).
+const REASON: usize = 200;
+
+/// Says why `refusal` refused `req` in one sentence, with what to do about it: for a foreign
+/// origin, the origin itself and how to allow it (a page opened from a file sends `null`).
+fn explain(refusal: Refusal, req: &Request<'_, '_>, out: &mut InlineStr<REASON>) {
+    use core::fmt::Write as _;
+    let Refusal::OriginNotAllowed = refusal else {
+        let _ = out.write_str(refusal.reason());
+        return;
+    };
+    let origin = req.header("origin").map(http::trim).unwrap_or_default();
+    let origin = core::str::from_utf8(origin).unwrap_or("(not UTF-8)");
+    let origin = &origin[..origin.char_indices().nth(80).map_or(origin.len(), |(at, _)| at)];
+    let _ = if origin == "null" {
+        write!(out, "origin null (a page opened from a file?) may not open a WebSocket here; allow it with --allow-origin null")
+    } else {
+        write!(out, "origin {origin} may not open a WebSocket here; allow it with --allow-origin {origin}")
+    };
+}
 
 /// The HTTP phase of one connection: which request it waits for, and until when.
 #[derive(Copy, Clone, Debug)]
@@ -139,15 +161,17 @@ impl HttpPhase {
         };
         match handshake::answer(&req, policy) {
             Answer::Refuse(refusal) => {
+                let mut reason = InlineStr::<REASON>::new();
+                explain(refusal, &req, &mut reason);
                 let label = self.label();
                 info!(
                     "refused client {} ({}): {} {}",
                     label.id,
                     label.addr(),
                     refusal.status().0,
-                    refusal.reason()
+                    reason.as_str()
                 );
-                self.refuse(refusal.status(), refusal.reason(), out)
+                self.refuse(refusal.status(), reason.as_str(), out)
             }
             Answer::Upgrade(accepted) => match service.admit(&req) {
                 Err(declined) => {
@@ -171,7 +195,21 @@ impl HttpPhase {
             },
             Answer::Http { keep_alive, head_only } => {
                 let response = service.http(&req);
-                debug!("client {} {} {} -> {}", self.id, req.method, req.target, response.status.0);
+                if response.status.0 >= 400 {
+                    let label = self.label();
+                    let status = response.status;
+                    info!(
+                        "client {} ({}): {} {} -> {} {}",
+                        label.id,
+                        label.addr(),
+                        req.method,
+                        req.target,
+                        status.0,
+                        status.1
+                    );
+                } else {
+                    debug!("client {} {} {} -> {}", self.id, req.method, req.target, response.status.0);
+                }
                 let Ok(head) = response.write_head(out, keep_alive) else { return self.no_room() };
                 if keep_alive {
                     self.deadline = now + self.timeout;

@@ -18,6 +18,7 @@ mod error;
 mod event;
 pub mod handshake;
 pub mod http_phase;
+mod inline_str;
 mod recv_buf;
 mod serve_config;
 mod service;
