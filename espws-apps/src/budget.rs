@@ -16,7 +16,7 @@
 //! from the vendors' documentation or estimated, and every row says which.
 
 use crate::provision::Mode;
-use crate::settings::Settings;
+use crate::settings::{App, Settings};
 
 /// Bytes in a KiB.
 pub const KIB: usize = 1024;
@@ -350,6 +350,9 @@ pub mod esp_idf {
         if settings.tick.is_some() {
             bytes += STATUS_STACK + TASK_OVERHEAD;
         }
+        if matches!(settings.app, App::Sensor { .. }) {
+            bytes += STATUS_STACK + TASK_OVERHEAD;
+        }
         if settings.uses_hub() {
             bytes += n * (settings.hub_queue + HUB_DRAIN_STACK + TASK_OVERHEAD + HUB_DRAIN_CHUNK);
         }
@@ -384,6 +387,9 @@ pub mod esp_idf {
         b.push("espws reaper thread (32 KiB, espws's choice)", REAPER_STACK + TASK_OVERHEAD, Source::Chosen);
         if settings.tick.is_some() {
             b.push("status-tick thread", STATUS_STACK + TASK_OVERHEAD, Source::Chosen);
+        }
+        if matches!(settings.app, App::Sensor { .. }) {
+            b.push("sensor thread (as the status thread)", STATUS_STACK + TASK_OVERHEAD, Source::Chosen);
         }
         if settings.uses_hub() {
             b.push(

@@ -14,11 +14,11 @@
 use embassy_futures::select::{select, Either};
 use espws::hub::Outgoing;
 use espws::nonblocking::{self, Next};
-use espws::{CloseCode, Data, Event};
+use espws::{CloseCode, Data, DataKind, Event};
 
 use crate::device::Membership;
 use crate::settings::App;
-use crate::DeviceHub;
+use crate::{sensor, DeviceHub};
 
 /// The close frame for a client whose queue overflowed (RFC 6455 section 7.4.1: 1008).
 const TOO_SLOW: (CloseCode, &str) = (CloseCode::POLICY_VIOLATION, "outgoing queue full: reading too slowly");
@@ -38,15 +38,29 @@ const THREAD_DRAIN_CHUNK: usize =
 pub const THREAD_DRAIN_STACK: usize =
     if cfg!(target_os = "espidf") { crate::budget::esp_idf::HUB_DRAIN_STACK } else { 36 * 1024 };
 
-/// Does what the app does with a message from its client; `true` when it goes back to the
-/// sender directly.
-fn echo_back(app: App, hub: &DeviceHub, data: Data<'_>) -> bool {
+/// What goes straight back to the client who sent a message.
+enum Reply {
+    /// The message itself.
+    Echo,
+    /// The sensor's answer to a command, written into the caller's buffer.
+    Ack,
+    /// Nothing: the hub carries the answer, if any.
+    Nothing,
+}
+
+/// Does what the app does with a message from its client, and says what to send back; an
+/// acknowledgement goes into `ack`, a buffer the connection keeps rather than one per message.
+fn reply(app: App, hub: &DeviceHub, data: Data<'_>, ack: &mut sensor::Ack) -> Reply {
     match app {
-        App::Echo => true,
+        App::Echo => Reply::Echo,
         App::Broadcast => {
             // Too large for the queues, or nobody to hear it: nothing to do either way.
             let _ = hub.broadcast(data.kind, data.payload);
-            false
+            Reply::Nothing
+        }
+        App::Sensor { .. } => {
+            sensor::ack(&data, ack);
+            Reply::Ack
         }
     }
 }
@@ -63,6 +77,7 @@ pub async fn run_async<T, B, K>(
     K: nonblocking::Timer,
 {
     let mut chunk = [0u8; DRAIN_CHUNK];
+    let mut ack = sensor::Ack::new();
     // Once the connection is closing as too slow, the queue has nothing more to give; watching
     // it then would wake at once, forever.
     let mut draining = true;
@@ -74,11 +89,15 @@ pub async fn run_async<T, B, K>(
             }
         };
         match ws.next_or(queue).await {
-            Ok(Next::Event(Event::Data(data), mut tx)) => {
-                if echo_back(app, hub, data) {
+            Ok(Next::Event(Event::Data(data), mut tx)) => match reply(app, hub, data, &mut ack) {
+                Reply::Echo => {
                     let _ = tx.send_part(data.kind, data.payload, true, true).await;
                 }
-            }
+                Reply::Ack => {
+                    let _ = tx.send_part(DataKind::Text, ack.as_bytes(), true, true).await;
+                }
+                Reply::Nothing => {}
+            },
             Ok(Next::Event(_, _)) => {}
             Ok(Next::Woken((), mut tx)) => loop {
                 match member.take(&mut chunk) {
@@ -133,11 +152,14 @@ pub fn run_blocking(ws: &mut espws::server::ServerSocket, hub: &DeviceHub, membe
             log::warn!("no thread for client {}'s hub queue", member.id().0);
             writer.abort();
         }
+        let mut ack = sensor::Ack::new();
         while let Ok(Some((event, mut tx))) = ws.next_event() {
             if let Event::Data(data) = event {
-                if echo_back(app, hub, data) {
-                    let _ = tx.send_part(data.kind, data.payload, true, true);
-                }
+                let _ = match reply(app, hub, data, &mut ack) {
+                    Reply::Echo => tx.send_part(data.kind, data.payload, true, true),
+                    Reply::Ack => tx.send_part(DataKind::Text, ack.as_bytes(), true, true),
+                    Reply::Nothing => Ok(()),
+                };
             }
         }
         done.signal(());

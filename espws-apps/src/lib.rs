@@ -20,5 +20,6 @@ pub mod hubbed;
 pub mod pool;
 pub mod provision;
 pub mod routes;
+pub mod sensor;
 pub mod settings;
 pub mod status;

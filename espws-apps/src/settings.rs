@@ -14,6 +14,11 @@ pub enum App {
     Echo,
     /// Every message goes to every connected client, like a chat.
     Broadcast,
+    /// Simulated readings to every client this many times a second; commands are acknowledged.
+    Sensor {
+        /// Readings per second.
+        rate_hz: u16,
+    },
 }
 
 /// Everything a device (or the simulator) is configured with.
@@ -42,9 +47,10 @@ pub struct Settings<'a> {
 }
 
 impl Settings<'_> {
-    /// Whether connections join the message hub: to broadcast, or to receive status ticks.
+    /// Whether connections join the message hub: to broadcast, to receive readings or status
+    /// ticks.
     pub const fn uses_hub(&self) -> bool {
-        matches!(self.app, App::Broadcast) || self.tick.is_some()
+        matches!(self.app, App::Broadcast | App::Sensor { .. }) || self.tick.is_some()
     }
 }
 

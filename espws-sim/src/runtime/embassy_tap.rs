@@ -6,6 +6,7 @@ use embassy_net::{Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
 use espws_apps::device::Device;
 use espws_apps::pool::{self, Slots, WorkerBuffers};
+use espws_apps::settings::App;
 use espws_apps::DeviceHub;
 
 use crate::{announce, Args};
@@ -65,12 +66,20 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
         if let (Some(hub), Some(period)) = (device.hub, device.settings.tick) {
             spawner.spawn(status_task(hub, period).expect("one status task"));
         }
+        if let (Some(hub), App::Sensor { rate_hz }) = (device.hub, device.settings.app) {
+            spawner.spawn(sensor_task(hub, rate_hz).expect("one sensor task"));
+        }
     })
 }
 
 #[embassy_executor::task]
 async fn status_task(hub: &'static DeviceHub, period: std::time::Duration) -> ! {
     espws_apps::status::run_async(hub, espws::nonblocking::EmbassyTimer, period).await
+}
+
+#[embassy_executor::task]
+async fn sensor_task(hub: &'static DeviceHub, rate_hz: u16) -> ! {
+    espws_apps::sensor::run_async(hub, espws::nonblocking::EmbassyTimer, rate_hz).await
 }
 
 #[embassy_executor::task]

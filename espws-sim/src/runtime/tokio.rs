@@ -9,6 +9,7 @@ use espws::nonblocking::{self, CoarseTimer, LINGER};
 use espws::proto::RecvBuf;
 use espws::wire::http::{self, StatusCode};
 use espws_apps::device::Device;
+use espws_apps::settings::App;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -26,6 +27,11 @@ async fn serve(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let device: &'static Device<'static> = Box::leak(Box::new(device));
     if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
         tokio::spawn(espws_apps::status::run_async(hub, CoarseTimer::shared(), period));
+    }
+    if let (Some(hub), App::Sensor { rate_hz }) = (device.hub, settings.app) {
+        // tokio's own timer: the coarse one fires up to 100 ms late, readings at 50 Hz would
+        // come in bursts.
+        tokio::spawn(espws_apps::sensor::run_async(hub, nonblocking::TokioTimer::new(), rate_hz));
     }
     let active = Arc::new(AtomicUsize::new(0));
     let next_id = AtomicU32::new(1);

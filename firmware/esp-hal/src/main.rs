@@ -31,7 +31,7 @@ use espws_apps::budget::bare_metal as budget;
 use espws_apps::device::Device;
 use espws_apps::pool::{self, Slots, WorkerBuffers};
 use espws_apps::provision::{self, Mode, Plan, WifiStrings};
-use espws_apps::settings::Settings;
+use espws_apps::settings::{App, Settings};
 use static_cell::{ConstStaticCell, StaticCell};
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -229,6 +229,9 @@ async fn main(spawner: Spawner) -> ! {
     if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
         spawner.spawn(status_task(hub, period).expect("one status task"));
     }
+    if let (Some(hub), App::Sensor { rate_hz }) = (hub, SETTINGS.app) {
+        spawner.spawn(sensor_task(hub, rate_hz).expect("one sensor task"));
+    }
 
     // Tell the user where to go once the address is known (at once for the access point,
     // after DHCP for a station).
@@ -352,6 +355,12 @@ async fn worker_task(
         websocket_rx: &mut memory.websocket_rx,
     };
     pool::worker(stack, device, &SLOTS, id, buffers).await
+}
+
+/// Pushes simulated sensor readings to every client, `rate_hz` a second.
+#[embassy_executor::task]
+async fn sensor_task(hub: &'static DeviceHub, rate_hz: u16) -> ! {
+    espws_apps::sensor::run_async(hub, EmbassyTimer, rate_hz).await
 }
 
 /// Pushes a JSON status message to every client each period.
