@@ -350,7 +350,7 @@ pub mod esp_idf {
         if settings.tick.is_some() {
             bytes += STATUS_STACK + TASK_OVERHEAD;
         }
-        if matches!(settings.app, App::Sensor { .. }) {
+        if matches!(settings.app, App::Sensor) {
             bytes += STATUS_STACK + TASK_OVERHEAD;
         }
         if settings.uses_hub() {
@@ -388,7 +388,7 @@ pub mod esp_idf {
         if settings.tick.is_some() {
             b.push("status-tick thread", STATUS_STACK + TASK_OVERHEAD, Source::Chosen);
         }
-        if matches!(settings.app, App::Sensor { .. }) {
+        if matches!(settings.app, App::Sensor) {
             b.push("sensor thread (as the status thread)", STATUS_STACK + TASK_OVERHEAD, Source::Chosen);
         }
         if settings.uses_hub() {

@@ -172,7 +172,7 @@ pub const fn settings<'a>(strings: &SettingsStrings<'a>) -> Result<Settings<'a>,
         } else if eq_ignore_ascii_case(app, "broadcast") {
             App::Broadcast
         } else if eq_ignore_ascii_case(app, "sensor") {
-            App::Sensor { rate_hz: crate::sensor::DEFAULT_RATE_HZ }
+            App::Sensor
         } else {
             return Err(SettingsError::UnknownApp);
         };
@@ -366,7 +366,7 @@ mod tests {
         let broadcast = settings(&SettingsStrings { app: Some("broadcast"), ..Default::default() }).unwrap();
         assert_eq!(broadcast.connection.delivery, Delivery::Whole);
         let sensor = settings(&SettingsStrings { app: Some("sensor"), ..Default::default() }).unwrap();
-        assert_eq!(sensor.app, App::Sensor { rate_hz: crate::sensor::DEFAULT_RATE_HZ });
+        assert_eq!((sensor.app, sensor.sensor_rate_hz), (App::Sensor, crate::sensor::DEFAULT_RATE_HZ));
         assert_eq!(sensor.connection.delivery, Delivery::Whole);
         let ticks = settings(&SettingsStrings { tick_ms: Some("500"), ..Default::default() }).unwrap();
         assert_eq!(ticks.connection.delivery, Delivery::Whole);

@@ -69,7 +69,7 @@ impl<'a> nonblocking::Service for Device<'a> {
             (None, App::Echo) => {
                 let _ = ws.run(echo::reply).await;
             }
-            (None, App::Broadcast | App::Sensor { .. }) => {
+            (None, App::Broadcast | App::Sensor) => {
                 log::warn!("this app needs a hub; closing");
             }
         }
@@ -97,7 +97,7 @@ impl espws::server::Service for Device<'static> {
         match (self.hub.zip(membership), self.settings.app) {
             (Some((hub, member)), app) => hubbed::run_blocking(ws, hub, member, app),
             (None, App::Echo) => echo::run_blocking(ws),
-            (None, App::Broadcast | App::Sensor { .. }) => {
+            (None, App::Broadcast | App::Sensor) => {
                 log::warn!("this app needs a hub; closing");
             }
         }

@@ -25,6 +25,7 @@ const TOO_SLOW: (CloseCode, &str) = (CloseCode::POLICY_VIOLATION, "outgoing queu
 
 /// Buffer for draining the queue on an async task; larger frames go out in pieces.
 const DRAIN_CHUNK: usize = 1024;
+const _: () = assert!(DRAIN_CHUNK >= sensor::MAX_ACK, "the drain buffer also holds acknowledgements");
 
 /// The same for the draining thread of the threads runtime, where memory is cheaper than
 /// system calls; on ESP-IDF it is not, and eight of these would not fit.
@@ -42,15 +43,15 @@ pub const THREAD_DRAIN_STACK: usize =
 enum Reply {
     /// The message itself.
     Echo,
-    /// The sensor's answer to a command, written into the caller's buffer.
-    Ack,
+    /// The sensor's answer to a command: this many bytes of the caller's buffer.
+    Ack(usize),
     /// Nothing: the hub carries the answer, if any.
     Nothing,
 }
 
 /// Does what the app does with a message from its client, and says what to send back; an
-/// acknowledgement goes into `ack`, a buffer the connection keeps rather than one per message.
-fn reply(app: App, hub: &DeviceHub, data: Data<'_>, ack: &mut sensor::Ack) -> Reply {
+/// acknowledgement goes into `buf`, at least [`sensor::MAX_ACK`] bytes.
+fn reply(app: App, hub: &DeviceHub, data: Data<'_>, buf: &mut [u8]) -> Reply {
     match app {
         App::Echo => Reply::Echo,
         App::Broadcast => {
@@ -58,10 +59,7 @@ fn reply(app: App, hub: &DeviceHub, data: Data<'_>, ack: &mut sensor::Ack) -> Re
             let _ = hub.broadcast(data.kind, data.payload);
             Reply::Nothing
         }
-        App::Sensor { .. } => {
-            sensor::ack(&data, ack);
-            Reply::Ack
-        }
+        App::Sensor => Reply::Ack(sensor::ack(&data, buf)),
     }
 }
 
@@ -76,8 +74,8 @@ pub async fn run_async<T, B, K>(
     B: AsRef<[u8]> + AsMut<[u8]>,
     K: nonblocking::Timer,
 {
+    // Also the buffer of the sensor's acknowledgements: the queue is not drained meanwhile.
     let mut chunk = [0u8; DRAIN_CHUNK];
-    let mut ack = sensor::Ack::new();
     // Once the connection is closing as too slow, the queue has nothing more to give; watching
     // it then would wake at once, forever.
     let mut draining = true;
@@ -89,15 +87,18 @@ pub async fn run_async<T, B, K>(
             }
         };
         match ws.next_or(queue).await {
-            Ok(Next::Event(Event::Data(data), mut tx)) => match reply(app, hub, data, &mut ack) {
-                Reply::Echo => {
-                    let _ = tx.send_part(data.kind, data.payload, true, true).await;
+            Ok(Next::Event(Event::Data(data), mut tx)) => {
+                // One send for either reply: each await point would have its own room in the
+                // task's future.
+                let out = match reply(app, hub, data, &mut chunk) {
+                    Reply::Echo => Some((data.kind, data.payload)),
+                    Reply::Ack(n) => Some((DataKind::Text, &chunk[..n])),
+                    Reply::Nothing => None,
+                };
+                if let Some((kind, payload)) = out {
+                    let _ = tx.send_part(kind, payload, true, true).await;
                 }
-                Reply::Ack => {
-                    let _ = tx.send_part(DataKind::Text, ack.as_bytes(), true, true).await;
-                }
-                Reply::Nothing => {}
-            },
+            }
             Ok(Next::Event(_, _)) => {}
             Ok(Next::Woken((), mut tx)) => loop {
                 match member.take(&mut chunk) {
@@ -152,12 +153,12 @@ pub fn run_blocking(ws: &mut espws::server::ServerSocket, hub: &DeviceHub, membe
             log::warn!("no thread for client {}'s hub queue", member.id().0);
             writer.abort();
         }
-        let mut ack = sensor::Ack::new();
+        let mut ack = [0u8; sensor::MAX_ACK];
         while let Ok(Some((event, mut tx))) = ws.next_event() {
             if let Event::Data(data) = event {
                 let _ = match reply(app, hub, data, &mut ack) {
                     Reply::Echo => tx.send_part(data.kind, data.payload, true, true),
-                    Reply::Ack => tx.send_part(DataKind::Text, ack.as_bytes(), true, true),
+                    Reply::Ack(n) => tx.send_part(DataKind::Text, &ack[..n], true, true),
                     Reply::Nothing => Ok(()),
                 };
             }

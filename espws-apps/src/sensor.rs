@@ -30,9 +30,6 @@ pub const MAX_COMMAND: usize = 96;
 /// The longest acknowledgement: every byte of a command may need a backslash before it.
 pub const MAX_ACK: usize = 2 * MAX_COMMAND + 16;
 
-/// An acknowledgement as sent back to the client who sent the command.
-pub type Ack = heapless::String<MAX_ACK>;
-
 /// Mean time between two events, in readings per second times this many seconds.
 const EVENT_EVERY_SECS: u32 = 20;
 /// What the occasional event reports, picked at random.
@@ -152,27 +149,45 @@ pub fn period(rate_hz: u16) -> Duration {
 }
 
 /// The answer to a command: `{"ack":"<command>"}`, or `{"nack":"<why>"}` for a message that
-/// is not one (binary, too long, or with control characters).
-pub fn ack(data: &Data<'_>, out: &mut Ack) {
-    out.clear();
+/// is not one (binary, too long, or with control characters). Written into `out`, a buffer of
+/// at least [`MAX_ACK`] bytes the connection already has (the async one lends its hub buffer,
+/// so that a device's task futures do not grow); returns the length.
+pub fn ack(data: &Data<'_>, out: &mut [u8]) -> usize {
+    let mut w = Cursor { out, len: 0 };
     let why = match core::str::from_utf8(data.payload) {
         _ if data.kind == DataKind::Binary => "commands are text messages",
         _ if data.payload.len() > MAX_COMMAND => "command longer than 96 bytes",
         Ok(text) if text.chars().all(|c| !c.is_control()) => {
-            let _ = out.push_str(r#"{"ack":""#);
+            let _ = w.write_str(r#"{"ack":""#);
             for c in text.chars() {
                 if c == '"' || c == '\\' {
-                    let _ = out.push('\\');
+                    let _ = w.write_char('\\');
                 }
                 // Room for every byte twice was reserved: this cannot fail.
-                let _ = out.push(c);
+                let _ = w.write_char(c);
             }
-            let _ = out.push_str(r#""}"#);
-            return;
+            let _ = w.write_str(r#""}"#);
+            return w.len;
         }
         _ => "commands have no control characters",
     };
-    let _ = write!(out, r#"{{"nack":"{why}"}}"#);
+    let _ = write!(w, r#"{{"nack":"{why}"}}"#);
+    w.len
+}
+
+/// Text written into a byte buffer; what does not fit is an error, never a panic.
+struct Cursor<'a> {
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        self.out.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Publishes readings at `rate_hz`, forever, on an async runtime.
@@ -312,10 +327,10 @@ mod tests {
         assert_eq!(period(u16::MAX), period(MAX_RATE_HZ));
     }
 
-    fn ack_of(kind: DataKind, payload: &[u8]) -> Ack {
-        let mut out = Ack::new();
-        ack(&Data { kind, payload, first: true, last: true }, &mut out);
-        out
+    fn ack_of(kind: DataKind, payload: &[u8]) -> std::string::String {
+        let mut out = [0u8; MAX_ACK];
+        let len = ack(&Data { kind, payload, first: true, last: true }, &mut out);
+        std::string::String::from_utf8(out[..len].to_vec()).unwrap()
     }
 
     #[test]

@@ -136,7 +136,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
     let app = match args.app {
         AppArg::Echo => App::Echo,
         AppArg::Broadcast => App::Broadcast,
-        AppArg::Sensor => App::Sensor { rate_hz: args.rate },
+        AppArg::Sensor => App::Sensor,
     };
     if !(1..=espws_apps::sensor::MAX_RATE_HZ).contains(&args.rate) {
         return Err(format!(
@@ -149,7 +149,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
     }
     let tick = args.tick_ms.map(Duration::from_millis);
     // Messages through the hub are whole, so that none falls between another's fragments.
-    let uses_hub = matches!(app, App::Broadcast | App::Sensor { .. }) || tick.is_some();
+    let uses_hub = matches!(app, App::Broadcast | App::Sensor) || tick.is_some();
     let delivery = match args.delivery {
         _ if uses_hub => Delivery::Whole,
         DeliveryArg::Chunked => Delivery::Chunked,
@@ -170,6 +170,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         app,
         tick,
         hub_queue: args.queue_bytes,
+        sensor_rate_hz: args.rate,
         port: args.port,
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,
@@ -189,8 +190,11 @@ fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
     let runtime = args.runtime.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     let app = args.app.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     log::info!("espws-sim {} running the {app} app on the {runtime} runtime", env!("CARGO_PKG_VERSION"));
-    if let App::Sensor { rate_hz } = settings.app {
-        log::info!("sensor readings {rate_hz} times a second to every client; commands are acknowledged");
+    if settings.app == App::Sensor {
+        log::info!(
+            "sensor readings {} times a second to every client; commands are acknowledged",
+            settings.sensor_rate_hz
+        );
     }
     if let Some(tick) = settings.tick {
         log::info!("status ticks every {} ms to every client", tick.as_millis());

@@ -66,7 +66,8 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
         if let (Some(hub), Some(period)) = (device.hub, device.settings.tick) {
             spawner.spawn(status_task(hub, period).expect("one status task"));
         }
-        if let (Some(hub), App::Sensor { rate_hz }) = (device.hub, device.settings.app) {
+        if let (Some(hub), App::Sensor) = (device.hub, device.settings.app) {
+            let rate_hz = device.settings.sensor_rate_hz;
             spawner.spawn(sensor_task(hub, rate_hz).expect("one sensor task"));
         }
     })

@@ -15,7 +15,8 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
             .name("espws-status".into())
             .spawn(move || espws_apps::status::run_blocking(hub, period))?;
     }
-    if let (Some(hub), App::Sensor { rate_hz }) = (device.hub, settings.app) {
+    if let (Some(hub), App::Sensor) = (device.hub, settings.app) {
+        let rate_hz = settings.sensor_rate_hz;
         std::thread::Builder::new()
             .name("espws-sensor".into())
             .spawn(move || espws_apps::sensor::run_blocking(hub, rate_hz))?;

@@ -28,7 +28,8 @@ async fn serve(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
         tokio::spawn(espws_apps::status::run_async(hub, CoarseTimer::shared(), period));
     }
-    if let (Some(hub), App::Sensor { rate_hz }) = (device.hub, settings.app) {
+    if let (Some(hub), App::Sensor) = (device.hub, settings.app) {
+        let rate_hz = settings.sensor_rate_hz;
         // tokio's own timer: the coarse one fires up to 100 ms late, readings at 50 Hz would
         // come in bursts.
         tokio::spawn(espws_apps::sensor::run_async(hub, nonblocking::TokioTimer::new(), rate_hz));

@@ -229,7 +229,8 @@ async fn main(spawner: Spawner) -> ! {
     if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
         spawner.spawn(status_task(hub, period).expect("one status task"));
     }
-    if let (Some(hub), App::Sensor { rate_hz }) = (hub, SETTINGS.app) {
+    if let (Some(hub), App::Sensor) = (hub, SETTINGS.app) {
+        let rate_hz = SETTINGS.sensor_rate_hz;
         spawner.spawn(sensor_task(hub, rate_hz).expect("one sensor task"));
     }
 

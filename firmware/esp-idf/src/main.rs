@@ -174,7 +174,8 @@ fn start() -> Result<(), Box<dyn std::error::Error>> {
             .spawn(move || espws_apps::status::run_blocking(hub, period))?;
         log::info!("status ticks every {} ms to every client", period.as_millis());
     }
-    if let (Some(hub), App::Sensor { rate_hz }) = (hub, SETTINGS.app) {
+    if let (Some(hub), App::Sensor) = (hub, SETTINGS.app) {
+        let rate_hz = SETTINGS.sensor_rate_hz;
         // As light as the status thread: a reading is formatted on its stack the same way.
         std::thread::Builder::new()
             .name("espws-sensor".into())
