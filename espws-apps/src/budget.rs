@@ -98,7 +98,7 @@ pub mod bare_metal {
     /// full-size segment (1460 bytes) fits, so a client can always make progress.
     pub const SOCKET_RX: usize = 2048;
     /// TCP send buffer of each worker's socket: what a client may have in flight before a write
-    /// waits. The console page (11.3 KB gzipped) goes out in six fills.
+    /// waits. The console page (11.4 KB gzipped) goes out in six fills.
     pub const SOCKET_TX: usize = 2048;
     /// The size of `espws_apps::pool::worker`'s future on the 32-bit targets (riscv32imc, debug
     /// and release alike), checked by a `const` assertion in every 32-bit build with `embassy`.

@@ -30,7 +30,7 @@ pub const MAX_COMMAND: usize = 96;
 /// The longest acknowledgement: every byte of a command may need a backslash before it.
 pub const MAX_ACK: usize = 2 * MAX_COMMAND + 16;
 
-/// Mean time between two events, in readings per second times this many seconds.
+/// Mean time between two events, in seconds.
 const EVENT_EVERY_SECS: u32 = 20;
 /// What the occasional event reports, picked at random.
 const EVENTS: [&str; 3] = ["motion", "door", "button"];
