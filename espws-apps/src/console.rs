@@ -13,8 +13,9 @@ pub const WS_PATH: &str = "/ws";
 mod tests {
     use super::*;
 
-    /// The flash budget for the page; the README reports the actual sizes.
-    const GZ_BUDGET: usize = 8 * 1024;
+    /// The page's budget gzipped (issue 16: under 24 KB with the plotter); the README reports
+    /// the actual sizes.
+    const GZ_BUDGET: usize = 24 * 1000;
 
     #[test]
     fn the_gzipped_page_fits_its_flash_budget() {

@@ -9,10 +9,10 @@ use espws::hub::Reply;
 use espws::nonblocking::{self, AsyncService};
 use espws::proto::handshake::Declined;
 use espws::wire::http::{Request, Response};
-use espws::{Client, Data, Service};
+use espws::{Client, Data, DataKind, Service};
 
 use crate::settings::{App, Settings};
-use crate::{echo, routes, DeviceHub};
+use crate::{echo, routes, sensor, DeviceHub};
 
 /// A device's HTTP routes and WebSocket application.
 #[derive(Copy, Clone)]
@@ -52,9 +52,9 @@ pub type Membership<'a> = espws::hub::Member<'a, 'static, CriticalSectionRawMute
 /// The answer to a client for whom the hub has no slot left.
 const HUB_FULL: Declined = Declined::busy("no room on the device's message hub");
 
-/// What the app does with a message from a hub member's client: echo it back, or broadcast
-/// it to everyone.
-fn hub_reply<'d>(app: App, hub: &DeviceHub, data: Data<'d>) -> Reply<'d> {
+/// What the app does with a message from a hub member's client: echo it back, broadcast it
+/// to everyone, or (the sensor) acknowledge the command, written into `scratch`.
+fn hub_reply<'d>(app: App, hub: &DeviceHub, data: Data<'d>, scratch: &'d mut [u8]) -> Reply<'d> {
     match app {
         App::Echo => Reply::Send(data.kind, data.payload),
         App::Broadcast => {
@@ -62,8 +62,14 @@ fn hub_reply<'d>(app: App, hub: &DeviceHub, data: Data<'d>) -> Reply<'d> {
             let _ = hub.broadcast(data.kind, data.payload);
             Reply::Nothing
         }
+        App::Sensor => {
+            let len = sensor::ack(&data, scratch);
+            Reply::Send(DataKind::Text, &scratch[..len])
+        }
     }
 }
+
+const _: () = assert!(espws::hub::REPLY_SCRATCH >= sensor::MAX_ACK, "an acknowledgement fits the scratch");
 
 impl<'a> Service for Device<'a> {
     type Admission = Option<Membership<'a>>;
@@ -91,12 +97,13 @@ impl AsyncService for Device<'_> {
         let app = self.settings.app;
         match (self.hub.zip(membership), app) {
             (Some((hub, member)), app) => {
-                espws::hub::serve_member(ws, &member, |data| hub_reply(app, hub, data)).await;
+                espws::hub::serve_member(ws, &member, |data, scratch| hub_reply(app, hub, data, scratch))
+                    .await;
             }
             (None, App::Echo) => {
                 let _ = ws.run(echo::reply).await;
             }
-            (None, App::Broadcast) => espws::warn!("the broadcast app needs a hub; closing"),
+            (None, App::Broadcast | App::Sensor) => espws::warn!("this app needs a hub; closing"),
         }
     }
 }
@@ -116,12 +123,14 @@ impl BlockingService for Device<'_> {
         match (self.hub.zip(membership), app) {
             #[cfg(feature = "std")]
             (Some((hub, member)), app) => {
-                espws::hub::serve_member_blocking(ws, &member, self.drain, |data| hub_reply(app, hub, data));
+                espws::hub::serve_member_blocking(ws, &member, self.drain, |data, scratch| {
+                    hub_reply(app, hub, data, scratch)
+                });
             }
             #[cfg(not(feature = "std"))]
             (Some(_), _) => espws::warn!("the hub needs a second thread, which needs std; closing"),
             (None, App::Echo) => echo::run_blocking(ws),
-            (None, App::Broadcast) => espws::warn!("the broadcast app needs a hub; closing"),
+            (None, App::Broadcast | App::Sensor) => espws::warn!("this app needs a hub; closing"),
         }
     }
 }

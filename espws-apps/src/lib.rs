@@ -14,5 +14,6 @@ pub mod console;
 pub mod device;
 pub mod echo;
 pub mod routes;
+pub mod sensor;
 pub mod settings;
 pub mod status;

@@ -14,6 +14,9 @@ pub enum App {
     Echo,
     /// Every message goes to every connected client, like a chat.
     Broadcast,
+    /// Simulated readings to every client ([`Settings::sensor_rate_hz`] a second); commands
+    /// are acknowledged.
+    Sensor,
 }
 
 /// Everything a device (or the simulator) is configured with.
@@ -39,12 +42,16 @@ pub struct Settings<'a> {
     pub tick: Option<Duration>,
     /// Bytes each client may have waiting in the hub before it counts as too slow (1008).
     pub hub_queue: usize,
+    /// Readings per second of the sensor app. Not in [`App`], which every connection's task
+    /// keeps a copy of: a one-byte enum keeps the bare-metal task pool at its measured size.
+    pub sensor_rate_hz: u16,
 }
 
 impl Settings<'_> {
-    /// Whether connections join the message hub: to broadcast, or to receive status ticks.
+    /// Whether connections join the message hub: to broadcast, to receive readings or status
+    /// ticks.
     pub const fn uses_hub(&self) -> bool {
-        matches!(self.app, App::Broadcast) || self.tick.is_some()
+        matches!(self.app, App::Broadcast | App::Sensor) || self.tick.is_some()
     }
 }
 
@@ -69,6 +76,7 @@ impl Settings<'_> {
             policy: Policy { allowed_origins: &[], token: None, protocols: &[] },
             tick: None,
             hub_queue: 8 * 1024,
+            sensor_rate_hz: crate::sensor::DEFAULT_RATE_HZ,
         }
     }
 }

@@ -17,9 +17,13 @@ use espws_apps::DeviceHub;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// The application: echo every message to its sender, or broadcast it to every client.
+    /// The application: echo every message to its sender, broadcast it to every client, or
+    /// send simulated sensor readings to every client and acknowledge commands.
     #[arg(long, value_enum, default_value_t = AppArg::Echo)]
     app: AppArg,
+    /// Readings per second of the sensor app.
+    #[arg(long, value_name = "HZ", default_value_t = espws_apps::sensor::DEFAULT_RATE_HZ)]
+    rate: u16,
     /// Push a JSON status message (uptime, clients, free slots) to every client this often.
     #[arg(long, value_name = "N")]
     tick_ms: Option<u64>,
@@ -88,6 +92,7 @@ struct Args {
 enum AppArg {
     Echo,
     Broadcast,
+    Sensor,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -131,13 +136,20 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
     let app = match args.app {
         AppArg::Echo => App::Echo,
         AppArg::Broadcast => App::Broadcast,
+        AppArg::Sensor => App::Sensor,
     };
+    if !(1..=espws_apps::sensor::MAX_RATE_HZ).contains(&args.rate) {
+        return Err(format!(
+            "--rate must be from 1 to {} readings a second",
+            espws_apps::sensor::MAX_RATE_HZ
+        ));
+    }
     if args.tick_ms == Some(0) {
         return Err("--tick-ms must be at least 1".into());
     }
     let tick = args.tick_ms.map(Duration::from_millis);
     // Messages through the hub are whole, so that none falls between another's fragments.
-    let uses_hub = app == App::Broadcast || tick.is_some();
+    let uses_hub = matches!(app, App::Broadcast | App::Sensor) || tick.is_some();
     let delivery = match args.delivery {
         _ if uses_hub => Delivery::Whole,
         DeliveryArg::Chunked => Delivery::Chunked,
@@ -158,6 +170,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         app,
         tick,
         hub_queue: args.queue_bytes,
+        sensor_rate_hz: args.rate,
         port: args.port,
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,
@@ -177,6 +190,12 @@ fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
     let runtime = args.runtime.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     let app = args.app.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     log::info!("espws-sim {} running the {app} app on the {runtime} runtime", env!("CARGO_PKG_VERSION"));
+    if settings.app == App::Sensor {
+        log::info!(
+            "sensor readings {} times a second to every client; commands are acknowledged",
+            settings.sensor_rate_hz
+        );
+    }
     if let Some(tick) = settings.tick {
         log::info!("status ticks every {} ms to every client", tick.as_millis());
     }

@@ -35,7 +35,7 @@ impl BlockingService for Chat {
     ) {
         // The hub's queue and the client's messages at once; a client that stops reading is
         // closed with 1008 when its queue overflows.
-        hub::serve_member_blocking(ws, &member, hub::DrainThread::default(), |data| {
+        hub::serve_member_blocking(ws, &member, hub::DrainThread::default(), |data, _scratch| {
             let _ = self.hub.broadcast(data.kind, data.payload);
             Reply::Nothing
         });

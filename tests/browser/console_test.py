@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Headless-Chromium test of the espws web console, driven by WebDriver.
 
-    console_test.py BASE_URL [--token T] [--out DIR]
+    console_test.py BASE_URL [--token T] [--sensor-url URL] [--out DIR]
 
 BASE_URL is where the server serves the console (e.g. http://127.0.0.1:9998/);
 the server must run the echo app on /ws. Uses Debian's /usr/bin/chromium and
@@ -9,7 +9,8 @@ the server must run the echo app on /ws. Uses Debian's /usr/bin/chromium and
 Run it through scripts/browser-test, which installs what it needs.
 
 Screenshots go to reports/browser/ (console.png, console-mobile.png,
-console-mobile-dark.png). Exit status 0 when every check passed, 1 on the
+console-mobile-dark.png, console-plot-echo.png, and console-plot.png with
+--sensor-url). Exit status 0 when every check passed, 1 on the
 first failed check, 2 on bad usage.
 """
 
@@ -32,6 +33,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
+
+import plot_checks
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -71,6 +74,8 @@ def make_driver():
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,900",
+                 # exact heap figures, and gc(), for the plotter's memory check
+                 "--enable-precise-memory-info", "--js-flags=--expose-gc",
                  f"--user-data-dir={profile}"):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -190,6 +195,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("base_url", help="where the console is served, e.g. http://127.0.0.1:9998/")
     ap.add_argument("--token", help="add ?token=T to the page URL (the page passes it on to /ws)")
+    ap.add_argument("--sensor-url", help="a console served by the sensor app (--rate 50): its plot is "
+                    "checked and screenshot as console-plot.png")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "browser",
                     help="directory for screenshots (default: reports/browser)")
     args = ap.parse_args()
@@ -380,8 +387,12 @@ def main():
         for line in report["passed"]:
             ok(line)
 
+        # 11. the live plotter, from the page's state (plot_checks.py)
+        driver.set_script_timeout(WAIT)
+        plot_checks.run(driver, ok, args.out, args.sensor_url)
+
     except Exception as err:  # noqa: BLE001 - every failure ends the test with a message
-        if isinstance(err, CheckFailed):
+        if isinstance(err, (CheckFailed, plot_checks.PlotCheckFailed)):
             msg = str(err)
         elif isinstance(err, WebDriverException):  # its str() carries a useless native stack
             msg = f"{type(err).__name__}: {(err.msg or '').strip()}"

@@ -8,6 +8,7 @@ use espws::server::embassy::{self, WorkerBuffers};
 use espws::server::Slots;
 use espws::ServeConfig;
 use espws_apps::device::Device;
+use espws_apps::settings::App;
 use espws_apps::DeviceHub;
 
 use crate::{announce, Args};
@@ -70,12 +71,21 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
         if let (Some(hub), Some(period)) = (device.hub, device.settings.tick) {
             spawner.spawn(status_task(hub, period).expect("one status task"));
         }
+        if let (Some(hub), App::Sensor) = (device.hub, device.settings.app) {
+            let rate_hz = device.settings.sensor_rate_hz;
+            spawner.spawn(sensor_task(hub, rate_hz).expect("one sensor task"));
+        }
     })
 }
 
 #[embassy_executor::task]
 async fn status_task(hub: &'static DeviceHub, period: std::time::Duration) -> ! {
     espws_apps::status::run_async(hub, espws::nonblocking::EmbassyTimer, period).await
+}
+
+#[embassy_executor::task]
+async fn sensor_task(hub: &'static DeviceHub, rate_hz: u16) -> ! {
+    espws_apps::sensor::run_async(hub, espws::nonblocking::EmbassyTimer, rate_hz).await
 }
 
 #[embassy_executor::task]

@@ -33,7 +33,7 @@ mod queue;
 mod serve;
 
 use queue::Queue;
-pub use serve::{serve_member, Reply};
+pub use serve::{serve_member, Reply, REPLY_SCRATCH};
 #[cfg(feature = "std")]
 pub use serve::{serve_member_blocking, DrainThread};
 

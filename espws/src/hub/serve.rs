@@ -14,19 +14,24 @@ const TOO_SLOW: (CloseCode, &str) = (CloseCode::POLICY_VIOLATION, "outgoing queu
 
 /// Buffer for draining the queue on an async task; larger frames go out in pieces.
 const DRAIN_CHUNK: usize = 1024;
+const _: () = assert!(DRAIN_CHUNK >= REPLY_SCRATCH);
 
 /// What to send back to a member's client for a message it sent.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Reply<'a> {
     /// Nothing (the message was broadcast, say).
     Nothing,
-    /// This whole message.
+    /// This whole message: the one received, or one written into the scratch buffer.
     Send(DataKind, &'a [u8]),
 }
 
+/// The scratch buffer a member's `on_data` may write its reply into has at least this many
+/// bytes.
+pub const REPLY_SCRATCH: usize = 256;
+
 /// Serves an async connection joined to the hub as `member` until it ends: each whole message
-/// from the client goes to `on_data`, whose reply goes back; what the hub queues for the member
-/// is written between. A member that stops reading is closed with 1008 once its queue overflows.
+/// from the client goes to `on_data` with a scratch buffer of at least [`REPLY_SCRATCH`] bytes,
+/// and its reply goes back; what the hub queues for the member is written between. A member that stops reading is closed with 1008 once its queue overflows.
 ///
 /// Use whole-message delivery, so that hub frames never fall between a reply's fragments.
 pub async fn serve_member<T, B, K, M, F>(
@@ -38,8 +43,10 @@ pub async fn serve_member<T, B, K, M, F>(
     B: AsRef<[u8]> + AsMut<[u8]>,
     K: nonblocking::Timer,
     M: RawMutex,
-    F: for<'a> FnMut(Data<'a>) -> Reply<'a>,
+    F: for<'a> FnMut(Data<'a>, &'a mut [u8]) -> Reply<'a>,
 {
+    // Also the scratch of the replies: the queue is not drained while one is written, and one
+    // buffer costs a bare-metal worker's future less than two.
     let mut chunk = [0u8; DRAIN_CHUNK];
     // Once the connection is closing as too slow, the queue has nothing more to give; watching
     // it then would wake at once, forever.
@@ -53,7 +60,7 @@ pub async fn serve_member<T, B, K, M, F>(
         };
         match ws.next_or(queue).await {
             Ok(Next::Event(Event::Data(data), mut tx)) => {
-                if let Reply::Send(kind, payload) = on_data(data) {
+                if let Reply::Send(kind, payload) = on_data(data, &mut chunk) {
                     let _ = tx.send(kind, payload).await;
                 }
             }
@@ -103,7 +110,7 @@ mod blocking {
     use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, RawMutex};
     use embassy_sync::signal::Signal;
 
-    use super::{Reply, TOO_SLOW};
+    use super::{Reply, REPLY_SCRATCH, TOO_SLOW};
     use crate::blocking::{Clock, SharedWriter, Transport, WebSocket};
     use crate::hub::{block_on, Member, Outgoing};
     use crate::proto::ControlFrame;
@@ -141,7 +148,7 @@ mod blocking {
         B: AsRef<[u8]> + AsMut<[u8]>,
         C: Clock,
         M: RawMutex + Sync,
-        F: for<'a> FnMut(Data<'a>) -> Reply<'a>,
+        F: for<'a> FnMut(Data<'a>, &'a mut [u8]) -> Reply<'a>,
     {
         let Some(writer) = ws.transport_mut().share_writes() else {
             warn!(
@@ -161,9 +168,10 @@ mod blocking {
                 warn!("no thread for client {}'s hub queue", member.id().0);
                 writer.abort();
             }
+            let mut scratch = [0u8; REPLY_SCRATCH];
             while let Ok(Some((event, mut tx))) = ws.next_event() {
                 if let Event::Data(data) = event {
-                    if let Reply::Send(kind, payload) = on_data(data) {
+                    if let Reply::Send(kind, payload) = on_data(data, &mut scratch) {
                         let _ = tx.send(kind, payload);
                     }
                 }

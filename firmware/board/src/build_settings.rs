@@ -7,7 +7,7 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `ESPWS_APP` | `echo` | `echo` or `broadcast` |
+//! | `ESPWS_APP` | `echo` | `echo`, `broadcast` or `sensor` (10 readings a second) |
 //! | `ESPWS_MAX_CLIENTS` | 8 | clients served at once, 1 to [`MAX_CLIENTS_LIMIT`]; one more gets 503 |
 //! | `ESPWS_RX_BUFFER` | 4096 | receive buffer per client, bytes (at least 256) |
 //! | `ESPWS_TICK_MS` | unset | push a JSON status message to every client this often |
@@ -77,7 +77,7 @@ pub enum SettingsError {
     NotANumber(SettingsVar),
     /// A number outside the variable's range.
     OutOfRange(SettingsVar),
-    /// `ESPWS_APP` is neither `echo` nor `broadcast`.
+    /// `ESPWS_APP` is not `echo`, `broadcast` or `sensor`.
     UnknownApp,
     /// `ESPWS_TOKEN` is empty, too long, or has a space or a character outside printable ASCII.
     BadToken,
@@ -103,7 +103,7 @@ impl SettingsError {
                 "ESPWS_HUB_QUEUE must be a number of bytes from 19 to 1048576"
             }
             NotANumber(V::Port) | OutOfRange(V::Port) => "ESPWS_PORT must be a TCP port from 1 to 65535",
-            NotANumber(_) | OutOfRange(_) | UnknownApp => "ESPWS_APP must be echo or broadcast",
+            NotANumber(_) | OutOfRange(_) | UnknownApp => "ESPWS_APP must be echo, broadcast or sensor",
             BadToken => "ESPWS_TOKEN must be 1 to 128 printable ASCII characters without spaces",
         }
     }
@@ -171,6 +171,8 @@ pub const fn settings<'a>(strings: &SettingsStrings<'a>) -> Result<Settings<'a>,
             App::Echo
         } else if eq_ignore_ascii_case(app, "broadcast") {
             App::Broadcast
+        } else if eq_ignore_ascii_case(app, "sensor") {
+            App::Sensor
         } else {
             return Err(SettingsError::UnknownApp);
         };
@@ -363,6 +365,9 @@ mod tests {
     fn the_hub_makes_delivery_whole() {
         let broadcast = settings(&SettingsStrings { app: Some("broadcast"), ..Default::default() }).unwrap();
         assert_eq!(broadcast.connection.delivery, Delivery::Whole);
+        let sensor = settings(&SettingsStrings { app: Some("sensor"), ..Default::default() }).unwrap();
+        assert_eq!((sensor.app, sensor.sensor_rate_hz), (App::Sensor, espws_apps::sensor::DEFAULT_RATE_HZ));
+        assert_eq!(sensor.connection.delivery, Delivery::Whole);
         let ticks = settings(&SettingsStrings { tick_ms: Some("500"), ..Default::default() }).unwrap();
         assert_eq!(ticks.connection.delivery, Delivery::Whole);
         assert!(ticks.uses_hub());

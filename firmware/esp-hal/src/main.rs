@@ -33,7 +33,7 @@ use espws::server::embassy::{worker, WorkerBuffers};
 use espws::server::Slots;
 use espws::ServeConfig;
 use espws_board::provision::{self, Mode, Plan, WifiStrings};
-use espws_apps::settings::Settings;
+use espws_apps::settings::{App, Settings};
 use static_cell::{ConstStaticCell, StaticCell};
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -233,6 +233,10 @@ async fn main(spawner: Spawner) -> ! {
     if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
         spawner.spawn(status_task(hub, period).expect("one status task"));
     }
+    if let (Some(hub), App::Sensor) = (hub, SETTINGS.app) {
+        let rate_hz = SETTINGS.sensor_rate_hz;
+        spawner.spawn(sensor_task(hub, rate_hz).expect("one sensor task"));
+    }
 
     // Tell the user where to go once the address is known (at once for the access point,
     // after DHCP for a station).
@@ -356,6 +360,12 @@ async fn worker_task(
         websocket_rx: &mut memory.websocket_rx,
     };
     worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers).await
+}
+
+/// Pushes simulated sensor readings to every client, `rate_hz` a second.
+#[embassy_executor::task]
+async fn sensor_task(hub: &'static DeviceHub, rate_hz: u16) -> ! {
+    espws_apps::sensor::run_async(hub, EmbassyTimer, rate_hz).await
 }
 
 /// Pushes a JSON status message to every client each period.

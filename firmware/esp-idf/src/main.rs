@@ -24,7 +24,7 @@ use espws::wire::http::{Request, Response};
 use espws_board::budget::esp_idf as budget;
 use espws_apps::device::Device;
 use espws_board::provision::{self, Mode, Plan, WifiStrings};
-use espws_apps::settings::Settings;
+use espws_apps::settings::{App, Settings};
 use espws_apps::DeviceHub;
 
 /// Wi-Fi as built: station when `WIFI_SSID` and `WIFI_PASS` are set, access point otherwise.
@@ -176,6 +176,15 @@ fn start() -> Result<(), Box<dyn std::error::Error>> {
             .stack_size(budget::STATUS_STACK)
             .spawn(move || espws_apps::status::run_blocking(hub, period))?;
         log::info!("status ticks every {} ms to every client", period.as_millis());
+    }
+    if let (Some(hub), App::Sensor) = (hub, SETTINGS.app) {
+        let rate_hz = SETTINGS.sensor_rate_hz;
+        // As light as the status thread: a reading is formatted on its stack the same way.
+        std::thread::Builder::new()
+            .name("espws-sensor".into())
+            .stack_size(budget::STATUS_STACK)
+            .spawn(move || espws_apps::sensor::run_blocking(hub, rate_hz))?;
+        log::info!("sensor readings {rate_hz} times a second to every client");
     }
 
     if let Plan::AccessPoint(ap) = &plan {

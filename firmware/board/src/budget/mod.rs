@@ -16,7 +16,7 @@
 //! from the vendors' documentation or estimated, and every row says which.
 
 use crate::provision::Mode;
-use espws_apps::settings::Settings;
+use espws_apps::settings::{App, Settings};
 
 /// Bytes in a KiB.
 pub const KIB: usize = 1024;
@@ -98,7 +98,7 @@ pub mod bare_metal {
     /// full-size segment (1460 bytes) fits, so a client can always make progress.
     pub const SOCKET_RX: usize = 2048;
     /// TCP send buffer of each worker's socket: what a client may have in flight before a write
-    /// waits. The console page (5.2 KB gzipped) goes out in three fills.
+    /// waits. The console page (11.4 KB gzipped) goes out in six fills.
     pub const SOCKET_TX: usize = 2048;
     /// The size of `espws::server::embassy::worker`'s future serving a device on the 32-bit
     /// targets (riscv32imc, debug and release alike), checked by a `const` assertion in every
@@ -277,11 +277,11 @@ pub mod esp_idf {
     /// bytes deep (x86_64, release). The test requires that one and a half times that, plus
     /// [`BELOW_OUR_CODE`], fit: 64-bit frames against Xtensa's register-window save areas.
     pub const CONNECTION_STACK: usize = 8 * KIB;
-    /// The same for debug builds, whose unoptimised frames are four times deeper (18,775
-    /// bytes on the host since the HTTP phase became one machine for both drivers: debug
-    /// builds keep each of its steps' temporaries). A debug build with 8 clients does not fit
+    /// The same for debug builds, whose unoptimised frames are four times deeper (19,351
+    /// bytes on the host since the HTTP phase became one machine for both drivers and the
+    /// sensor app joined: debug builds keep each step's temporaries). A debug build with 8 clients does not fit
     /// the ESP32 (see the README).
-    pub const CONNECTION_STACK_DEBUG: usize = 30 * KIB;
+    pub const CONNECTION_STACK_DEBUG: usize = 32 * KIB;
     /// Stack ESP-IDF itself uses below our calls: lwIP's socket layer handing work to its
     /// thread, newlib and the UART driver writing log lines, an interrupt's saved context.
     pub const BELOW_OUR_CODE: usize = 2 * KIB;
@@ -355,6 +355,9 @@ pub mod esp_idf {
         if settings.tick.is_some() {
             bytes += STATUS_STACK + TASK_OVERHEAD;
         }
+        if matches!(settings.app, App::Sensor) {
+            bytes += STATUS_STACK + TASK_OVERHEAD;
+        }
         if settings.uses_hub() {
             bytes += n * (settings.hub_queue + HUB_DRAIN_STACK + TASK_OVERHEAD + HUB_DRAIN_CHUNK);
         }
@@ -389,6 +392,9 @@ pub mod esp_idf {
         b.push("espws reaper thread (32 KiB, espws's choice)", REAPER_STACK + TASK_OVERHEAD, Source::Chosen);
         if settings.tick.is_some() {
             b.push("status-tick thread", STATUS_STACK + TASK_OVERHEAD, Source::Chosen);
+        }
+        if matches!(settings.app, App::Sensor) {
+            b.push("sensor thread (as the status thread)", STATUS_STACK + TASK_OVERHEAD, Source::Chosen);
         }
         if settings.uses_hub() {
             b.push(
