@@ -18,6 +18,7 @@ mod error;
 mod event;
 pub mod handshake;
 mod recv_buf;
+mod role;
 pub mod utf8;
 
 pub use config::{Config, ConfigError, Delivery};
@@ -26,3 +27,4 @@ pub use control::ControlFrame;
 pub use error::{ProtocolError, SendError};
 pub use event::{Closed, Data, DataKind, Event, Side};
 pub use recv_buf::RecvBuf;
+pub use role::{MaskKeys, Role};
