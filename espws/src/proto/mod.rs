@@ -11,6 +11,7 @@
 //!    [`Connection::handle_timeout`];
 //! 4. once [`Connection::is_closed`], flush the transmits and drop the transport.
 
+pub mod client_handshake;
 mod config;
 mod connection;
 mod control;

@@ -83,14 +83,12 @@ impl<'h, 'b> Request<'h, 'b> {
 
     /// The values of every header called `name` (case-insensitive), in order.
     pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
-        self.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+        headers_named(self.headers, name)
     }
 
     /// Whether any `name` header lists `token` in its comma-separated value (case-insensitive).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers_named(name).any(|value| {
-            value.split(|&b| b == b',').any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
-        })
+        has_token(self.headers, name, token)
     }
 
     /// The path part of the target, without the query.
@@ -433,6 +431,119 @@ fn entity_head<'o>(
         head = head.header("Allow", b"GET, HEAD");
     }
     head
+}
+
+/// The values of every header called `name` (case-insensitive), in order.
+fn headers_named<'s, 'b>(headers: &'s [Header<'b>], name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
+    headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+}
+
+/// Whether any `name` header lists `token` in its comma-separated value (case-insensitive).
+fn has_token(headers: &[Header<'_>], name: &str, token: &str) -> bool {
+    headers_named(headers, name).any(|value| {
+        value.split(|&b| b == b',').any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// Writes an HTTP/1.1 request head into a caller's buffer: a client's upgrade request.
+pub struct RequestHead<'o>(ResponseHead<'o>);
+
+impl<'o> RequestHead<'o> {
+    /// Starts a request with its request line; the target is the concatenation of `target`.
+    pub fn new(out: &'o mut [u8], method: &str, target: &[&str]) -> Self {
+        let mut head = ResponseHead { out, len: 0, overflowed: false };
+        head.put(method.as_bytes());
+        head.put(b" ");
+        for part in target {
+            head.put(part.as_bytes());
+        }
+        head.put(b" HTTP/1.1\r\n");
+        RequestHead(head)
+    }
+
+    /// Adds one header listing `items`, comma-separated.
+    pub fn header_list(mut self, name: &str, items: &[&str]) -> Self {
+        self.0.put(name.as_bytes());
+        self.0.put(b": ");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.put(b", ");
+            }
+            self.0.put(item.as_bytes());
+        }
+        self.0.put(b"\r\n");
+        self
+    }
+
+    /// Adds one header whose value is the concatenation of `parts`.
+    pub fn header(mut self, name: &str, parts: &[&[u8]]) -> Self {
+        self.0.put(name.as_bytes());
+        self.0.put(b": ");
+        for part in parts {
+            self.0.put(part);
+        }
+        self.0.put(b"\r\n");
+        self
+    }
+
+    /// Ends the head with the blank line; returns its length.
+    pub fn finish(self) -> Result<usize, BufferTooSmall> {
+        self.0.finish()
+    }
+}
+
+/// A parsed HTTP response head (a server's answer to an upgrade request), borrowing from the
+/// receive buffer.
+#[derive(Debug)]
+pub struct ParsedResponse<'h, 'b> {
+    /// The status code, such as 101.
+    pub code: u16,
+    /// The reason phrase, such as `Switching Protocols`.
+    pub reason: &'b str,
+    /// The headers, in the order they came.
+    pub headers: &'h [Header<'b>],
+}
+
+/// The bytes are not an HTTP/1.x response head (or carry more than [`MAX_HEADERS`] headers).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MalformedResponse;
+
+impl<'h, 'b> ParsedResponse<'h, 'b> {
+    /// Parses a response head from the start of `input`, filling `headers`; the count in
+    /// [`Status::Complete`] is the head's length (frames may follow it in the same read).
+    pub fn parse(
+        input: &'b [u8],
+        headers: &'h mut [Header<'b>],
+    ) -> Result<Status<ParsedResponse<'h, 'b>>, MalformedResponse> {
+        let mut res = httparse::Response::new(headers);
+        match res.parse(input) {
+            Ok(httparse::Status::Partial) => Ok(Status::Partial),
+            Ok(httparse::Status::Complete(len)) => Ok(Status::Complete(
+                ParsedResponse {
+                    code: res.code.unwrap_or_default(),
+                    reason: res.reason.unwrap_or_default(),
+                    headers: res.headers,
+                },
+                len,
+            )),
+            Err(_) => Err(MalformedResponse),
+        }
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        headers_named(self.headers, name).next()
+    }
+
+    /// The values of every header called `name` (case-insensitive), in order.
+    pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
+        headers_named(self.headers, name)
+    }
+
+    /// Whether any `name` header lists `token` in its comma-separated value (case-insensitive).
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        has_token(self.headers, name, token)
+    }
 }
 
 #[cfg(test)]
