@@ -24,7 +24,7 @@ use embassy_futures::select::{select, Either, Either3};
 use embedded_io_async::{Error as _, ErrorKind, Read, Write};
 
 use crate::proto::handshake::{self, Answer, Declined, HeadError, Policy};
-use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError};
 use crate::time::{Clock, Instant};
 use crate::wire::frame::EncodedHeader;
 use crate::wire::http::{self, Request, Response, StatusCode, EMPTY_HEADER, MAX_HEADERS};
@@ -206,7 +206,20 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// Runs `config` over `io`; a write blocked longer than `write_timeout` drops the peer.
     /// `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
-        let conn = Connection::new(config, timer.now());
+        Self::with_role(io, rx, config, Role::Server, timer, write_timeout)
+    }
+
+    /// Runs `config` over `io` as either end; a client's `rx` may hold frames that followed the
+    /// 101 (see [`client::connect_async`](crate::client::connect_async)).
+    pub fn with_role(
+        io: T,
+        rx: RecvBuf<B>,
+        config: Config,
+        role: Role,
+        timer: K,
+        write_timeout: Duration,
+    ) -> Self {
+        let conn = Connection::with_role(config, role, timer.now());
         WebSocket { io, conn, rx, timer, write_timeout, sleep: None, armed: None, finished: false }
     }
 
@@ -317,6 +330,24 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             handler(event, &mut replies);
             let mut failed = false;
             for (header, payload) in &replies.queued {
+                if let Some(key) = header.mask() {
+                    // A client's reply: masked through a buffer, as Sender::send_part does.
+                    if timed_write_masked(
+                        &mut self.io,
+                        &self.timer,
+                        self.write_timeout,
+                        header.as_bytes(),
+                        payload,
+                        key,
+                    )
+                    .await
+                    .is_err()
+                    {
+                        failed = true;
+                        break;
+                    }
+                    continue;
+                }
                 let parts = [header.as_bytes(), *payload];
                 // Most replies go out at once, without building a future for the write.
                 let written = match try_write(&mut self.io, &parts) {
@@ -484,7 +515,19 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
     /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
     /// frame is not destroyed by a reset.
+    ///
+    /// A client leaves closing TCP to the server (RFC 6455 section 7.1.1): it waits for the
+    /// server's FIN, at most the close timeout, before it sends its own.
     pub async fn linger(&mut self) {
+        if !self.conn.role().is_server() {
+            if self.conn.outcome().is_some_and(Closed::wants_linger) {
+                let deadline = self.timer.now() + self.conn.config().close_timeout;
+                drain_until(&mut self.io, &mut self.rx, &self.timer, deadline).await;
+            }
+            let deadline = self.timer.now() + LINGER;
+            let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
+            return;
+        }
         let deadline = self.timer.now() + LINGER;
         if self.conn.outcome().is_some_and(Closed::wants_linger) {
             linger(&mut self.io, &mut self.rx, &self.timer, deadline).await;
@@ -514,8 +557,13 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
-        let written =
-            timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await;
+        let written = match header.mask() {
+            None => timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await,
+            Some(key) => {
+                timed_write_masked(self.io, self.timer, self.write_timeout, header.as_bytes(), payload, key)
+                    .await
+            }
+        };
         if written.is_err() {
             // A peer that stopped reading past the write timeout is treated as gone.
             self.conn.handle_eof();
@@ -525,7 +573,8 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
 
     /// Writes bytes that already form complete frames (a queued broadcast, say) as they are.
     ///
-    /// The caller vouches that they are whole, unmasked server frames.
+    /// The caller vouches that they are whole frames of this end: unmasked for a server, masked
+    /// with fresh keys for a client.
     pub async fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error<T::Error>> {
         if !self.conn.can_send() {
             return Err(Error::Send(SendError::Closed));
@@ -636,6 +685,46 @@ async fn linger<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
     deadline: Instant,
 ) {
     let _ = select(io.shutdown_write(), timer.sleep_until(deadline)).await;
+    drain_until(io, rx, timer, deadline).await;
+}
+
+/// Writes a client frame: `header`, then `payload` masked with `key` through a buffer, a piece
+/// at a time, giving up after `timeout` per piece.
+async fn timed_write_masked<T: Transport, K: Timer>(
+    io: &mut T,
+    timer: &K,
+    timeout: Duration,
+    header: &[u8],
+    payload: &[u8],
+    key: [u8; 4],
+) -> Result<(), Error<T::Error>> {
+    const CHUNK: usize = crate::blocking::MASK_CHUNK;
+    let mut scratch = [0u8; CHUNK];
+    let mut offset = 0u64;
+    let mut head = header;
+    let mut rest = payload;
+    loop {
+        let n = rest.len().min(CHUNK);
+        let masked = &mut scratch[..n];
+        masked.copy_from_slice(&rest[..n]);
+        crate::wire::mask::apply_mask(masked, key, offset);
+        timed_write(io, timer, timeout, &[head, masked]).await?;
+        head = &[];
+        offset += n as u64;
+        rest = &rest[n..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads and discards until the peer's FIN, an error or `deadline`.
+async fn drain_until<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    timer: &K,
+    deadline: Instant,
+) {
     loop {
         rx.clear();
         match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {

@@ -1,0 +1,58 @@
+//! Connecting from a PC or ESP-IDF: resolve the host, open TCP, upgrade, with masking keys from
+//! the operating system's random number generator.
+
+use ::std::boxed::Box;
+use ::std::io;
+use ::std::net::{TcpStream, ToSocketAddrs};
+use ::std::vec;
+
+use super::{connect, ClientConfig, ConnectError, Connected};
+use crate::blocking::{StdClock, TcpTransport, WebSocket};
+use crate::proto::RecvBuf;
+
+/// A blocking client connection over `std::net`.
+pub type StdWebSocket = WebSocket<TcpTransport, Box<[u8]>, StdClock>;
+
+/// A masking-key source backed by the operating system's random number generator.
+///
+/// Panics if the OS has no entropy to give, which on a PC or ESP-IDF does not happen once the
+/// system is up: a client must not fall back to predictable keys.
+pub fn os_keys() -> [u8; 4] {
+    let mut key = [0u8; 4];
+    getrandom::getrandom(&mut key).expect("the operating system's random number generator failed");
+    key
+}
+
+/// Resolves `host:port` and opens TCP to the first address that answers within `timeout`.
+pub fn open_tcp(host: &str, port: u16, timeout: ::core::time::Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name resolved to no address");
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Connects to `config.request.url` (`ws://` only; see the `tls` module for `wss://`) with a
+/// receive buffer of `rx_buffer` bytes.
+pub fn connect_tcp<'a>(
+    config: &ClientConfig<'a>,
+    rx_buffer: usize,
+) -> Result<Connected<'a, StdWebSocket>, ConnectError<io::Error>> {
+    let url = &config.request.url;
+    if url.secure {
+        return Err(ConnectError::Io(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "wss:// needs TLS, which this build does not include",
+        )));
+    }
+    let stream = open_tcp(url.host, url.port, config.handshake_timeout).map_err(ConnectError::Io)?;
+    let _ = stream.set_write_timeout(Some(config.write_timeout));
+    let rx = RecvBuf::new(vec![0u8; rx_buffer].into_boxed_slice());
+    connect(TcpTransport::new(stream), rx, StdClock::new(), config, os_keys)
+}
