@@ -56,3 +56,58 @@ pub fn connect_tcp<'a>(
     let rx = RecvBuf::new(vec![0u8; rx_buffer].into_boxed_slice());
     connect(TcpTransport::new(stream), rx, StdClock::new(), config, os_keys)
 }
+
+/// A random number for the backoff's jitter, from the OS.
+fn os_random() -> u32 {
+    u32::from_le_bytes(os_keys())
+}
+
+/// Dials `config.request.url` again and again with `policy`'s backoff, running `session` on
+/// each connection, until a session ends it on purpose ([`Ended::ByApplication`]).
+///
+/// Each attempt, each wait and why each connection ended are logged. A silent server is found by
+/// the connection's keepalive ([`Config::ping_interval`](crate::Config) and `pong_timeout`),
+/// which ends the session like any other loss.
+pub fn run_reconnecting<'a>(
+    config: &ClientConfig<'a>,
+    rx_buffer: usize,
+    policy: super::reconnect::Policy,
+    mut session: impl FnMut(&mut StdWebSocket, Option<&'a str>) -> super::reconnect::Ended,
+) {
+    use super::reconnect::{Backoff, Ended};
+    use crate::time::Clock as _;
+    let clock = StdClock::new();
+    let mut backoff = Backoff::new(policy);
+    let url = config.request.url;
+    let mut attempt: u32 = 0;
+    loop {
+        attempt = attempt.wrapping_add(1);
+        info!("dial {}: {}:{}{}", attempt, url.host, url.port, url.resource);
+        let delay = match connect_tcp(config, rx_buffer) {
+            Err(e) => {
+                let delay = backoff.dial_failed(os_random());
+                let text = ::std::format!("{e}");
+                warn!("dial {} failed: {}", attempt, text.as_str());
+                delay
+            }
+            Ok(Connected { mut ws, protocol }) => {
+                info!("connected (subprotocol {})", protocol.unwrap_or("none"));
+                backoff.connected(clock.now());
+                let ended = session(&mut ws, protocol);
+                ws.finish();
+                ws.linger();
+                let how = ws.connection().outcome();
+                let text = how.map_or(::std::string::String::from("dropped"), |how| ::std::format!("{how}"));
+                let who = if ended == Ended::ByApplication { "the application" } else { "the connection" };
+                info!("connection ended ({} ended it): {}", who, text.as_str());
+                backoff.disconnected(clock.now(), ended, os_random())
+            }
+        };
+        let Some(delay) = delay else {
+            info!("not reconnecting: the application closed");
+            return;
+        };
+        info!("reconnecting in {} ms ({} failures in a row)", delay.as_millis() as u64, backoff.failures());
+        ::std::thread::sleep(delay);
+    }
+}
