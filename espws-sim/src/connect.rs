@@ -2,6 +2,7 @@
 //! with backoff, instead of listening.
 
 use espws::client::reconnect::{Ended, Policy};
+use espws::client::tls::TlsConfig;
 use espws::client::{Auth, ClientConfig};
 use espws::proto::client_handshake::ClientRequest;
 use espws::wire::url::Url;
@@ -13,8 +14,8 @@ use crate::Args;
 pub fn run(args: &Args, url: &str, settings: &Settings<'static>) -> Result<(), String> {
     let url: &'static str = Box::leak(url.to_owned().into_boxed_str());
     let url = Url::parse(url).map_err(|e| format!("--connect {url}: {e}"))?;
-    if args.ca_file.is_some() || url.secure {
-        return Err("wss:// and --ca-file need TLS, which this build does not include yet".into());
+    if args.ca_file.is_some() && !url.secure {
+        return Err("--ca-file is for wss:// URLs".into());
     }
     let headers: Vec<(&'static str, &'static str)> = args
         .headers
@@ -35,9 +36,26 @@ pub fn run(args: &Args, url: &str, settings: &Settings<'static>) -> Result<(), S
     config.handshake_timeout = settings.handshake_timeout;
     config.write_timeout = settings.write_timeout;
     log::info!("espws-sim {} dialling {} (echo app, blocking driver)", env!("CARGO_PKG_VERSION"), url.host);
-    espws::client::std::run_reconnecting(&config, settings.rx_buffer, Policy::default(), |ws, _| {
-        espws_apps::echo::run_blocking(ws);
-        Ended::Lost
-    });
+    let rx = settings.rx_buffer;
+    if url.secure {
+        let tls = match &args.ca_file {
+            Some(path) => TlsConfig::ca_file(path.as_ref()).map_err(|e| format!("--ca-file {path}: {e}"))?,
+            None => TlsConfig::webpki_roots(),
+        };
+        let dial = |config: &ClientConfig<'static>| espws::client::tls::connect_tls(config, rx, &tls);
+        espws::client::std::run_reconnecting(&config, Policy::default(), dial, echo);
+    } else {
+        let dial = |config: &ClientConfig<'static>| espws::client::std::connect_tcp(config, rx);
+        espws::client::std::run_reconnecting(&config, Policy::default(), dial, echo);
+    }
     Ok(())
+}
+
+/// The echo app on one connection; losing it means dialling again.
+fn echo<T: espws::blocking::Transport>(
+    ws: &mut espws::blocking::WebSocket<T, Box<[u8]>, espws::blocking::StdClock>,
+    _: Option<&str>,
+) -> Ended {
+    espws_apps::echo::run_blocking(ws);
+    Ended::Lost
 }

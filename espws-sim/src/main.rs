@@ -83,7 +83,7 @@ struct Args {
     /// A subprotocol the server speaks (repeatable); the first one the client offers wins.
     #[arg(long = "protocol", value_name = "NAME")]
     protocols: Vec<String>,
-    /// Dial out to this ws:// URL and run the echo app over it (reconnecting with backoff)
+    /// Dial out to this ws:// or wss:// URL and run the echo app over it (reconnecting with backoff)
     /// instead of listening; --token and --protocol are then what the device presents and offers.
     #[arg(long, value_name = "URL")]
     connect: Option<String>,

@@ -8,6 +8,8 @@
 pub mod reconnect;
 #[cfg(feature = "std")]
 pub mod std;
+#[cfg(feature = "tls-rustls")]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

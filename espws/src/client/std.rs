@@ -62,17 +62,22 @@ fn os_random() -> u32 {
     u32::from_le_bytes(os_keys())
 }
 
-/// Dials `config.request.url` again and again with `policy`'s backoff, running `session` on
-/// each connection, until a session ends it on purpose ([`Ended::ByApplication`]).
+/// Dials with `dial` again and again with `policy`'s backoff, running `session` on each
+/// connection, until a session ends it on purpose ([`Ended::ByApplication`]).
 ///
-/// Each attempt, each wait and why each connection ended are logged. A silent server is found by
-/// the connection's keepalive ([`Config::ping_interval`](crate::Config) and `pong_timeout`),
-/// which ends the session like any other loss.
-pub fn run_reconnecting<'a>(
+/// `dial` is [`connect_tcp`] for `ws://` (or `tls::connect_tls` for `wss://`). Each attempt, each
+/// wait and why each connection ended are logged. A silent server is found by the connection's
+/// keepalive ([`Config::ping_interval`](crate::Config) and `pong_timeout`), which ends the
+/// session like any other loss.
+///
+/// [`Ended::ByApplication`]: super::reconnect::Ended::ByApplication
+pub fn run_reconnecting<'a, T: crate::blocking::Transport>(
     config: &ClientConfig<'a>,
-    rx_buffer: usize,
     policy: super::reconnect::Policy,
-    mut session: impl FnMut(&mut StdWebSocket, Option<&'a str>) -> super::reconnect::Ended,
+    mut dial: impl FnMut(
+        &ClientConfig<'a>,
+    ) -> Result<Connected<'a, WebSocket<T, Box<[u8]>, StdClock>>, ConnectError<io::Error>>,
+    mut session: impl FnMut(&mut WebSocket<T, Box<[u8]>, StdClock>, Option<&'a str>) -> super::reconnect::Ended,
 ) {
     use super::reconnect::{Backoff, Ended};
     use crate::time::Clock as _;
@@ -83,7 +88,7 @@ pub fn run_reconnecting<'a>(
     loop {
         attempt = attempt.wrapping_add(1);
         info!("dial {}: {}:{}{}", attempt, url.host, url.port, url.resource);
-        let delay = match connect_tcp(config, rx_buffer) {
+        let delay = match dial(config) {
             Err(e) => {
                 let delay = backoff.dial_failed(os_random());
                 let text = ::std::format!("{e}");
