@@ -5,6 +5,8 @@
 //! [`connect`] and [`connect_async`] write the upgrade request, check the answer and hand back
 //! the connection. `std` and `tokio` add helpers that resolve the host and open TCP themselves.
 
+#[cfg(feature = "tls-embedded")]
+pub mod embedded_tls;
 pub mod reconnect;
 #[cfg(feature = "std")]
 pub mod std;
@@ -130,6 +132,7 @@ where
     use embedded_io::{Error as _, ErrorKind};
     let (len, expected) = write_request(&config.request, &mut rx, keys)?;
     io.write_all(&rx.spare_mut()[..len]).map_err(ConnectError::Io)?;
+    io.flush().map_err(ConnectError::Io)?;
     let deadline = clock.now() + config.handshake_timeout;
     let upgraded = loop {
         let full = rx.spare_mut().is_empty();
@@ -175,6 +178,11 @@ where
     let (len, expected) = write_request(&config.request, &mut rx, keys)?;
     let deadline = timer.now() + config.handshake_timeout;
     match select(io.write_all(&rx.spare_mut()[..len]), timer.sleep_until(deadline)).await {
+        Either::First(result) => result.map_err(ConnectError::Io)?,
+        Either::Second(()) => return Err(ConnectError::Handshake(HandshakeError::TimedOut)),
+    }
+    // A TLS transport holds the request in a record until flushed.
+    match select(io.flush(), timer.sleep_until(deadline)).await {
         Either::First(result) => result.map_err(ConnectError::Io)?,
         Either::Second(()) => return Err(ConnectError::Handshake(HandshakeError::TimedOut)),
     }
