@@ -5,6 +5,8 @@
 //! [`connect`] and [`connect_async`] write the upgrade request, check the answer and hand back
 //! the connection. `std` and `tokio` add helpers that resolve the host and open TCP themselves.
 
+#[cfg(feature = "embassy")]
+pub mod embassy;
 #[cfg(feature = "tls-embedded")]
 pub mod embedded_tls;
 pub mod reconnect;
@@ -62,6 +64,8 @@ pub enum ConnectError<E> {
     Handshake(HandshakeError),
     /// The upgrade request does not fit the receive buffer.
     RequestTooLarge,
+    /// The TCP connection could not be opened (refused, unreachable or timed out).
+    NoConnection,
 }
 
 impl<E: core::fmt::Debug> core::fmt::Display for ConnectError<E> {
@@ -70,6 +74,7 @@ impl<E: core::fmt::Debug> core::fmt::Display for ConnectError<E> {
             ConnectError::Io(e) => write!(f, "transport error: {e:?}"),
             ConnectError::Handshake(e) => write!(f, "{e}"),
             ConnectError::RequestTooLarge => f.write_str("the upgrade request does not fit the buffer"),
+            ConnectError::NoConnection => f.write_str("the TCP connection could not be opened"),
         }
     }
 }
