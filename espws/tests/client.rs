@@ -179,3 +179,48 @@ fn a_server_that_drops_mid_message_ends_the_connection_for_the_app() {
     assert_eq!(ended, Some(Closed::Dropped));
     server.join().unwrap();
 }
+
+#[cfg(feature = "tokio")]
+mod on_tokio {
+    use super::*;
+
+    fn config(url: &str, timeout: Duration) -> ClientConfig<'_> {
+        let mut config = ClientConfig::new(ClientRequest::new(Url::parse(url).unwrap()));
+        config.handshake_timeout = timeout;
+        config
+    }
+
+    #[tokio::test]
+    async fn the_async_client_masks_what_it_sends_and_reads_what_the_server_sends() {
+        let (url, server) = server(|mut stream, key| {
+            upgrade(&mut stream, &key);
+            let (b0, mask, payload) = read_frame(&mut stream);
+            assert_eq!((b0, payload.as_slice()), (0x82, &[1u8, 2, 3][..]));
+            assert!(mask.is_some());
+            stream.write_all(&[0x82, 0x03, 3, 2, 1]).unwrap();
+            let (b0, _, _) = read_frame(&mut stream);
+            assert_eq!(b0, 0x88);
+            stream.write_all(&[0x88, 0x02, 0x03, 0xE8]).unwrap();
+        });
+        let config = config(&url, Duration::from_secs(5));
+        let Connected { mut ws, .. } = client::tokio::connect_tcp(&config, 4096).await.unwrap();
+        ws.sender().send_binary(&[1, 2, 3]).await.unwrap();
+        let (event, _) = ws.next_event().await.unwrap().unwrap();
+        assert!(matches!(event, Event::Data(d) if d.payload == [3, 2, 1]));
+        ws.finish().await;
+        assert!(matches!(ws.connection().outcome(), Some(Closed::Handshake { .. })));
+        tokio::task::spawn_blocking(move || server.join().unwrap()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_async_client_times_out_a_server_that_never_answers() {
+        let (url, server) = server(|stream, _| {
+            thread::sleep(Duration::from_millis(800));
+            drop(stream);
+        });
+        let config = config(&url, Duration::from_millis(200));
+        let err = client::tokio::connect_tcp(&config, 4096).await.err().unwrap();
+        assert!(matches!(err, ConnectError::Handshake(HandshakeError::TimedOut)), "{err}");
+        tokio::task::spawn_blocking(move || server.join().unwrap()).await.unwrap();
+    }
+}

@@ -118,8 +118,8 @@ impl Closed {
 impl core::fmt::Display for Closed {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Closed::Handshake { code, initiator: Side::Peer } => write!(f, "{code}, closed by the client"),
-            Closed::Handshake { code, initiator: Side::Local } => write!(f, "{code}, closed by the server"),
+            Closed::Handshake { code, initiator: Side::Peer } => write!(f, "{code}, closed by the peer"),
+            Closed::Handshake { code, initiator: Side::Local } => write!(f, "{code}, closed by this side"),
             Closed::Failed(e) => write!(f, "{}, {}", e.close_code(), e.reason()),
             Closed::PongTimeout => write!(f, "1001, no answer to ping"),
             Closed::CloseTimeout => write!(f, "1006, no answer to the close frame"),
