@@ -22,6 +22,7 @@ extern crate std;
 mod log;
 
 pub mod blocking;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod hub;
 pub mod nonblocking;

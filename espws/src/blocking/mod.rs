@@ -82,12 +82,18 @@ pub struct Sender<'a, T, C> {
 impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// Runs `config` over `io`. `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, clock: C) -> Self {
-        Self::with_role(io, rx, config, Role::Server, clock)
+        Self::build(io, rx, config, Role::Server, clock)
     }
 
     /// Runs `config` over `io` as either end; a client's `rx` may hold frames that followed the
-    /// 101 (see [`client::connect`](crate::client::connect)).
+    /// 101 (see [`client::connect`](crate::client::connect)). Needs the `client` feature, which
+    /// compiles the masking of outgoing payloads into the driver.
+    #[cfg(feature = "client")]
     pub fn with_role(io: T, rx: RecvBuf<B>, config: Config, role: Role, clock: C) -> Self {
+        Self::build(io, rx, config, role, clock)
+    }
+
+    fn build(io: T, rx: RecvBuf<B>, config: Config, role: Role, clock: C) -> Self {
         let now = clock.now();
         let conn = Connection::with_role(config, role, now);
         WebSocket { io, conn, rx, clock, read_timeout: None, now, finished: false }
@@ -319,10 +325,14 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        #[cfg(feature = "client")]
         let written = match header.mask() {
             None => self.io.write_all_vectored(&[header.as_bytes(), payload]),
             Some(key) => write_masked(self.io, header.as_bytes(), payload, key),
         };
+        // Without the client feature no connection has the client's role: headers are unmasked.
+        #[cfg(not(feature = "client"))]
+        let written = self.io.write_all_vectored(&[header.as_bytes(), payload]);
         written.map_err(|e| {
             // A peer that stopped reading past the write timeout is treated as gone.
             self.conn.handle_eof();
@@ -332,6 +342,7 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
 
     /// Like [`send_part`](Self::send_part) for a payload the caller owns: a client masks it in
     /// place, without a copy, so it holds masked bytes afterwards. A server leaves it as it is.
+    #[cfg(feature = "client")]
     pub fn send_part_in_place(
         &mut self,
         kind: DataKind,
@@ -361,10 +372,12 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
 }
 
 /// How much of a borrowed payload a client masks at a time, on the stack.
+#[cfg(feature = "client")]
 pub(crate) const MASK_CHUNK: usize = if cfg!(feature = "std") { 1024 } else { 256 };
 
 /// Writes a client frame: `header`, then `payload` masked with `key` through a stack buffer, a
 /// piece at a time. Kept out of line so that the server's send path does not pay for its stack.
+#[cfg(feature = "client")]
 #[inline(never)]
 fn write_masked<T: Transport>(
     io: &mut T,

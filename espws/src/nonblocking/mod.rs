@@ -206,11 +206,14 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// Runs `config` over `io`; a write blocked longer than `write_timeout` drops the peer.
     /// `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
-        Self::with_role(io, rx, config, Role::Server, timer, write_timeout)
+        Self::build(io, rx, config, Role::Server, timer, write_timeout)
     }
 
     /// Runs `config` over `io` as either end; a client's `rx` may hold frames that followed the
-    /// 101 (see [`client::connect_async`](crate::client::connect_async)).
+    /// 101 (see [`client::connect_async`](crate::client::connect_async)). Needs the `client`
+    /// feature, which compiles the masking of outgoing payloads into the driver (and so is off
+    /// in the bare-metal server, whose task sizes it would grow).
+    #[cfg(feature = "client")]
     pub fn with_role(
         io: T,
         rx: RecvBuf<B>,
@@ -219,6 +222,10 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         timer: K,
         write_timeout: Duration,
     ) -> Self {
+        Self::build(io, rx, config, role, timer, write_timeout)
+    }
+
+    fn build(io: T, rx: RecvBuf<B>, config: Config, role: Role, timer: K, write_timeout: Duration) -> Self {
         let conn = Connection::with_role(config, role, timer.now());
         WebSocket { io, conn, rx, timer, write_timeout, sleep: None, armed: None, finished: false }
     }
@@ -330,6 +337,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             handler(event, &mut replies);
             let mut failed = false;
             for (header, payload) in &replies.queued {
+                #[cfg(feature = "client")]
                 if let Some(key) = header.mask() {
                     // A client's reply: masked through a buffer, as Sender::send_part does.
                     if timed_write_masked(
@@ -519,6 +527,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// A client leaves closing TCP to the server (RFC 6455 section 7.1.1): it waits for the
     /// server's FIN, at most the close timeout, before it sends its own.
     pub async fn linger(&mut self) {
+        #[cfg(feature = "client")]
         if !self.conn.role().is_server() {
             if self.conn.outcome().is_some_and(Closed::wants_linger) {
                 let deadline = self.timer.now() + self.conn.config().close_timeout;
@@ -557,6 +566,7 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        #[cfg(feature = "client")]
         let written = match header.mask() {
             None => timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await,
             Some(key) => {
@@ -564,6 +574,10 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
                     .await
             }
         };
+        // Without the client feature no connection has the client's role: headers are unmasked.
+        #[cfg(not(feature = "client"))]
+        let written =
+            timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await;
         if written.is_err() {
             // A peer that stopped reading past the write timeout is treated as gone.
             self.conn.handle_eof();
@@ -685,11 +699,18 @@ async fn linger<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
     deadline: Instant,
 ) {
     let _ = select(io.shutdown_write(), timer.sleep_until(deadline)).await;
-    drain_until(io, rx, timer, deadline).await;
+    loop {
+        rx.clear();
+        match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {
+            Either::First(Ok(0)) | Either::First(Err(_)) | Either::Second(()) => return,
+            Either::First(Ok(_)) => {}
+        }
+    }
 }
 
 /// Writes a client frame: `header`, then `payload` masked with `key` through a buffer, a piece
 /// at a time, giving up after `timeout` per piece.
+#[cfg(feature = "client")]
 async fn timed_write_masked<T: Transport, K: Timer>(
     io: &mut T,
     timer: &K,
@@ -718,7 +739,9 @@ async fn timed_write_masked<T: Transport, K: Timer>(
     }
 }
 
-/// Reads and discards until the peer's FIN, an error or `deadline`.
+/// Reads and discards until the peer's FIN, an error or `deadline`: a client's wait for the
+/// server to close first.
+#[cfg(feature = "client")]
 async fn drain_until<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
