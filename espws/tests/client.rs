@@ -224,3 +224,19 @@ mod on_tokio {
         tokio::task::spawn_blocking(move || server.join().unwrap()).await.unwrap();
     }
 }
+
+#[test]
+fn send_part_in_place_masks_the_callers_bytes_without_a_copy() {
+    let (url, server) = server(|mut stream, key| {
+        upgrade(&mut stream, &key);
+        let (b0, mask, payload) = read_frame(&mut stream);
+        assert_eq!((b0, payload.as_slice()), (0x82, &[9u8; 300][..]));
+        assert!(mask.is_some());
+    });
+    let Connected { mut ws, .. } = dial(&url, Duration::from_secs(5)).unwrap();
+    let mut payload = [9u8; 300];
+    ws.sender().send_part_in_place(DataKind::Binary, &mut payload, true, true).unwrap();
+    // The bytes were masked where they lay.
+    assert_ne!(payload, [9u8; 300]);
+    server.join().unwrap();
+}
