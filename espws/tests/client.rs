@@ -240,3 +240,47 @@ fn send_part_in_place_masks_the_callers_bytes_without_a_copy() {
     assert_ne!(payload, [9u8; 300]);
     server.join().unwrap();
 }
+
+#[test]
+fn the_reconnect_loop_redials_after_a_loss_and_stops_after_an_application_close() {
+    use espws::client::reconnect::{Ended, Policy};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    let server = thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                assert_eq!(stream.read(&mut byte).unwrap(), 1);
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8(head).unwrap();
+            let key = head.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_string();
+            upgrade(&mut stream, &key);
+            // Lose the connection at once.
+            drop(stream);
+        }
+    });
+    let config = ClientConfig::new(ClientRequest::new(Url::parse(&url).unwrap()));
+    let policy = Policy { floor: Duration::from_millis(100), jitter_percent: 0, ..Policy::default() };
+    let mut sessions = Vec::new();
+    let started = Instant::now();
+    client::std::run_reconnecting(
+        &config,
+        policy,
+        |config| client::std::connect_tcp(config, 4096),
+        |ws, _| {
+            while let Ok(Some(_)) = ws.next_event() {}
+            sessions.push(started.elapsed());
+            if sessions.len() == 2 {
+                Ended::ByApplication
+            } else {
+                Ended::Lost
+            }
+        },
+    );
+    assert_eq!(sessions.len(), 2);
+    assert!(sessions[1] - sessions[0] >= Duration::from_millis(100), "{sessions:?}");
+    server.join().unwrap();
+}
