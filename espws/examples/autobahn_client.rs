@@ -2,7 +2,8 @@
 //! case's connection echoes every message back, as the suite asks.
 //!
 //! ```text
-//! autobahn_client [--runtime threads|tokio] [--agent NAME] ws://127.0.0.1:9001
+//! autobahn_client [--runtime threads|tokio] [--agent NAME] [--rx-buffer BYTES]
+//!                 [--delivery chunked|whole] ws://127.0.0.1:9001
 //! ```
 //!
 //! Exits 0 once the server has updated its reports.
@@ -15,15 +16,20 @@ use espws::proto::Delivery;
 use espws::wire::url::Url;
 use espws::{Config, DataKind, Event};
 
-/// Big enough for the suite's largest frames to stream through in few pieces.
-const RX_BUFFER: usize = 64 * 1024;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// The receive buffer: by default big enough for the suite's largest frames to stream through
+/// in few pieces.
+static RX_BUFFER: AtomicUsize = AtomicUsize::new(64 * 1024);
+/// Whole-message delivery instead of chunks.
+static WHOLE: AtomicBool = AtomicBool::new(false);
 
 fn config(url: Url<'_>) -> ClientConfig<'_> {
     let mut config = ClientConfig::new(ClientRequest::new(url));
     config.connection = Config {
         // Case group 9 sends messages of up to 16 MiB.
         max_message: 64 << 20,
-        delivery: Delivery::Chunked,
+        delivery: if WHOLE.load(Ordering::Relaxed) { Delivery::Whole } else { Delivery::Chunked },
         // The suite judges the frames a client sends: no unsolicited pings.
         ping_interval: None,
         ..Config::default()
@@ -40,6 +46,15 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--runtime" => runtime = args.next().unwrap_or_default(),
             "--agent" => agent = args.next().unwrap_or_default(),
+            "--rx-buffer" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => RX_BUFFER.store(n, Ordering::Relaxed),
+                None => return usage(),
+            },
+            "--delivery" => match args.next().as_deref() {
+                Some("whole") => WHOLE.store(true, Ordering::Relaxed),
+                Some("chunked") => WHOLE.store(false, Ordering::Relaxed),
+                _ => return usage(),
+            },
             _ if base.is_none() && !arg.starts_with('-') => base = Some(arg),
             _ => return usage(),
         }
@@ -64,7 +79,9 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: autobahn_client [--runtime threads|tokio] [--agent NAME] URL");
+    eprintln!(
+        "usage: autobahn_client [--runtime threads|tokio] [--agent NAME] [--rx-buffer BYTES] [--delivery chunked|whole] URL"
+    );
     ExitCode::from(2)
 }
 
@@ -74,7 +91,8 @@ mod threads {
     fn open(url: &str) -> Result<Connected<'_, client::std::StdWebSocket>, String> {
         let url = Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
         let config = config(url);
-        client::std::connect_tcp(&config, RX_BUFFER).map_err(|e| format!("{}: {e}", url.resource))
+        client::std::connect_tcp(&config, RX_BUFFER.load(Ordering::Relaxed))
+            .map_err(|e| format!("{}: {e}", url.resource))
     }
 
     pub fn run(base: &str, agent: &str) -> Result<u32, String> {
@@ -124,7 +142,9 @@ mod tokio_runtime {
     async fn open(url: &str) -> Result<Connected<'_, client::tokio::TokioWebSocket>, String> {
         let url = Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
         let config = config(url);
-        client::tokio::connect_tcp(&config, RX_BUFFER).await.map_err(|e| format!("{}: {e}", url.resource))
+        client::tokio::connect_tcp(&config, RX_BUFFER.load(Ordering::Relaxed))
+            .await
+            .map_err(|e| format!("{}: {e}", url.resource))
     }
 
     pub fn run(base: &str, agent: &str) -> Result<u32, String> {
