@@ -1,5 +1,6 @@
 //! espws-sim: runs the device's applications on a PC, over the same library code.
 
+mod connect;
 mod runtime;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -86,6 +87,16 @@ struct Args {
     /// A subprotocol the server speaks (repeatable); the first one the client offers wins.
     #[arg(long = "protocol", value_name = "NAME")]
     protocols: Vec<String>,
+    /// Dial out to this ws:// or wss:// URL and run the echo app over it (reconnecting with backoff)
+    /// instead of listening; --token and --protocol are then what the device presents and offers.
+    #[arg(long, value_name = "URL")]
+    connect: Option<String>,
+    /// A header to send with --connect, as 'Name: value' (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A CA certificate (PEM) to trust for wss:// with --connect.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -252,6 +263,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(url) = &args.connect {
+        return match connect::run(&args, url, &settings) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("espws-sim: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let hub = settings.uses_hub().then(|| DeviceHub::leak(settings.max_clients, settings.hub_queue));
     let result = match args.runtime {
         RuntimeArg::Threads => runtime::threads::run(&args, Device::new(settings, hub)),

@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
-use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
 pub use crate::time::Clock;
 use crate::time::Instant;
 use crate::{CloseCode, DataKind};
@@ -87,8 +87,20 @@ pub struct Sender<'a, T, C> {
 impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// Runs `config` over `io`. `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, clock: C) -> Self {
+        Self::build(io, rx, config, Role::Server, clock)
+    }
+
+    /// Runs `config` over `io` as either end; a client's `rx` may hold frames that followed the
+    /// 101 (see [`client::connect`](crate::client::connect)). Needs the `client` feature, which
+    /// compiles the masking of outgoing payloads into the driver.
+    #[cfg(feature = "client")]
+    pub fn with_role(io: T, rx: RecvBuf<B>, config: Config, role: Role, clock: C) -> Self {
+        Self::build(io, rx, config, role, clock)
+    }
+
+    fn build(io: T, rx: RecvBuf<B>, config: Config, role: Role, clock: C) -> Self {
         let now = clock.now();
-        let conn = Connection::new(config, now);
+        let conn = Connection::with_role(config, role, now);
         WebSocket { io, conn, rx, clock, read_timeout: None, now, finished: false }
     }
 
@@ -156,14 +168,23 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     }
 
     /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
-    /// still be reading, reads and discards until its FIN or [`LINGER`](crate::proto::LINGER) passes, so that the close
+    /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
     /// frame is not destroyed by a reset.
+    ///
+    /// A client leaves closing TCP to the server (RFC 6455 section 7.1.1): it waits for the
+    /// server's FIN, at most the close timeout, before it sends its own.
     pub fn linger(&mut self) {
-        let _ = self.io.shutdown_write();
-        if !self.conn.outcome().is_some_and(Closed::wants_linger) {
-            return;
+        let client = !self.conn.role().is_server();
+        if !client {
+            let _ = self.io.shutdown_write();
         }
-        serve::linger(&mut self.io, &mut self.rx, &self.clock);
+        if self.conn.outcome().is_some_and(Closed::wants_linger) {
+            let wait = if client { self.conn.config().close_timeout } else { LINGER };
+            serve::drain_until(&mut self.io, &mut self.rx, &self.clock, self.clock.now() + wait);
+        }
+        if client {
+            let _ = self.io.shutdown_write();
+        }
     }
 
     /// A [`Sender`] for sending outside of an event.
@@ -283,7 +304,9 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
 
     /// Sends one frame of a message: whole when `first` and `last` are both set.
     ///
-    /// Header and payload go out in one vectored write where the transport supports it.
+    /// Header and payload go out in one vectored write where the transport supports it. A
+    /// client masks a copy of the payload, a piece at a time (see
+    /// [`send_part_in_place`](Self::send_part_in_place) to avoid the copy).
     #[inline(always)]
     pub fn send_part(
         &mut self,
@@ -293,8 +316,36 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
-        self.io.write_all_vectored(&[header.as_bytes(), payload]).map_err(|e| {
+        #[cfg(feature = "client")]
+        let written = match header.mask() {
+            None => self.io.write_all_vectored(&[header.as_bytes(), payload]),
+            Some(key) => write_masked(self.io, header.as_bytes(), payload, key),
+        };
+        // Without the client feature no connection has the client's role: headers are unmasked.
+        #[cfg(not(feature = "client"))]
+        let written = self.io.write_all_vectored(&[header.as_bytes(), payload]);
+        written.map_err(|e| {
             // A peer that stopped reading past the write timeout is treated as gone.
+            self.conn.handle_eof();
+            Error::Io(e)
+        })
+    }
+
+    /// Like [`send_part`](Self::send_part) for a payload the caller owns: a client masks it in
+    /// place, without a copy, so it holds masked bytes afterwards. A server leaves it as it is.
+    #[cfg(feature = "client")]
+    pub fn send_part_in_place(
+        &mut self,
+        kind: DataKind,
+        payload: &mut [u8],
+        first: bool,
+        last: bool,
+    ) -> Result<(), Error<T::Error>> {
+        let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        if let Some(key) = header.mask() {
+            crate::wire::mask::apply_mask(payload, key, 0);
+        }
+        self.io.write_all_vectored(&[header.as_bytes(), payload]).map_err(|e| {
             self.conn.handle_eof();
             Error::Io(e)
         })
@@ -309,4 +360,36 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
     pub fn can_send(&self) -> bool {
         self.conn.can_send()
     }
+}
+
+/// How much of a borrowed payload a client masks at a time, on the stack.
+#[cfg(feature = "client")]
+pub(crate) const MASK_CHUNK: usize = if cfg!(feature = "std") { 1024 } else { 256 };
+
+/// Writes a client frame: `header`, then `payload` masked with `key` through a stack buffer, a
+/// piece at a time. Kept out of line so that the server's send path does not pay for its stack.
+#[cfg(feature = "client")]
+#[inline(never)]
+fn write_masked<T: Transport>(
+    io: &mut T,
+    header: &[u8],
+    payload: &[u8],
+    key: [u8; 4],
+) -> Result<(), T::Error> {
+    let mut scratch = [0u8; MASK_CHUNK];
+    let mut offset = 0u64;
+    let mut chunks = payload.chunks(MASK_CHUNK);
+    let first = chunks.next().unwrap_or(&[]);
+    scratch[..first.len()].copy_from_slice(first);
+    crate::wire::mask::apply_mask(&mut scratch[..first.len()], key, 0);
+    io.write_all_vectored(&[header, &scratch[..first.len()]])?;
+    offset += first.len() as u64;
+    for chunk in chunks {
+        let masked = &mut scratch[..chunk.len()];
+        masked.copy_from_slice(chunk);
+        crate::wire::mask::apply_mask(masked, key, offset);
+        io.write_all(masked)?;
+        offset += chunk.len() as u64;
+    }
+    Ok(())
 }

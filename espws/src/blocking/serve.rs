@@ -29,18 +29,18 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>> Finished<T, B> {
     pub fn linger(mut self, clock: &impl Clock) {
         let _ = self.transport.shutdown_write();
         if self.wants_linger {
-            linger(&mut self.transport, &mut self.rx, clock);
+            drain_until(&mut self.transport, &mut self.rx, clock, clock.now() + LINGER);
         }
     }
 }
 
-/// Reads and discards until the peer's FIN or [`LINGER`] passes.
-pub(super) fn linger<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>>(
+/// Reads and discards until the peer's FIN, an error or `deadline`.
+pub(super) fn drain_until<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     clock: &impl Clock,
+    deadline: crate::time::Instant,
 ) {
-    let deadline = clock.now() + LINGER;
     loop {
         let now = clock.now();
         if now >= deadline || io.set_read_timeout(Some(deadline.saturating_duration_since(now))).is_err() {

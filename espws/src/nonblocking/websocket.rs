@@ -9,9 +9,11 @@ use core::time::Duration;
 use embassy_futures::select::{select, Either3};
 use embedded_io_async::{Error as _, ErrorKind};
 
+#[cfg(feature = "client")]
+use super::write::{drain_until, timed_write_masked};
 use super::write::{linger, timed_write, timed_write_from, try_write};
 use super::{Timer, Transport};
-use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError, LINGER};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
 use crate::time::Instant;
 use crate::wire::frame::EncodedHeader;
 use crate::{CloseCode, DataKind};
@@ -133,7 +135,27 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// Runs `config` over `io`; a write blocked longer than `write_timeout` drops the peer.
     /// `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
-        let conn = Connection::new(config, timer.now());
+        Self::build(io, rx, config, Role::Server, timer, write_timeout)
+    }
+
+    /// Runs `config` over `io` as either end; a client's `rx` may hold frames that followed the
+    /// 101 (see [`client::connect_async`](crate::client::connect_async)). Needs the `client`
+    /// feature, which compiles the masking of outgoing payloads into the driver (and so is off
+    /// in the bare-metal server, whose task sizes it would grow).
+    #[cfg(feature = "client")]
+    pub fn with_role(
+        io: T,
+        rx: RecvBuf<B>,
+        config: Config,
+        role: Role,
+        timer: K,
+        write_timeout: Duration,
+    ) -> Self {
+        Self::build(io, rx, config, role, timer, write_timeout)
+    }
+
+    fn build(io: T, rx: RecvBuf<B>, config: Config, role: Role, timer: K, write_timeout: Duration) -> Self {
+        let conn = Connection::with_role(config, role, timer.now());
         WebSocket { io, conn, rx, timer, write_timeout, sleep: None, armed: None, finished: false }
     }
 
@@ -244,6 +266,25 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             handler(event, &mut replies);
             let mut failed = false;
             for (header, payload) in &replies.queued {
+                #[cfg(feature = "client")]
+                if let Some(key) = header.mask() {
+                    // A client's reply: masked through a buffer, as Sender::send_part does.
+                    if timed_write_masked(
+                        &mut self.io,
+                        &self.timer,
+                        self.write_timeout,
+                        header.as_bytes(),
+                        payload,
+                        key,
+                    )
+                    .await
+                    .is_err()
+                    {
+                        failed = true;
+                        break;
+                    }
+                    continue;
+                }
                 let parts = [header.as_bytes(), *payload];
                 // Most replies go out at once, without building a future for the write.
                 let written = match try_write(&mut self.io, &parts) {
@@ -411,7 +452,20 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
     /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
     /// frame is not destroyed by a reset.
+    ///
+    /// A client leaves closing TCP to the server (RFC 6455 section 7.1.1): it waits for the
+    /// server's FIN, at most the close timeout, before it sends its own.
     pub async fn linger(&mut self) {
+        #[cfg(feature = "client")]
+        if !self.conn.role().is_server() {
+            if self.conn.outcome().is_some_and(Closed::wants_linger) {
+                let deadline = self.timer.now() + self.conn.config().close_timeout;
+                drain_until(&mut self.io, &mut self.rx, &self.timer, deadline).await;
+            }
+            let deadline = self.timer.now() + LINGER;
+            let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
+            return;
+        }
         let deadline = self.timer.now() + LINGER;
         if self.conn.outcome().is_some_and(Closed::wants_linger) {
             linger(&mut self.io, &mut self.rx, &self.timer, deadline).await;
@@ -446,6 +500,16 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        #[cfg(feature = "client")]
+        let written = match header.mask() {
+            None => timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await,
+            Some(key) => {
+                timed_write_masked(self.io, self.timer, self.write_timeout, header.as_bytes(), payload, key)
+                    .await
+            }
+        };
+        // Without the client feature no connection has the client's role: headers are unmasked.
+        #[cfg(not(feature = "client"))]
         let written =
             timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await;
         if written.is_err() {
@@ -457,7 +521,8 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
 
     /// Writes bytes that already form complete frames (a queued broadcast, say) as they are.
     ///
-    /// The caller vouches that they are whole, unmasked server frames.
+    /// The caller vouches that they are whole frames of this end: unmasked for a server, masked
+    /// with fresh keys for a client.
     pub async fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error<T::Error>> {
         if !self.conn.can_send() {
             return Err(Error::Send(SendError::Closed));

@@ -83,3 +83,52 @@ pub(super) async fn linger<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>
         }
     }
 }
+
+/// Writes a client frame: `header`, then `payload` masked with `key` through a buffer, a piece
+/// at a time, giving up after `timeout` per piece.
+#[cfg(feature = "client")]
+pub(super) async fn timed_write_masked<T: Transport, K: Timer>(
+    io: &mut T,
+    timer: &K,
+    timeout: Duration,
+    header: &[u8],
+    payload: &[u8],
+    key: [u8; 4],
+) -> Result<(), Error<T::Error>> {
+    const CHUNK: usize = crate::blocking::MASK_CHUNK;
+    let mut scratch = [0u8; CHUNK];
+    let mut offset = 0u64;
+    let mut head = header;
+    let mut rest = payload;
+    loop {
+        let n = rest.len().min(CHUNK);
+        let masked = &mut scratch[..n];
+        masked.copy_from_slice(&rest[..n]);
+        crate::wire::mask::apply_mask(masked, key, offset);
+        timed_write(io, timer, timeout, &[head, masked]).await?;
+        head = &[];
+        offset += n as u64;
+        rest = &rest[n..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads and discards until the peer's FIN, an error or `deadline`: a client's wait for the
+/// server to close first.
+#[cfg(feature = "client")]
+pub(super) async fn drain_until<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    timer: &K,
+    deadline: Instant,
+) {
+    loop {
+        rx.clear();
+        match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {
+            Either::First(Ok(0)) | Either::First(Err(_)) | Either::Second(()) => return,
+            Either::First(Ok(_)) => {}
+        }
+    }
+}

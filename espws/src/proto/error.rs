@@ -10,6 +10,8 @@ pub enum ProtocolError {
     Frame(FrameError),
     /// A client frame without a masking key (1002).
     UnmaskedFrame,
+    /// A server frame with a masking key (1002).
+    MaskedFrame,
     /// A continuation frame with no message in progress (1002).
     OrphanContinuation,
     /// A new text or binary frame while a fragmented message is in progress (1002).
@@ -41,6 +43,7 @@ impl ProtocolError {
             ProtocolError::Frame(FrameError::ControlTooLong) => "control frame over 125 bytes",
             ProtocolError::Frame(FrameError::LengthOverflow) => "64-bit length with the top bit set",
             ProtocolError::UnmaskedFrame => "client frames must be masked",
+            ProtocolError::MaskedFrame => "server frames must not be masked",
             ProtocolError::OrphanContinuation => "continuation frame without a message",
             ProtocolError::ExpectedContinuation => "new message before the last one ended",
             ProtocolError::InvalidClose(CloseError::OneBytePayload) => "close payload of 1 byte",

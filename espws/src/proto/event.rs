@@ -116,12 +116,12 @@ impl Closed {
 }
 
 impl Closed {
-    /// How it ended, in words, after the close code: "closed by the client", "no answer to
+    /// How it ended, in words, after the close code: "closed by the peer", "no answer to
     /// ping".
     pub const fn description(self) -> &'static str {
         match self {
-            Closed::Handshake { initiator: Side::Peer, .. } => "closed by the client",
-            Closed::Handshake { initiator: Side::Local, .. } => "closed by the server",
+            Closed::Handshake { initiator: Side::Peer, .. } => "closed by the peer",
+            Closed::Handshake { initiator: Side::Local, .. } => "closed by this side",
             Closed::Failed(e) => e.reason(),
             Closed::PongTimeout => "no answer to ping",
             Closed::CloseTimeout => "no answer to the close frame",

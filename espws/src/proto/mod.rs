@@ -11,6 +11,7 @@
 //!    [`Connection::handle_timeout`];
 //! 4. once [`Connection::is_closed`], flush the transmits and drop the transport.
 
+pub mod client_handshake;
 mod config;
 mod connection;
 mod control;
@@ -20,6 +21,7 @@ pub mod handshake;
 pub mod http_phase;
 mod inline_str;
 mod recv_buf;
+mod role;
 mod serve_config;
 mod service;
 pub mod utf8;
@@ -31,6 +33,7 @@ pub use error::{ProtocolError, SendError};
 pub use event::{Closed, Data, DataKind, Event, Side};
 pub use http_phase::{HttpPhase, Step};
 pub use recv_buf::RecvBuf;
+pub use role::{MaskKeys, Role};
 pub use serve_config::{ServeConfig, LINGER};
 pub(crate) use service::HttpEnd;
 pub use service::{Client, Finished, PeerLabel, Served, Service, MAX_TARGET};

@@ -209,6 +209,17 @@ impl EncodedHeader {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
+
+    /// The masking key the header carries (a client's), which the payload must be masked with.
+    #[inline]
+    pub fn mask(&self) -> Option<[u8; 4]> {
+        let len = usize::from(self.len);
+        if len < 2 || self.bytes[1] & 0x80 == 0 {
+            return None;
+        }
+        let key = &self.bytes[len - 4..len];
+        Some([key[0], key[1], key[2], key[3]])
+    }
 }
 
 /// A whole client frame, masked with `key`, whose first byte is `first_byte` as given (FIN, RSV

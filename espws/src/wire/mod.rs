@@ -7,6 +7,7 @@ pub mod close;
 pub mod frame;
 pub mod http;
 pub mod mask;
+pub mod url;
 
 /// The outcome of parsing input that may be incomplete.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -6,10 +6,10 @@ mod receive;
 
 use super::control::{ControlFrame, Payload};
 use super::utf8::Utf8Validator;
-use super::{Closed, Config, Data, DataKind, Delivery, Event, ProtocolError, RecvBuf, SendError};
+use super::{Closed, Config, Data, DataKind, Delivery, Event, ProtocolError, RecvBuf, Role, SendError};
 use crate::time::Instant;
 use crate::wire::close::CloseCode;
-use crate::wire::frame::{EncodedHeader, OpCode};
+use crate::wire::frame::{EncodedHeader, FrameHeader, OpCode};
 
 /// Where the receiver is in the frame stream.
 #[derive(Copy, Clone, Debug)]
@@ -85,6 +85,7 @@ pub struct PendingEvent(Ready);
 #[derive(Debug)]
 pub struct Connection {
     config: Config,
+    role: Role,
     state: State,
     recv: Recv,
     incoming: Option<Incoming>,
@@ -114,10 +115,16 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection that starts now, right after the 101 response.
+    /// A server connection that starts now, right after the 101 response.
     pub fn new(config: Config, now: Instant) -> Self {
+        Self::with_role(config, Role::Server, now)
+    }
+
+    /// A connection of either role that starts now, right after the 101.
+    pub fn with_role(config: Config, role: Role, now: Instant) -> Self {
         Connection {
             config,
+            role,
             state: State::Open,
             recv: Recv::Header,
             incoming: None,
@@ -142,6 +149,11 @@ impl Connection {
     /// The configuration this connection runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// Whether the connection is over; the driver drops the transport once transmits are flushed.
@@ -294,13 +306,13 @@ impl Connection {
             return None;
         }
         let frame = if let Some(pong) = self.pong.take() {
-            ControlFrame::new(OpCode::Pong, pong.as_bytes(), None)
+            ControlFrame::new(OpCode::Pong, pong.as_bytes(), self.role.next_mask())
         } else if core::mem::take(&mut self.ping_due) {
             let stamp = self.ping_sent.unwrap_or(self.last_rx).as_millis().to_be_bytes();
-            ControlFrame::new(OpCode::Ping, &stamp, None)
+            ControlFrame::new(OpCode::Ping, &stamp, self.role.next_mask())
         } else {
             let close = self.close.take()?;
-            ControlFrame::new(OpCode::Close, close.as_bytes(), None)
+            ControlFrame::new(OpCode::Close, close.as_bytes(), self.role.next_mask())
         };
         self.transmit = self.pong.is_some() || self.ping_due || self.close.is_some();
         Some(frame)
@@ -376,6 +388,9 @@ impl Connection {
 
     /// Encodes the header of an outgoing data frame of `len` bytes; write the payload after it.
     ///
+    /// A client's header carries a fresh masking key ([`EncodedHeader::mask`]): the payload must
+    /// be masked with it ([`apply_mask`](crate::wire::mask::apply_mask)) as it is written.
+    ///
     /// For a whole message pass `first` and `last`; to stream one, pass `first` on the first
     /// frame and `last` on the final one. Control frames may go out between the frames.
     #[inline(always)]
@@ -396,7 +411,12 @@ impl Connection {
             (false, None) => return Err(SendError::NoMessageInProgress),
         };
         self.outgoing = if last { None } else { Some(kind) };
-        Ok(EncodedHeader::unmasked(last, opcode, len))
+        Ok(match self.role {
+            Role::Server => EncodedHeader::unmasked(last, opcode, len),
+            Role::Client(keys) => {
+                EncodedHeader::new(&FrameHeader { fin: last, opcode, mask: Some(keys()), payload_len: len })
+            }
+        })
     }
 
     /// Starts the closing handshake: queues a close frame and waits for the peer's.

@@ -80,7 +80,8 @@ impl Connection {
     /// with it) is left untouched for the general path, which gives the same result.
     #[inline(always)]
     pub(super) fn whole_frame<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
-        if self.incoming.is_some() || self.state != State::Open {
+        if self.incoming.is_some() || self.state != State::Open || !self.role.is_server() {
+            // A client's frames from the server are unmasked: the general path reads them.
             return None;
         }
         let pending = rx.pending();
@@ -115,7 +116,13 @@ impl Connection {
     }
 
     fn on_header(&mut self, header: FrameHeader, capacity: usize) -> Result<(), ProtocolError> {
-        let mask = header.mask.ok_or(ProtocolError::UnmaskedFrame)?;
+        let mask = match (self.role.is_server(), header.mask) {
+            (true, Some(mask)) => mask,
+            (true, None) => return Err(ProtocolError::UnmaskedFrame),
+            // A zero key unmasks nothing: a client reads server frames as they come.
+            (false, None) => [0; 4],
+            (false, Some(_)) => return Err(ProtocolError::MaskedFrame),
+        };
         if header.opcode.is_control() {
             // The parser already bounded control payloads to 125 bytes.
             self.recv = Recv::Control { opcode: header.opcode, len: header.payload_len as u8, mask };

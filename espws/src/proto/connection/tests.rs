@@ -591,3 +591,7 @@ fn a_pending_event_dropped_unseen_still_releases_its_message() {
     h.feed(&second);
     assert_eq!(h.data(), vec![(DataKind::Binary, b"efgh".to_vec())]);
 }
+
+// The client role (RFC 6455 sections 5.1 and 5.3).
+#[path = "client_tests.rs"]
+mod client;
