@@ -78,32 +78,38 @@ struct UsedElem {
     len: u32,
 }
 
+/// The driver's ring: what the device may take.
+#[repr(C, align(2))]
+struct Avail<const N: usize> {
+    flags: u16,
+    idx: u16,
+    ring: [u16; N],
+    used_event: u16,
+}
+
+/// The device's ring: what it has finished with. Must be 4-byte aligned (virtio 1.2, 2.7).
+#[repr(C, align(4))]
+struct Used<const N: usize> {
+    flags: u16,
+    idx: u16,
+    ring: [UsedElem; N],
+    avail_event: u16,
+}
+
 /// One split virtqueue with a buffer per descriptor.
 #[repr(C)]
 struct Ring<const N: usize> {
     desc: [Desc; N],
-    avail_flags: u16,
-    avail_idx: u16,
-    avail_ring: [u16; N],
-    used_event: u16,
-    used_flags: u16,
-    used_idx: u16,
-    used_ring: [UsedElem; N],
-    avail_event: u16,
+    avail: Avail<N>,
+    used: Used<N>,
     buffers: [[u8; BUFFER]; N],
 }
 
 impl<const N: usize> Ring<N> {
     const ZERO: Self = Ring {
         desc: [Desc { addr: 0, len: 0, flags: 0, next: 0 }; N],
-        avail_flags: 0,
-        avail_idx: 0,
-        avail_ring: [0; N],
-        used_event: 0,
-        used_flags: 0,
-        used_idx: 0,
-        used_ring: [UsedElem { id: 0, len: 0 }; N],
-        avail_event: 0,
+        avail: Avail { flags: 0, idx: 0, ring: [0; N], used_event: 0 },
+        used: Used { flags: 0, idx: 0, ring: [UsedElem { id: 0, len: 0 }; N], avail_event: 0 },
         buffers: [[0; BUFFER]; N],
     };
 }
@@ -144,11 +150,11 @@ impl<const N: usize> Queue<N> {
     fn make_available(&mut self, id: usize) {
         // SAFETY: as in `set_desc`; the available ring is written by the driver only.
         unsafe {
-            let idx = ptr::read_volatile(addr_of!((*self.ring).avail_idx));
-            ptr::write_volatile(addr_of_mut!((*self.ring).avail_ring[usize::from(idx) % N]), id as u16);
+            let idx = ptr::read_volatile(addr_of!((*self.ring).avail.idx));
+            ptr::write_volatile(addr_of_mut!((*self.ring).avail.ring[usize::from(idx) % N]), id as u16);
             // The entry before the index that publishes it (virtio 1.2, 2.7.13).
             fence(Ordering::SeqCst);
-            ptr::write_volatile(addr_of_mut!((*self.ring).avail_idx), idx.wrapping_add(1));
+            ptr::write_volatile(addr_of_mut!((*self.ring).avail.idx), idx.wrapping_add(1));
         }
         fence(Ordering::SeqCst);
     }
@@ -158,12 +164,12 @@ impl<const N: usize> Queue<N> {
         // SAFETY: the used ring is written by the device; volatile reads, and the fence keeps
         // the entry's read after the index's.
         unsafe {
-            let idx = ptr::read_volatile(addr_of!((*self.ring).used_idx));
+            let idx = ptr::read_volatile(addr_of!((*self.ring).used.idx));
             if idx == self.last_used {
                 return None;
             }
             fence(Ordering::SeqCst);
-            let elem = ptr::read_volatile(addr_of!((*self.ring).used_ring[usize::from(self.last_used) % N]));
+            let elem = ptr::read_volatile(addr_of!((*self.ring).used.ring[usize::from(self.last_used) % N]));
             Some((elem.id as usize % N, elem.len as usize))
         }
     }
@@ -180,8 +186,8 @@ impl<const N: usize> Queue<N> {
         unsafe {
             (
                 addr_of!((*self.ring).desc) as usize as u64,
-                addr_of!((*self.ring).avail_flags) as usize as u64,
-                addr_of!((*self.ring).used_flags) as usize as u64,
+                addr_of!((*self.ring).avail) as usize as u64,
+                addr_of!((*self.ring).used) as usize as u64,
             )
         }
     }
