@@ -50,8 +50,6 @@ const WORKERS: usize = budget::workers(SETTINGS.max_clients);
 /// Every worker's socket and the stats socket (no DHCP on this board).
 const SOCKETS: usize = WORKERS + 1;
 const RX_BUFFER: usize = SETTINGS.rx_buffer;
-const SOCKET_RX: usize = budget::SOCKET_RX;
-const SOCKET_TX: usize = budget::SOCKET_TX;
 const HUB_CLIENTS: usize = if SETTINGS.uses_hub() { SETTINGS.max_clients } else { 0 };
 const HUB_QUEUE: usize = SETTINGS.hub_queue;
 /// The address the TAP runtime's tests expect the device at.
@@ -59,20 +57,7 @@ const ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 2);
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 1);
 const STATS_PORT: u16 = 81;
 
-/// One worker's memory: the TCP socket's window and send buffer, and the WebSocket receive
-/// buffer.
-struct WorkerMemory {
-    socket_rx: [u8; SOCKET_RX],
-    socket_tx: [u8; SOCKET_TX],
-    websocket_rx: [u8; RX_BUFFER],
-}
-
-impl WorkerMemory {
-    const ZERO: Self =
-        WorkerMemory { socket_rx: [0; SOCKET_RX], socket_tx: [0; SOCKET_TX], websocket_rx: [0; RX_BUFFER] };
-}
-
-const _: () = assert!(core::mem::size_of::<WorkerMemory>() == budget::worker_buffers(RX_BUFFER));
+type WorkerMemory = espws_apps::pool::WorkerMemory<RX_BUFFER>;
 
 static WORKER_MEMORY: ConstStaticCell<[WorkerMemory; WORKERS]> =
     ConstStaticCell::new([WorkerMemory::ZERO; WORKERS]);
@@ -91,11 +76,7 @@ async fn worker_task(
     id: u32,
     memory: &'static mut WorkerMemory,
 ) -> ! {
-    let buffers = espws_apps::pool::WorkerBuffers {
-        socket_rx: &mut memory.socket_rx,
-        socket_tx: &mut memory.socket_tx,
-        websocket_rx: &mut memory.websocket_rx,
-    };
+    let buffers = memory.buffers();
     if cfg!(feature = "raw-tcp-echo") {
         raw_echo(stack, buffers.socket_rx, buffers.socket_tx, buffers.websocket_rx).await
     } else {
