@@ -97,7 +97,8 @@ impl<const RX: usize> WorkerMemory<RX> {
 }
 
 // The RAM tables count a worker's buffers as budget::bare_metal::worker_buffers.
-const _: () = assert!(core::mem::size_of::<WorkerMemory<4096>>() == crate::budget::bare_metal::worker_buffers(4096));
+const _: () =
+    assert!(core::mem::size_of::<WorkerMemory<4096>>() == crate::budget::bare_metal::worker_buffers(4096));
 
 /// One worker of the pool: accepts, serves, repeats, forever. Run `max_clients + 1` of them.
 pub async fn worker(
@@ -123,7 +124,7 @@ pub async fn worker(
         let mut rx = RecvBuf::new(&mut *websocket_rx);
         match slots.take(settings.max_clients) {
             Some(slot) => {
-                nonblocking::serve(socket, rx, EmbassyTimer, &config, device, client_id, slot).await;
+                nonblocking::serve(&mut socket, rx, EmbassyTimer, &config, device, client_id, slot).await;
             }
             None => {
                 log::info!("all {} client slots taken; answering 503", settings.max_clients);
@@ -139,5 +140,21 @@ pub async fn worker(
                 .await;
             }
         }
+        end(&mut socket).await;
+    }
+}
+
+/// Ends what the driver left open before the socket is reused: embassy-net forgets a dropped
+/// socket without a word to the peer, which would then wait forever (a silent client dropped at
+/// the handshake timeout, a peer that never sent its FIN). FIN first, then a reset if the
+/// connection is still not closed.
+async fn end(socket: &mut TcpSocket<'_>) {
+    use embassy_net::tcp::State;
+    use embassy_time::{with_timeout, Duration};
+    socket.close();
+    let _ = with_timeout(Duration::from_millis(500), socket.flush()).await;
+    if !matches!(socket.state(), State::Closed | State::TimeWait) {
+        socket.abort();
+        let _ = with_timeout(Duration::from_millis(500), socket.flush()).await;
     }
 }
