@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -197,13 +197,8 @@ fn a_burst_of_300_silent_connections_does_not_stop_service() {
         with_bystander(&["--max-clients", "8", "--handshake-timeout", "3"], |sim| {
             // A device has no listen backlog: with every listening socket busy, a connection is
             // refused at once (RST), which is as good an answer as 503.
-            let silent: Vec<Option<RawClient>> = (0..300)
-                .map(|_| match RawClient::try_tcp(sim.addr) {
-                    Ok(client) => Some(client),
-                    Err(e) if support::device().is_some() && e.kind() == ErrorKind::ConnectionRefused => None,
-                    Err(e) => panic!("connect: {e}"),
-                })
-                .collect();
+            let silent: Vec<Option<RawClient>> =
+                (0..300).map(|_| RawClient::tcp_unless_refused(sim.addr)).collect();
             // Those beyond the free slots are answered 503 at once; those with a slot are dropped
             // at the handshake timeout. None may hang.
             let started = Instant::now();
@@ -226,7 +221,11 @@ fn a_burst_of_300_silent_connections_does_not_stop_service() {
             // The silent ones that took slots time out, and service resumes within a second more.
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
-                let mut probe = RawClient::tcp(sim.addr);
+                let Some(mut probe) = RawClient::tcp_unless_refused(sim.addr) else {
+                    assert!(Instant::now() < deadline, "no slot came back");
+                    thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
                 probe.send_raw(UPGRADE.as_bytes());
                 if probe.read_head().starts_with("HTTP/1.1 101") {
                     probe.assert_echo(b"service resumed");

@@ -187,6 +187,16 @@ impl RawClient {
         RawClient::try_tcp(addr).unwrap()
     }
 
+    /// Connects without a handshake; `None` when a device refused the connection (it has no
+    /// listen backlog, so it refuses while every socket is busy). The simulator must accept.
+    pub fn tcp_unless_refused(addr: SocketAddr) -> Option<RawClient> {
+        match RawClient::try_tcp(addr) {
+            Ok(client) => Some(client),
+            Err(e) if device().is_some() && e.kind() == std::io::ErrorKind::ConnectionRefused => None,
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
     /// Connects without a handshake, or says why it could not.
     pub fn try_tcp(addr: SocketAddr) -> std::io::Result<RawClient> {
         let stream = TcpStream::connect(addr)?;
