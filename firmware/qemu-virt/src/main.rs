@@ -61,7 +61,8 @@ type WorkerMemory = espws_apps::pool::WorkerMemory<RX_BUFFER>;
 
 static WORKER_MEMORY: ConstStaticCell<[WorkerMemory; WORKERS]> =
     ConstStaticCell::new([WorkerMemory::ZERO; WORKERS]);
-static STACK_RESOURCES: ConstStaticCell<StackResources<SOCKETS>> = ConstStaticCell::new(StackResources::new());
+static STACK_RESOURCES: ConstStaticCell<StackResources<SOCKETS>> =
+    ConstStaticCell::new(StackResources::new());
 static HUB_RINGS: ConstStaticCell<[[u8; HUB_QUEUE]; HUB_CLIENTS]> =
     ConstStaticCell::new([[0; HUB_QUEUE]; HUB_CLIENTS]);
 static HUB_SLOTS: StaticCell<[espws::hub::Slot<'static>; HUB_CLIENTS]> = StaticCell::new();
@@ -151,7 +152,8 @@ fn pender(_context: *mut ()) {
 
 /// Instructions retired while asleep in `wfi` (with `-icount`, QEMU's counter also advances
 /// while the hart sleeps), so that `instret - IDLE` is the work done.
-static IDLE: critical_section::Mutex<core::cell::Cell<u64>> = critical_section::Mutex::new(core::cell::Cell::new(0));
+static IDLE: critical_section::Mutex<core::cell::Cell<u64>> =
+    critical_section::Mutex::new(core::cell::Cell::new(0));
 
 fn busy_instructions() -> u64 {
     board::instret() - critical_section::with(|cs| IDLE.borrow(cs).get())
@@ -239,7 +241,8 @@ async fn main_task(spawner: Spawner, net: &'static mut VirtioNet) {
     });
     // No RNG on this board: the MAC and the time of boot make the seed (it only randomises
     // local ports and sequence numbers).
-    let seed = board::mtime() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0x5a, 0xa5]);
+    let seed =
+        board::mtime() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0x5a, 0xa5]);
     let (stack, runner) = embassy_net::new(net, config, STACK_RESOURCES.take(), seed);
     spawner.spawn(net_task(runner).expect("one network task"));
     spawner.spawn(stats_task(stack).expect("one stats task"));
@@ -276,9 +279,9 @@ async fn stats_task(stack: Stack<'static>) -> ! {
         let _ = socket.read(&mut request).await;
         let (stack_used, stack_size) = stack::high_water();
         let mut body = Line::new();
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "{{\"instret\":{},\"busy_instret\":{},\"cycles\":{},\"uptime_ms\":{},\"stack_used\":{},\"stack_size\":{},\"ram\":{},\"ram_ceiling\":{}}}\n",
+            "{{\"instret\":{},\"busy_instret\":{},\"cycles\":{},\"uptime_ms\":{},\"stack_used\":{},\"stack_size\":{},\"ram\":{},\"ram_ceiling\":{}}}",
             board::instret(),
             busy_instructions(),
             board::cycles(),

@@ -143,7 +143,9 @@ impl<const N: usize> Queue<N> {
         let addr = self.buffer_address(id);
         // SAFETY: the ring is ours for the firmware's lifetime (taken from a ConstStaticCell);
         // the device reads a descriptor only after it is made available below.
-        unsafe { ptr::write_volatile(addr_of_mut!((*self.ring).desc[id]), Desc { addr, len, flags, next: 0 }) };
+        unsafe {
+            ptr::write_volatile(addr_of_mut!((*self.ring).desc[id]), Desc { addr, len, flags, next: 0 })
+        };
     }
 
     /// Offers descriptor `id` to the device.
@@ -314,7 +316,12 @@ impl VirtioNet {
     }
 }
 
-fn setup_queue(base: usize, index: u32, size: usize, (desc, avail, used): (u64, u64, u64)) -> Result<(), InitError> {
+fn setup_queue(
+    base: usize,
+    index: u32,
+    size: usize,
+    (desc, avail, used): (u64, u64, u64),
+) -> Result<(), InitError> {
     let reg = |offset: usize| Reg::at(base + offset);
     reg(QUEUE_SEL).write(index);
     if (reg(QUEUE_NUM_MAX).read() as usize) < size {
@@ -385,7 +392,8 @@ impl embassy_net_driver::Driver for VirtioNet {
         }
         let base = self.base;
         let rx = RxToken { queue: &mut self.rx, id, len, base };
-        let tx = TxToken { queue: &mut self.tx, in_flight: &mut self.tx_in_flight, next: &mut self.tx_next, base };
+        let tx =
+            TxToken { queue: &mut self.tx, in_flight: &mut self.tx_in_flight, next: &mut self.tx_next, base };
         Some((rx, tx))
     }
 
