@@ -25,8 +25,9 @@ const FLAGS: &[&str] = &[
 fn a_silent_client_is_pinged_then_closed_with_1001_within_10_s() {
     on_each_runtime(|| {
         let sim = Sim::start(FLAGS);
-        let mut client = RawClient::connect(sim.addr);
+        // From before the handshake: the server's silence starts when the request arrives.
         let started = Instant::now();
+        let mut client = RawClient::connect(sim.addr);
         // Reading sends nothing, so to the server this client is as silent as a dead one.
         let mut pings = 0;
         let close = loop {
@@ -56,7 +57,12 @@ fn a_client_that_never_reads_loses_its_slot_within_10_s() {
         let _dead = RawClient::connect(sim.addr);
         let started = Instant::now();
         loop {
-            let mut probe = RawClient::tcp(sim.addr);
+            // A device refuses at once (RST) while none of its sockets listens: try again.
+            let Some(mut probe) = RawClient::tcp_unless_refused(sim.addr) else {
+                assert!(started.elapsed() < Duration::from_secs(10), "the dead client kept its slot");
+                thread::sleep(Duration::from_millis(250));
+                continue;
+            };
             probe.send_raw(UPGRADE.as_bytes());
             let head = probe.read_head();
             if head.starts_with("HTTP/1.1 101") {
@@ -105,7 +111,14 @@ fn eight_clients_are_admitted_the_ninth_gets_503_and_a_freed_slot_is_usable_with
         drop(leaving);
         let freed = Instant::now();
         loop {
-            let mut next = RawClient::tcp(sim.addr);
+            let Some(mut next) = RawClient::tcp_unless_refused(sim.addr) else {
+                assert!(
+                    freed.elapsed() < Duration::from_secs(1),
+                    "the slot did not come back within a second"
+                );
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            };
             next.send_raw(UPGRADE.as_bytes());
             if next.read_head().starts_with("HTTP/1.1 101") {
                 next.assert_echo(b"took the freed slot");

@@ -84,8 +84,15 @@ async def check_echo(url: str, kind: str, size: int) -> str:
     msg = make_text(size, seed) if kind == "text" else make_binary(size, seed)
     sent = msg.encode("utf-8") if kind == "text" else msg
     async with connect(url, **CONNECT_KW) as ws:
-        await within(ws.send(msg), "send to complete")
-        got = await within(ws.recv(), "echo")
+        # Receive while sending: a server with a small buffer (a device) streams the echo back
+        # as fragments while the message is still arriving, and websockets stops reading after
+        # max_queue (16) unread frames, which would stall both directions.
+        echo = asyncio.ensure_future(ws.recv())
+        try:
+            await within(ws.send(msg), "send to complete")
+            got = await within(echo, "echo")
+        finally:
+            echo.cancel()
     if kind == "text" and not isinstance(got, str):
         raise CheckFailed(f"sent a text message, echo came back as binary ({len(got)} bytes)")
     if kind == "binary" and not isinstance(got, bytes):

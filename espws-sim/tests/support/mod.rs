@@ -1,4 +1,9 @@
 //! Runs the real `espws-sim` binary and talks to it with a raw client that can send anything.
+//!
+//! With `ESPWS_DEVICE_ADDR=host:port` the tests talk to a running device instead (the emulated
+//! board of `scripts/qemu-device`), whose build-time settings `ESPWS_DEVICE_FLAGS` gives as the
+//! simulator's flags: a test is run only when the flags it would start the simulator with mean
+//! the same settings, and is skipped, saying so, otherwise.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,8 +21,19 @@ pub fn runtime() -> &'static str {
     RUNTIME.with(|r| r.get())
 }
 
-/// Runs `test` once per runtime of the simulator.
+/// Runs `test` once per runtime of the simulator, or once against the device.
 pub fn on_each_runtime(test: impl Fn()) {
+    if device().is_some() {
+        RUNTIME.with(|r| r.set("device"));
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&test)) {
+            Err(payload) if payload.is::<OtherBuild>() => {
+                eprintln!("-- skipped: the device was built with other settings than this test needs");
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(()) => {}
+        }
+        return;
+    }
     for runtime in ["threads", "tokio"] {
         RUNTIME.with(|r| r.set(runtime));
         eprintln!("-- runtime {runtime}");
@@ -25,9 +41,38 @@ pub fn on_each_runtime(test: impl Fn()) {
     }
 }
 
-/// A running simulator, killed on drop.
+/// The device under test, when there is one.
+pub fn device() -> Option<SocketAddr> {
+    let addr = std::env::var("ESPWS_DEVICE_ADDR").ok()?;
+    Some(addr.parse().expect("ESPWS_DEVICE_ADDR is host:port"))
+}
+
+/// Unwinds a test whose simulator flags differ from the device's build.
+struct OtherBuild;
+
+/// The settings a list of simulator flags means, for the flags a device build can set.
+fn settings_of(flags: &[&str]) -> Option<std::collections::BTreeMap<String, String>> {
+    let mut settings: std::collections::BTreeMap<String, String> = [
+        ("--max-clients", "8"),
+        ("--handshake-timeout", "5"),
+        ("--ping-interval", "15"),
+        ("--pong-timeout", "10"),
+        ("--max-message", "1048576"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for pair in flags.chunks(2) {
+        let [flag, value] = pair else { return None };
+        // A flag the device cannot be built with: not a test for it.
+        *settings.get_mut(*flag)? = value.to_string();
+    }
+    Some(settings)
+}
+
+/// A running simulator, killed on drop (or the device, left running).
 pub struct Sim {
-    child: Child,
+    child: Option<Child>,
     pub addr: SocketAddr,
     pub log: Arc<Mutex<String>>,
 }
@@ -41,6 +86,14 @@ impl Sim {
 
     /// Starts `espws-sim` with `--runtime runtime`.
     pub fn start_on(runtime: &str, args: &[&str]) -> Sim {
+        if let Some(addr) = device() {
+            let built = std::env::var("ESPWS_DEVICE_FLAGS").unwrap_or_default();
+            let built: Vec<&str> = built.split_whitespace().collect();
+            if settings_of(args).is_none() || settings_of(args) != settings_of(&built) {
+                std::panic::panic_any(OtherBuild);
+            }
+            return Sim { child: None, addr, log: Arc::new(Mutex::new(String::new())) };
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_espws-sim"))
             .args(["--port", "0", "--runtime", runtime])
             .args(args)
@@ -66,12 +119,13 @@ impl Sim {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
             }
         });
-        Sim { child, addr, log }
+        Sim { child: Some(child), addr, log }
     }
 
-    /// The simulator's resident memory in KiB.
+    /// The simulator's resident memory in KiB (0 for the device, whose memory is all static).
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let Some(child) = &self.child else { return 0 };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -81,18 +135,24 @@ impl Sim {
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        // The device's runner checks that it is still up after the tests.
+        self.child.as_mut().is_none_or(|child| child.try_wait().unwrap().is_none())
     }
 
     pub fn log_text(&self) -> String {
-        self.log.lock().unwrap().clone()
+        match (&self.child, std::env::var("QEMU_DEVICE_LOG")) {
+            (None, Ok(path)) => std::fs::read_to_string(path).unwrap_or_default(),
+            _ => self.log.lock().unwrap().clone(),
+        }
     }
 }
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -124,9 +184,24 @@ impl RawClient {
 
     /// Connects without a handshake.
     pub fn tcp(addr: SocketAddr) -> RawClient {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        RawClient { stream }
+        RawClient::try_tcp(addr).unwrap()
+    }
+
+    /// Connects without a handshake; `None` when a device refused the connection (it has no
+    /// listen backlog, so it refuses while every socket is busy). The simulator must accept.
+    pub fn tcp_unless_refused(addr: SocketAddr) -> Option<RawClient> {
+        match RawClient::try_tcp(addr) {
+            Ok(client) => Some(client),
+            Err(e) if device().is_some() && e.kind() == std::io::ErrorKind::ConnectionRefused => None,
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+
+    /// Connects without a handshake, or says why it could not.
+    pub fn try_tcp(addr: SocketAddr) -> std::io::Result<RawClient> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(RawClient { stream })
     }
 
     /// Reads an HTTP response head, byte by byte so that nothing after it is consumed.

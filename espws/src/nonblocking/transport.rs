@@ -44,6 +44,32 @@ pub trait Transport: Read + Write {
     }
 }
 
+/// A borrowed transport, so that its owner can still end the connection after the driver is done
+/// (embassy-net's sockets say nothing to the peer when dropped).
+impl<T: Transport + ?Sized> Transport for &mut T {
+    async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), Self::Error> {
+        T::write_all_vectored(self, parts).await
+    }
+
+    async fn shutdown_write(&mut self) -> Result<(), Self::Error> {
+        T::shutdown_write(self).await
+    }
+
+    fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<Result<usize, Self::Error>> {
+        T::try_write_vectored(self, parts)
+    }
+
+    const POLLS_READ: bool = T::POLLS_READ;
+
+    fn poll_read(
+        &mut self,
+        cx: &mut core::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, Self::Error>> {
+        T::poll_read(self, cx, buf)
+    }
+}
+
 /// A clock that can also wait: the runtime's timer.
 pub trait Timer: Clock {
     /// The runtime's sleep, which can be moved to a new deadline.

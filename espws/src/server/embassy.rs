@@ -52,12 +52,29 @@ pub async fn worker<S: AsyncService + ?Sized>(
         let mut rx = RecvBuf::new(&mut *websocket_rx);
         match Slots::take(slots, &PeerLabel::new(id, peer)) {
             Some(slot) => {
-                let finished = nonblocking::serve(socket, rx, EmbassyTimer, config, service, id, peer).await;
+                let finished =
+                    nonblocking::serve(&mut socket, rx, EmbassyTimer, config, service, id, peer).await;
                 drop(slot);
                 finished.linger_async(&EmbassyTimer).await;
             }
             None => nonblocking::refuse(&mut socket, &mut rx, &EmbassyTimer, config, FULL).await,
         }
+        end(&mut socket).await;
+    }
+}
+
+/// Ends what the driver left open before the socket is reused: embassy-net forgets a dropped
+/// socket without a word to the peer, which would then wait forever (a silent client dropped at
+/// the handshake timeout, a peer that never sent its FIN). FIN first, then a reset if the
+/// connection is still not closed.
+async fn end(socket: &mut TcpSocket<'_>) {
+    use embassy_net::tcp::State;
+    use embassy_time::{with_timeout, Duration};
+    socket.close();
+    let _ = with_timeout(Duration::from_millis(500), socket.flush()).await;
+    if !matches!(socket.state(), State::Closed | State::TimeWait) {
+        socket.abort();
+        let _ = with_timeout(Duration::from_millis(500), socket.flush()).await;
     }
 }
 

@@ -14,6 +14,10 @@
 //! | `ESPWS_HUB_QUEUE` | 8192 | bytes each client may have queued by broadcasts and ticks |
 //! | `ESPWS_PORT` | 80 | TCP port of the console and the WebSocket |
 //! | `ESPWS_TOKEN` | unset | require `Authorization: Bearer …` or `?token=…` |
+//! | `ESPWS_MAX_MESSAGE` | 1048576 | the largest message, bytes (at least 1) |
+//! | `ESPWS_PING_INTERVAL` | 15 | seconds of silence before a ping; 0 disables pings |
+//! | `ESPWS_PONG_TIMEOUT` | 10 | seconds a pinged client has to send anything |
+//! | `ESPWS_HANDSHAKE_TIMEOUT` | 5 | seconds for the request head to arrive |
 //!
 //! As in the simulator, a device that broadcasts or sends ticks delivers messages whole, so
 //! that a hub message never falls between the fragments of a reply.
@@ -33,6 +37,10 @@ pub const MAX_HUB_QUEUE: usize = 1 << 20;
 pub const MAX_RX_BUFFER: usize = 1 << 20;
 /// The longest token, bytes.
 pub const MAX_TOKEN: usize = 128;
+/// The largest message a build may allow, bytes (what Autobahn's largest cases send).
+pub const MAX_MESSAGE_LIMIT: usize = 1 << 24;
+/// The longest timer a build may set, seconds (a day).
+pub const MAX_TIMER_SECS: u64 = 24 * 60 * 60;
 /// The smallest hub queue: one frame header, its length prefix and a byte of payload.
 pub const MIN_HUB_QUEUE: usize = espws::wire::frame::MAX_HEADER_LEN + 5;
 
@@ -53,6 +61,14 @@ pub enum SettingsVar {
     Port,
     /// `ESPWS_TOKEN`.
     Token,
+    /// `ESPWS_MAX_MESSAGE`.
+    MaxMessage,
+    /// `ESPWS_PING_INTERVAL`.
+    PingInterval,
+    /// `ESPWS_PONG_TIMEOUT`.
+    PongTimeout,
+    /// `ESPWS_HANDSHAKE_TIMEOUT`.
+    HandshakeTimeout,
 }
 
 impl SettingsVar {
@@ -66,6 +82,10 @@ impl SettingsVar {
             SettingsVar::HubQueue => "ESPWS_HUB_QUEUE",
             SettingsVar::Port => "ESPWS_PORT",
             SettingsVar::Token => "ESPWS_TOKEN",
+            SettingsVar::MaxMessage => "ESPWS_MAX_MESSAGE",
+            SettingsVar::PingInterval => "ESPWS_PING_INTERVAL",
+            SettingsVar::PongTimeout => "ESPWS_PONG_TIMEOUT",
+            SettingsVar::HandshakeTimeout => "ESPWS_HANDSHAKE_TIMEOUT",
         }
     }
 }
@@ -103,6 +123,18 @@ impl SettingsError {
                 "ESPWS_HUB_QUEUE must be a number of bytes from 19 to 1048576"
             }
             NotANumber(V::Port) | OutOfRange(V::Port) => "ESPWS_PORT must be a TCP port from 1 to 65535",
+            NotANumber(V::MaxMessage) | OutOfRange(V::MaxMessage) => {
+                "ESPWS_MAX_MESSAGE must be a number of bytes from 1 to 16777216"
+            }
+            NotANumber(V::PingInterval) | OutOfRange(V::PingInterval) => {
+                "ESPWS_PING_INTERVAL must be a number of seconds from 0 (no pings) to 86400"
+            }
+            NotANumber(V::PongTimeout) | OutOfRange(V::PongTimeout) => {
+                "ESPWS_PONG_TIMEOUT must be a number of seconds from 1 to 86400"
+            }
+            NotANumber(V::HandshakeTimeout) | OutOfRange(V::HandshakeTimeout) => {
+                "ESPWS_HANDSHAKE_TIMEOUT must be a number of seconds from 1 to 86400"
+            }
             NotANumber(_) | OutOfRange(_) | UnknownApp => "ESPWS_APP must be echo, broadcast or sensor",
             BadToken => "ESPWS_TOKEN must be 1 to 128 printable ASCII characters without spaces",
         }
@@ -134,6 +166,14 @@ pub struct SettingsStrings<'a> {
     pub port: Option<&'a str>,
     /// `ESPWS_TOKEN`.
     pub token: Option<&'a str>,
+    /// `ESPWS_MAX_MESSAGE`.
+    pub max_message: Option<&'a str>,
+    /// `ESPWS_PING_INTERVAL`.
+    pub ping_interval: Option<&'a str>,
+    /// `ESPWS_PONG_TIMEOUT`.
+    pub pong_timeout: Option<&'a str>,
+    /// `ESPWS_HANDSHAKE_TIMEOUT`.
+    pub handshake_timeout: Option<&'a str>,
 }
 
 impl<'a> SettingsStrings<'a> {
@@ -146,6 +186,10 @@ impl<'a> SettingsStrings<'a> {
         hub_queue: None,
         port: None,
         token: None,
+        max_message: None,
+        ping_interval: None,
+        pong_timeout: None,
+        handshake_timeout: None,
     };
 
     /// The settings, or the first value that cannot be used.
@@ -212,6 +256,31 @@ pub const fn settings<'a>(strings: &SettingsStrings<'a>) -> Result<Settings<'a>,
             return Err(SettingsError::BadToken);
         }
         s.policy.token = Some(token);
+    }
+    if let Some(text) = strings.max_message {
+        match number(SettingsVar::MaxMessage, text, 1, MAX_MESSAGE_LIMIT as u64) {
+            Ok(n) => s.connection.max_message = n,
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(text) = strings.ping_interval {
+        match number(SettingsVar::PingInterval, text, 0, MAX_TIMER_SECS) {
+            Ok(0) => s.connection.ping_interval = None,
+            Ok(n) => s.connection.ping_interval = Some(Duration::from_secs(n)),
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(text) = strings.pong_timeout {
+        match number(SettingsVar::PongTimeout, text, 1, MAX_TIMER_SECS) {
+            Ok(n) => s.connection.pong_timeout = Duration::from_secs(n),
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(text) = strings.handshake_timeout {
+        match number(SettingsVar::HandshakeTimeout, text, 1, MAX_TIMER_SECS) {
+            Ok(n) => s.handshake_timeout = Duration::from_secs(n),
+            Err(e) => return Err(e),
+        }
     }
     // Messages through the hub are whole, so that none falls between another's fragments.
     if s.uses_hub() {
@@ -314,6 +383,10 @@ macro_rules! settings_from_build_env {
             hub_queue: option_env!("ESPWS_HUB_QUEUE"),
             port: option_env!("ESPWS_PORT"),
             token: option_env!("ESPWS_TOKEN"),
+            max_message: option_env!("ESPWS_MAX_MESSAGE"),
+            ping_interval: option_env!("ESPWS_PING_INTERVAL"),
+            pong_timeout: option_env!("ESPWS_PONG_TIMEOUT"),
+            handshake_timeout: option_env!("ESPWS_HANDSHAKE_TIMEOUT"),
         }
         .unwrap_or_stop()
     };
@@ -353,12 +426,22 @@ mod tests {
             hub_queue: Some("4096"),
             port: Some("8080"),
             token: Some("s3cret/+"),
+            max_message: Some("16777216"),
+            ping_interval: Some("2"),
+            pong_timeout: Some("3"),
+            handshake_timeout: Some("4"),
         })
         .unwrap();
         assert_eq!(s.app, App::Broadcast);
         assert_eq!((s.max_clients, s.rx_buffer, s.hub_queue, s.port), (4, 2048, 4096, 8080));
         assert_eq!(s.tick, Some(Duration::from_secs(1)));
         assert_eq!(s.policy.token, Some("s3cret/+"));
+        assert_eq!(s.connection.max_message, 1 << 24);
+        assert_eq!(s.connection.ping_interval, Some(Duration::from_secs(2)));
+        assert_eq!(s.connection.pong_timeout, Duration::from_secs(3));
+        assert_eq!(s.handshake_timeout, Duration::from_secs(4));
+        let no_pings = settings(&SettingsStrings { ping_interval: Some("0"), ..Default::default() }).unwrap();
+        assert_eq!(no_pings.connection.ping_interval, None);
     }
 
     #[test]
@@ -375,7 +458,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let cases: [(SettingsStrings<'_>, SettingsError); 12] = [
+        let cases: [(SettingsStrings<'_>, SettingsError); 16] = [
             (SettingsStrings { app: Some("chat"), ..Default::default() }, SettingsError::UnknownApp),
             (
                 SettingsStrings { max_clients: Some("0"), ..Default::default() },
@@ -418,6 +501,22 @@ mod tests {
                 SettingsError::NotANumber(SettingsVar::Port),
             ),
             (SettingsStrings { token: Some("two words"), ..Default::default() }, SettingsError::BadToken),
+            (
+                SettingsStrings { max_message: Some("16777217"), ..Default::default() },
+                SettingsError::OutOfRange(SettingsVar::MaxMessage),
+            ),
+            (
+                SettingsStrings { ping_interval: Some("86401"), ..Default::default() },
+                SettingsError::OutOfRange(SettingsVar::PingInterval),
+            ),
+            (
+                SettingsStrings { pong_timeout: Some("0"), ..Default::default() },
+                SettingsError::OutOfRange(SettingsVar::PongTimeout),
+            ),
+            (
+                SettingsStrings { handshake_timeout: Some("1s"), ..Default::default() },
+                SettingsError::NotANumber(SettingsVar::HandshakeTimeout),
+            ),
         ];
         for (strings, expected) in cases {
             let err = settings(&strings).unwrap_err();

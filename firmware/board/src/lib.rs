@@ -13,3 +13,5 @@ extern crate std;
 pub mod budget;
 pub mod build_settings;
 pub mod provision;
+#[cfg(feature = "embassy")]
+pub mod worker_memory;

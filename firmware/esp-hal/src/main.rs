@@ -29,10 +29,11 @@ use espws::nonblocking::EmbassyTimer;
 use espws_apps::DeviceHub;
 use espws_board::budget::bare_metal as budget;
 use espws_apps::device::Device;
-use espws::server::embassy::{worker, WorkerBuffers};
+use espws::server::embassy::worker;
 use espws::server::Slots;
 use espws::ServeConfig;
 use espws_board::provision::{self, Mode, Plan, WifiStrings};
+use espws_board::worker_memory::WorkerMemory as Memory;
 use espws_apps::settings::{App, Settings};
 use static_cell::{ConstStaticCell, StaticCell};
 
@@ -80,24 +81,13 @@ const WORKERS: usize = budget::workers(SETTINGS.max_clients);
 /// mode, the server's UDP socket in access-point mode). `StackResources` panics when full.
 const SOCKETS: usize = budget::sockets(SETTINGS.max_clients);
 const RX_BUFFER: usize = SETTINGS.rx_buffer;
-const SOCKET_RX: usize = budget::SOCKET_RX;
-const SOCKET_TX: usize = budget::SOCKET_TX;
 /// Hub queues exist only when the app broadcasts or status ticks run.
 const HUB_CLIENTS: usize = if SETTINGS.uses_hub() { SETTINGS.max_clients } else { 0 };
 const HUB_QUEUE: usize = SETTINGS.hub_queue;
 
 /// One worker's memory: the TCP socket's window and send buffer, and the WebSocket receive
 /// buffer.
-struct WorkerMemory {
-    socket_rx: [u8; SOCKET_RX],
-    socket_tx: [u8; SOCKET_TX],
-    websocket_rx: [u8; RX_BUFFER],
-}
-
-impl WorkerMemory {
-    const ZERO: Self =
-        WorkerMemory { socket_rx: [0; SOCKET_RX], socket_tx: [0; SOCKET_TX], websocket_rx: [0; RX_BUFFER] };
-}
+type WorkerMemory = Memory<RX_BUFFER>;
 
 // The sizes the RAM table in firmware/README.md is made of (espws_board::budget).
 const _: () = assert!(core::mem::size_of::<WorkerMemory>() == budget::worker_buffers(RX_BUFFER));
@@ -354,12 +344,7 @@ async fn worker_task(
     id: u32,
     memory: &'static mut WorkerMemory,
 ) -> ! {
-    let buffers = WorkerBuffers {
-        socket_rx: &mut memory.socket_rx,
-        socket_tx: &mut memory.socket_tx,
-        websocket_rx: &mut memory.websocket_rx,
-    };
-    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers).await
+    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, memory.buffers()).await
 }
 
 /// Pushes simulated sensor readings to every client, `rate_hz` a second.
