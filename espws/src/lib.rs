@@ -9,8 +9,9 @@
 //! - [`blocking`] and [`nonblocking`]: thin drivers that move bytes between a socket
 //!   (`embedded-io` or `embedded-io-async`) and the state machine.
 //! - `server` (feature `std`): a thread-per-connection server over `std::net`.
+//! - `tls` (feature `tls`): TLS over TCP (rustls) as a transport for either driver.
 //!
-//! Everything except `server` is `no_std` and allocation-free: the caller owns every buffer.
+//! Everything except `server` and `tls` is `no_std` and allocation-free: the caller owns every buffer.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,6 +29,8 @@ pub mod proto;
 #[cfg(feature = "std")]
 pub mod server;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod wire;
 
 pub use proto::{Config, Connection, Data, DataKind, Event, RecvBuf};

@@ -7,7 +7,8 @@ use crate::{announce, Args};
 
 pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let settings = device.settings;
-    let server = Server::bind((args.bind, args.port), settings.server_config(), device)?;
+    let config = espws::server::ServerConfig { tls: args.tls.clone(), ..settings.server_config() };
+    let server = Server::bind((args.bind, args.port), config, device)?;
     announce(args, &settings, server.local_addr()?);
     if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
         std::thread::Builder::new()

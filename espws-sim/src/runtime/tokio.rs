@@ -55,10 +55,18 @@ async fn serve(args: &Args, device: Device<'static>) -> std::io::Result<()> {
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Slot(active.clone());
         let timer = timer.clone();
+        let tls = args.tls.clone();
         tokio::spawn(async move {
             let rx = RecvBuf::new(vec![0u8; device.settings.rx_buffer]);
             let config = device.settings.serve_config();
-            nonblocking::serve(FromTokio::new(stream), rx, timer, &config, device, id, slot).await;
+            let Some(tls) = &tls else {
+                nonblocking::serve(FromTokio::new(stream), rx, timer, &config, device, id, slot).await;
+                return;
+            };
+            match espws::tls::tokio::accept(stream, tls, config.handshake_timeout).await {
+                Ok(io) => drop(nonblocking::serve(io, rx, timer, &config, device, id, slot).await),
+                Err(e) => espws::tls::log_refused(id.into(), peer, &e),
+            }
         });
     }
 }

@@ -6,7 +6,7 @@
 mod reaper;
 
 use core::time::Duration;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::string::String;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -85,6 +85,9 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// Subprotocols the server speaks.
     pub protocols: Vec<String>,
+    /// Serve TLS (https and wss) with this configuration instead of plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +103,8 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             token: None,
             protocols: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -271,6 +276,13 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
         let keepalive = keepalive.with_interval(idle / 3);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
     }
+    #[cfg(feature = "tls")]
+    let Some(mut io) =
+        crate::tls::blocking::transport(stream, config.tls.as_ref(), config.handshake_timeout, id, peer)
+    else {
+        return;
+    };
+    #[cfg(not(feature = "tls"))]
     let mut io = TcpTransport::new(stream);
     let mut rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
     loop {
@@ -357,11 +369,12 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
 }
 
 /// Answers with an error status and closes politely.
-fn refuse<S>(shared: &Shared<S>, io: TcpTransport, status: StatusCode, reason: &str) {
+fn refuse<S>(shared: &Shared<S>, mut io: TcpTransport, status: StatusCode, reason: &str) {
     let mut out = [0u8; 512];
     if let Ok(len) = http::write_error(&mut out, status, reason) {
-        if let Some(mut stream) = io.into_stream() {
-            if stream.write_all(&out[..len]).is_ok() {
+        // Through the transport, which may be TLS.
+        if embedded_io::Write::write_all(&mut io, &out[..len]).is_ok() {
+            if let Some(stream) = io.into_stream() {
                 shared.reaper.linger(stream);
             }
         }
