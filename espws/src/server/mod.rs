@@ -85,7 +85,8 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// Subprotocols the server speaks.
     pub protocols: Vec<String>,
-    /// Serve TLS (https and wss) with this configuration instead of plain TCP.
+    /// Serve TLS (https and wss) with this configuration instead of plain TCP; connection
+    /// threads then get at least `tls::blocking::THREAD_STACK` of stack.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::TlsConfig>,
 }
@@ -143,7 +144,11 @@ impl Drop for Slot<'_> {
 
 impl<S: Service> Server<S> {
     /// Binds to `addr`.
-    pub fn bind(addr: impl ToSocketAddrs, config: ServerConfig, service: S) -> io::Result<Self> {
+    pub fn bind(addr: impl ToSocketAddrs, mut config: ServerConfig, service: S) -> io::Result<Self> {
+        #[cfg(feature = "tls")]
+        if config.tls.is_some() {
+            config.thread_stack = config.thread_stack.max(crate::tls::blocking::THREAD_STACK);
+        }
         if let Err(e) = config.connection.check_buffer(config.rx_buffer) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, std::format!("{e}")));
         }

@@ -16,6 +16,10 @@ use rustls::ServerConnection;
 use super::{plain_http_answer, TlsConfig, TlsError, HANDSHAKE_RECORD};
 use crate::blocking::Transport;
 
+/// The least stack a connection thread needs for the TLS handshake (rustls), with room for an
+/// unoptimised build; only the pages touched count towards memory.
+pub const THREAD_STACK: usize = 256 * 1024;
+
 /// Ciphertext read from the socket per system call.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -23,7 +27,14 @@ const READ_CHUNK: usize = 8 * 1024;
 /// takes the TCP stream it runs over.
 #[derive(Clone)]
 pub struct TlsSession {
-    conn: Arc<Mutex<ServerConnection>>,
+    inner: Arc<Mutex<Session>>,
+}
+
+struct Session {
+    conn: ServerConnection,
+    /// Ciphertext read from the socket that rustls has not taken yet: it takes no more while
+    /// a record's worth of plaintext waits to be read.
+    pending: std::vec::Vec<u8>,
 }
 
 impl core::fmt::Debug for TlsSession {
@@ -33,8 +44,8 @@ impl core::fmt::Debug for TlsSession {
 }
 
 impl TlsSession {
-    fn lock(&self) -> MutexGuard<'_, ServerConnection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Session> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Reads decrypted bytes; `Ok(0)` at the end of the stream. The socket's read timeout
@@ -45,54 +56,63 @@ impl TlsSession {
         }
         let mut raw = [0u8; READ_CHUNK];
         loop {
-            match self.lock().reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The peer ended TCP without close_notify: WebSocket frames delimit themselves,
-                // so this is an ordinary end of stream for the driver.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+            {
+                let mut session = self.lock();
+                match session.conn.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // The peer ended TCP without close_notify: WebSocket frames delimit
+                    // themselves, so this is an ordinary end of stream for the driver.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    Err(e) => return Err(e),
+                }
+                if !session.pending.is_empty() {
+                    session.feed(stream)?;
+                    continue;
+                }
             }
+            // Wait for the socket without the lock, so that another thread may write.
             let n = (&*stream).read(&mut raw)?;
-            let mut conn = self.lock();
-            feed(&mut conn, stream, &raw[..n])?;
+            let mut session = self.lock();
+            if n == 0 {
+                // End of stream: rustls notes it, and the next plaintext read reports it.
+                let _ = session.conn.read_tls(&mut &[][..]);
+                continue;
+            }
+            session.pending.extend_from_slice(&raw[..n]);
+            session.feed(stream)?;
         }
     }
 
     /// Encrypts and writes `parts` in order, as few records as rustls makes of them, and
     /// returns once every record is on the socket (or its write timeout passed).
     pub fn write_all(&self, stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()> {
-        let mut conn = self.lock();
-        write_parts(&mut conn, stream, parts)
+        write_parts(&mut self.lock().conn, stream, parts)
     }
 
     /// Sends close_notify, then TCP end-of-stream, keeping the read side open.
     pub fn shutdown_write(&self, stream: &TcpStream) -> io::Result<()> {
-        let mut conn = self.lock();
+        let conn = &mut self.lock().conn;
         conn.send_close_notify();
-        flush(&mut conn, stream)?;
+        flush(conn, stream)?;
         stream.shutdown(Shutdown::Write)
     }
 }
 
-/// Hands ciphertext to rustls; on a TLS error, sends its alert and fails.
-fn feed(conn: &mut ServerConnection, stream: &TcpStream, mut raw: &[u8]) -> io::Result<()> {
-    if raw.is_empty() {
-        // End of stream: rustls notes it, and the next plaintext read reports it.
-        let _ = conn.read_tls(&mut raw);
-        return Ok(());
-    }
-    while !raw.is_empty() {
-        if conn.read_tls(&mut raw)? == 0 {
-            break;
-        }
-        if let Err(e) = conn.process_new_packets() {
-            let _ = flush(conn, stream);
+impl Session {
+    /// Hands rustls what it takes of the pending ciphertext, once the plaintext is all read;
+    /// on a TLS error, sends its alert and fails.
+    fn feed(&mut self, stream: &TcpStream) -> io::Result<()> {
+        let mut rest = &self.pending[..];
+        let taken = self.conn.read_tls(&mut rest)?;
+        self.pending.drain(..taken);
+        if let Err(e) = self.conn.process_new_packets() {
+            let _ = flush(&mut self.conn, stream);
             return Err(io::Error::new(io::ErrorKind::InvalidData, e));
         }
+        // Answers rustls owes the peer (a key update, say).
+        flush(&mut self.conn, stream)
     }
-    // Answers rustls owes the peer (a key update, say).
-    flush(conn, stream)
 }
 
 fn write_parts(conn: &mut ServerConnection, stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()> {
@@ -233,7 +253,8 @@ pub fn accept(stream: TcpStream, config: &TlsConfig, timeout: Duration) -> Resul
     // The server's last flight (and TLS 1.3 session tickets).
     flush(&mut conn, &stream)?;
     stream.set_read_timeout(None)?;
-    Ok(TlsStream { stream, session: TlsSession { conn: Arc::new(Mutex::new(conn)) } })
+    let session = Session { conn, pending: std::vec::Vec::new() };
+    Ok(TlsStream { stream, session: TlsSession { inner: Arc::new(Mutex::new(session)) } })
 }
 
 /// Answers a plain-HTTP client with the `400`, then closes without a reset: end-of-stream,
