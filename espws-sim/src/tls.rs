@@ -18,7 +18,10 @@ pub fn config(args: &Args) -> Result<Option<TlsConfig>, String> {
                 names.insert(0, args.bind.to_string());
             }
             let made = self_signed::generate(&names).map_err(|e| format!("--tls-self-signed: {e}"))?;
-            let path = std::env::temp_dir().join(format!("espws-sim-{}-cert.pem", args.port));
+            // Named by the port, or by the process when the system picks the port.
+            let tag =
+                if args.port == 0 { format!("pid{}", std::process::id()) } else { args.port.to_string() };
+            let path = std::env::temp_dir().join(format!("espws-sim-{tag}-cert.pem"));
             std::fs::write(&path, &made.cert_pem)
                 .map_err(|e| format!("--tls-self-signed: cannot write {}: {e}", path.display()))?;
             log::info!("TLS: self-signed certificate for {}", names.join(", "));
