@@ -65,9 +65,20 @@ impl Wss {
         self.tls.write_all(&masked_frame(0x82, payload)).unwrap();
     }
 
-    /// The next data message, reassembled, skipping pings.
+    /// The next binary message, reassembled, skipping pings and text (status ticks).
     fn receive(&mut self) -> Vec<u8> {
+        loop {
+            let (opcode, message) = self.receive_message();
+            if opcode == 0x2 {
+                return message;
+            }
+        }
+    }
+
+    /// The next data message, reassembled, and its opcode; pings skipped.
+    fn receive_message(&mut self) -> (u8, Vec<u8>) {
         let mut message = Vec::new();
+        let mut opcode = 0;
         loop {
             let mut head = [0u8; 2];
             self.tls.read_exact(&mut head).expect("a frame");
@@ -87,9 +98,12 @@ impl Wss {
             let mut payload = vec![0u8; len];
             self.tls.read_exact(&mut payload).unwrap();
             if matches!(head[0] & 0x0F, 0x0..=0x2) {
+                if head[0] & 0x0F != 0 {
+                    opcode = head[0] & 0x0F;
+                }
                 message.extend_from_slice(&payload);
                 if head[0] & 0x80 != 0 {
-                    return message;
+                    return (opcode, message);
                 }
             }
         }
@@ -255,5 +269,22 @@ fn three_hundred_unfinished_tls_handshakes_are_all_dropped() {
             // Service goes on for newcomers.
             Wss::connect(sim.addr, config).assert_echo(b"service goes on");
         });
+    });
+}
+
+#[test]
+fn broadcast_and_status_ticks_reach_every_wss_client() {
+    // On threads the hub writes from a second thread through the shared TLS session.
+    on_each_runtime(|| {
+        let (sim, config) = tls_sim(&["--app", "broadcast", "--tick-ms", "50"]);
+        let mut clients: Vec<Wss> = (0..3).map(|_| Wss::connect(sim.addr, &config)).collect();
+        for round in 0..20 {
+            let message = format!("broadcast {round} ").repeat(round * 50).into_bytes();
+            clients[round % 3].send(&message);
+            for client in &mut clients {
+                // Status ticks are text; the broadcast is the next binary message.
+                assert!(client.receive() == message, "round {round}: a client missed the broadcast");
+            }
+        }
     });
 }
