@@ -288,3 +288,25 @@ fn broadcast_and_status_ticks_reach_every_wss_client() {
         }
     });
 }
+
+#[test]
+fn a_client_that_reads_late_gets_every_echo() {
+    // The echoes fill the socket while the client is not reading, so records wait in the TLS
+    // session's buffer; they must all arrive, in order, once it reads.
+    on_each_runtime(|| {
+        let (sim, config) = tls_sim(&[]);
+        let mut wss = Wss::connect(sim.addr, &config);
+        let messages: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 1000 + usize::from(i) * 997]).collect();
+        for message in &messages {
+            wss.send(message);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        for message in &messages {
+            assert!(&wss.receive() == message, "an echo was lost or reordered");
+        }
+        // And small ones after it, each answered at once.
+        for i in 0..100u8 {
+            wss.assert_echo(&[i; 20]);
+        }
+    });
+}
