@@ -6,7 +6,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead as _, AsyncReadExt as _, AsyncWrite as _, AsyncWriteExt as _, ReadBuf};
+use tokio::io::{AsyncRead as _, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::{plain_http_answer, TlsConfig, TlsError, HANDSHAKE_RECORD};
@@ -16,14 +16,9 @@ use crate::nonblocking::Transport;
 ///
 /// A write completes only once its records have reached the socket: rustls buffers what the
 /// socket does not take, and a frame left in that buffer would wait for the next write, so
-/// every write is flushed (which also keeps the driver's write timeout meaningful). The one
-/// exception is [`Transport::try_write_vectored`], which cannot wait: what it leaves in the
-/// buffer is sent by the next read (the driver always waits on a read), write or shutdown.
+/// every write is flushed (which also keeps the driver's write timeout meaningful).
 pub struct TlsStream {
     inner: tokio_rustls::server::TlsStream<TcpStream>,
-    /// Records that [`Transport::try_write_vectored`] left in rustls's buffer because the
-    /// socket was full: the next read or write sends them first.
-    unflushed: bool,
 }
 
 impl core::fmt::Debug for TlsStream {
@@ -53,14 +48,11 @@ impl embedded_io_async::Write for TlsStream {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, io::Error> {
         let n = self.inner.write(buf).await?;
         self.inner.flush().await?;
-        self.unflushed = false;
         Ok(n)
     }
 
     async fn flush(&mut self) -> Result<(), io::Error> {
-        self.inner.flush().await?;
-        self.unflushed = false;
-        Ok(())
+        self.inner.flush().await
     }
 }
 
@@ -83,51 +75,17 @@ impl Transport for TlsStream {
                 self.inner.write_all(part).await?;
             }
         }
-        self.inner.flush().await?;
-        self.unflushed = false;
-        Ok(())
+        self.inner.flush().await
     }
 
-    fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<Result<usize, io::Error>> {
-        let [head, body] = parts else { return None };
-        let (tcp, conn) = self.inner.get_mut();
-        if self.unflushed || conn.wants_write() {
-            // Earlier records wait: the future sends them first.
-            return None;
-        }
-        let taken = match std::io::Write::write_vectored(
-            &mut conn.writer(),
-            &[IoSlice::new(head), IoSlice::new(body)],
-        ) {
-            Ok(n) => n,
-            Err(e) => return Some(Err(e)),
-        };
-        while conn.wants_write() {
-            match conn.write_tls(&mut TryWrite(tcp)) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.unflushed = true;
-                    break;
-                }
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        Some(Ok(taken))
-    }
+    // `try_write_vectored` keeps its default (`None`): whether a TLS write is complete is
+    // known only once rustls's buffer has drained, which needs the future.
 
     const POLLS_READ: bool = true;
 
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, io::Error>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
-        }
-        if self.unflushed {
-            // Registers the wake-up for writability too, if the socket is still full.
-            match Pin::new(&mut self.inner).poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.unflushed = false,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
-            }
         }
         let mut buf = ReadBuf::new(buf);
         match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
@@ -141,27 +99,8 @@ impl Transport for TlsStream {
     }
 
     async fn shutdown_write(&mut self) -> Result<(), io::Error> {
-        // What is buffered, close_notify, then TCP end-of-stream.
-        self.inner.shutdown().await?;
-        self.unflushed = false;
-        Ok(())
-    }
-}
-
-/// Writes to a tokio TCP stream without waiting (`WouldBlock` when it is full).
-struct TryWrite<'a>(&'a TcpStream);
-
-impl std::io::Write for TryWrite<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.try_write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.0.try_write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        // close_notify, then TCP end-of-stream.
+        self.inner.shutdown().await
     }
 }
 
@@ -185,7 +124,7 @@ pub async fn accept(stream: TcpStream, config: &TlsConfig, timeout: Duration) ->
     let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
         Err(_) => Err(TlsError::TimedOut),
-        Ok(Ok(inner)) => Ok(TlsStream { inner, unflushed: false }),
+        Ok(Ok(inner)) => Ok(TlsStream { inner }),
         Ok(Err(e)) => Err(handshake_error(e)),
     }
 }
