@@ -310,3 +310,21 @@ fn a_client_that_reads_late_gets_every_echo() {
         }
     });
 }
+
+#[test]
+fn a_text_split_inside_a_code_point_across_records_is_echoed_whole() {
+    let first: &[u8] = b"fragment one: price 5 \xe2\x82";
+    let second: &[u8] = b"\xac, fragment two";
+    on_each_runtime(|| {
+        let (sim, config) = tls_sim(&[]);
+        for pause in [0u64, 50] {
+            let mut wss = Wss::connect(sim.addr, &config);
+            wss.tls.write_all(&masked_frame(0x01, first)).unwrap();
+            std::thread::sleep(Duration::from_millis(pause));
+            wss.tls.write_all(&masked_frame(0x80, second)).unwrap();
+            let (opcode, echoed) = wss.receive_message();
+            assert_eq!(opcode, 1);
+            assert_eq!(echoed, [first, second].concat(), "pause {pause} ms");
+        }
+    });
+}
