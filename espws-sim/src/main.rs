@@ -2,6 +2,7 @@
 
 mod connect;
 mod runtime;
+mod tls;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
@@ -97,6 +98,19 @@ struct Args {
     /// A CA certificate (PEM) to trust for wss:// with --connect.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<String>,
+    /// Serve https and wss with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Serve https and wss with a certificate made at start-up for the bind address and
+    /// localhost; prints its SHA-256 fingerprint and where its PEM is.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// The TLS configuration built from the flags above.
+    #[arg(skip)]
+    tls: Option<espws::tls::TlsConfig>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -226,8 +240,9 @@ fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
         addr.to_string()
     };
     let token_hint = if settings.policy.token.is_some() { "?token=<your token>" } else { "" };
-    log::info!("console: open http://{host}/{token_hint} in a browser");
-    log::info!("WebSocket URL: ws://{host}/ws{token_hint} (upgrades are accepted on any path)");
+    let (http, ws) = if args.tls.is_some() { ("https", "wss") } else { ("http", "ws") };
+    log::info!("console: open {http}://{host}/{token_hint} in a browser");
+    log::info!("WebSocket URL: {ws}://{host}/ws{token_hint} (upgrades are accepted on any path)");
     if settings.policy.token.is_some() {
         log::info!("clients must present the token (Authorization: Bearer, or ?token=)");
     }
@@ -255,9 +270,17 @@ fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = Args::parse();
-    let settings = match settings(&args) {
-        Ok(settings) => settings,
+    let mut args = Args::parse();
+    let settings = match settings(&args).and_then(|s| Ok((s, tls::config(&args)?))) {
+        Ok((settings, tls)) if tls.is_some() && args.runtime == RuntimeArg::EmbassyTap => {
+            let _ = settings;
+            eprintln!("espws-sim: TLS is not offered on the embassy-tap runtime (the bare-metal firmware serves plain ws:// only); use --runtime threads or tokio");
+            return ExitCode::from(2);
+        }
+        Ok((settings, tls)) => {
+            args.tls = tls;
+            settings
+        }
         Err(message) => {
             eprintln!("espws-sim: {message}");
             return ExitCode::from(2);

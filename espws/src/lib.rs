@@ -29,6 +29,8 @@
 //!   (`embedded-io` or `embedded-io-async`) and the machines.
 //! - [`server`]: accept loops over any [`Service`]: std threads, tokio, an embassy-net pool.
 //! - `hub` (feature `hub`): send to one client or broadcast to all, from any task.
+//! - `client` (feature `client`): connecting out, as ws:// or wss://.
+//! - `tls` (feature `tls`): TLS over TCP (rustls) as a transport for the std servers.
 //!
 //! Everything but the std and tokio servers is `no_std` and allocation-free: the caller owns
 //! every buffer.
@@ -48,6 +50,10 @@
 //! | `tokio` | no | `server::tokio`, the tokio transport and timers |
 //! | `embassy` | no | `server::embassy`, the embassy-net worker pool and timer |
 //! | `defmt` | no | diagnostics through `defmt` instead of `log` (no_std only) |
+//! | `client` | yes | `client`: connect out (blocking and async), reconnect with backoff |
+//! | `tls-rustls` | no | wss:// for the std client (rustls; webpki roots or a CA file) |
+//! | `tls-embedded` | no | wss:// for the no_std client (embedded-tls, TLS 1.3, no allocator) |
+//! | `tls`, `tls-tokio` | no | https and wss for the threads and tokio servers (rustls) |
 //! | `testing` | no | helpers for tests: masked client frames, a bytewise mask |
 //!
 //! # Defaults
@@ -80,6 +86,8 @@ pub mod nonblocking;
 pub mod proto;
 pub mod server;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod wire;
 
 pub use proto::handshake::{Declined, Policy};

@@ -78,6 +78,9 @@ def make_driver():
                  "--enable-precise-memory-info", "--js-flags=--expose-gc",
                  f"--user-data-dir={profile}"):
         opts.add_argument(flag)
+    # Extra Chromium flags, e.g. a test certificate's pin for https (--ignore-certificate-errors-spki-list).
+    for flag in os.environ.get("ESPWS_CHROMIUM_FLAGS", "").split():
+        opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver path: Selenium Manager is not used, nothing is downloaded.
     service = Service(executable_path=CHROMEDRIVER)

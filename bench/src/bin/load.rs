@@ -11,14 +11,21 @@
 //! makes each connection perform exactly K measured round trips (after the warm-up) instead
 //! of running for `--seconds`, so that a server's work can be counted per message.
 //!
+//! `--tls-ca CA.pem` speaks wss (TLS trusting that certificate, for the name `localhost`);
+//! `--handshakes` then measures connections per second instead: each connection does the TCP,
+//! TLS and WebSocket handshakes and closes, over and over, `--connections` at a time.
+//!
 //! The last line of output is one JSON object with the figures, for scripts.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
@@ -64,6 +71,74 @@ struct Args {
     /// instead of running for --seconds; the rate is then taken over the time they took.
     #[arg(long, value_name = "K", conflicts_with = "idle")]
     count: Option<u64>,
+    /// Speak wss: TLS trusting this CA (or self-signed) certificate, for the name `localhost`.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Count complete handshakes (TCP, TLS, WebSocket) per second instead of echoes.
+    #[arg(long, conflicts_with_all = ["idle", "raw", "count"])]
+    handshakes: bool,
+}
+
+/// A connection: plain TCP or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The TLS client configuration of `--tls-ca`, made once.
+fn tls_connector(ca: &std::path::Path) -> std::io::Result<tokio_rustls::TlsConnector> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(config.clone().into());
+    }
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).map_err(std::io::Error::other)? {
+        roots.add(cert.map_err(std::io::Error::other)?).map_err(std::io::Error::other)?;
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone().into())
 }
 
 const MASK: [u8; 4] = [0x5a, 0x17, 0xc3, 0x8e];
@@ -92,11 +167,7 @@ fn client_frame(text: bool, payload_len: usize) -> Vec<u8> {
 /// Frames are parsed in place from a cursor, and what is left is moved to the front once per
 /// read, not once per frame: a server that answers in many fragments must not cost this one
 /// client thread more copying than a server that answers in one frame.
-async fn read_message(
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    filled: &mut usize,
-) -> std::io::Result<usize> {
+async fn read_message(stream: &mut Conn, buf: &mut Vec<u8>, filled: &mut usize) -> std::io::Result<usize> {
     let mut message = 0usize;
     let mut start = 0usize;
     loop {
@@ -115,6 +186,7 @@ async fn read_message(
                     pong.extend_from_slice(&MASK);
                     pong.extend(avail[head..total].iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
                     stream.write_all(&pong).await?;
+                    stream.flush().await?;
                 }
                 0x8 => {
                     return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "server closed"))
@@ -157,23 +229,31 @@ fn frame_head(bytes: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// Reads back exactly as many bytes as were sent (`--raw`).
-async fn read_raw(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn read_raw(stream: &mut Conn, buf: &mut [u8]) -> std::io::Result<usize> {
     stream.read_exact(buf).await?;
     Ok(buf.len())
 }
 
-async fn connect(args: &Args) -> std::io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(args.addr).await?;
-    stream.set_nodelay(true)?;
+async fn connect(args: &Args) -> std::io::Result<Conn> {
+    let tcp = TcpStream::connect(args.addr).await?;
+    tcp.set_nodelay(true)?;
     if args.raw {
-        return Ok(stream);
+        return Ok(Conn::Plain(tcp));
     }
+    let mut stream = match &args.tls_ca {
+        None => Conn::Plain(tcp),
+        Some(ca) => {
+            let name = rustls::pki_types::ServerName::try_from("localhost").expect("a valid name");
+            Conn::Tls(Box::new(tls_connector(ca)?.connect(name, tcp).await?))
+        }
+    };
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         args.path, args.addr
     );
     stream.write_all(request.as_bytes()).await?;
+    stream.flush().await?;
     let mut head = Vec::with_capacity(256);
     let mut byte = [0u8];
     while !head.ends_with(b"\r\n\r\n") {
@@ -225,6 +305,7 @@ async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Inst
         let sent = Instant::now();
         let result = async {
             stream.write_all(&frame).await?;
+            stream.flush().await?;
             if args.raw {
                 read_raw(&mut stream, &mut buf[..frame.len()]).await
             } else {
@@ -396,6 +477,58 @@ async fn run_idle(args: &Args, hold: f64) -> ExitCode {
     }
 }
 
+/// `--handshakes`: connections opened (TCP, TLS if asked, WebSocket upgrade) and closed per
+/// second, `--connections` at a time.
+async fn run_handshakes(args: &Args) -> ExitCode {
+    let end = Instant::now() + Duration::from_secs_f64(args.seconds);
+    let mut tasks = JoinSet::new();
+    for _ in 0..args.connections {
+        let args = args.clone();
+        tasks.spawn_local(async move {
+            let (mut done, mut error) = (0u64, None);
+            while Instant::now() < end {
+                match connect(&args).await {
+                    Ok(mut stream) => {
+                        let _ = stream.shutdown().await;
+                        done += 1;
+                    }
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            (done, error)
+        });
+    }
+    let (mut done, mut errors, mut first_error) = (0u64, 0usize, None);
+    while let Some(result) = tasks.join_next().await {
+        let (n, error) = result.expect("a handshake task panicked");
+        done += n;
+        if let Some(e) = error {
+            errors += 1;
+            first_error.get_or_insert(e);
+        }
+    }
+    let per_s = done as f64 / args.seconds;
+    if !args.quiet {
+        println!("{} at a time: {per_s:.0} handshakes/s, {errors} errors", args.connections);
+        if let Some(e) = &first_error {
+            println!("first error: {e}");
+        }
+    }
+    println!(
+        "{{\"connections\":{},\"handshakes\":{done},\"handshakes_per_s\":{per_s:.1},\"errors\":{errors},\"tls\":{}}}",
+        args.connections,
+        args.tls_ca.is_some()
+    );
+    if errors == 0 && done > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let runtime =
@@ -404,6 +537,7 @@ fn main() -> ExitCode {
     local.block_on(&runtime, async {
         match args.idle {
             Some(hold) => run_idle(&args, hold).await,
+            None if args.handshakes => run_handshakes(&args).await,
             None => run_echo(&args).await,
         }
     })

@@ -8,7 +8,10 @@ use crate::{announce, Args};
 
 pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let settings = device.settings;
-    let server = Server::bind((args.bind, args.port), settings.serve_config(), device)?;
+    let mut server = Server::bind((args.bind, args.port), settings.serve_config(), device)?;
+    if let Some(tls) = args.tls.clone() {
+        server = server.with_tls(tls);
+    }
     announce(args, &settings, server.local_addr()?);
     if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
         std::thread::Builder::new()

@@ -23,5 +23,8 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
             .spawn(move || espws_apps::sensor::run_blocking(hub, rate_hz))?;
     }
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    server::run(listener, settings.serve_config(), device, threads)
+    match args.tls.clone() {
+        Some(tls) => server::run_tls(listener, settings.serve_config(), device, threads, tls),
+        None => server::run(listener, settings.serve_config(), device, threads),
+    }
 }

@@ -108,7 +108,7 @@ impl Sim {
         let addr = loop {
             let line = lines.next().expect("espws-sim exited before listening").unwrap();
             log.lock().unwrap().push_str(&format!("{line}\n"));
-            if let Some(url) = line.split("ws://").nth(1) {
+            if let Some(url) = line.split("ws://").nth(1).or_else(|| line.split("wss://").nth(1)) {
                 break url.split('/').next().unwrap().parse().expect("address in the URL line");
             }
             assert!(started.elapsed() < Duration::from_secs(10), "espws-sim did not start");

@@ -17,6 +17,29 @@ use crate::wire::frame::OpCode;
 pub struct TcpTransport {
     stream: Arc<TcpStream>,
     gate: Option<Arc<WriteGate>>,
+    /// The TLS session over the stream, if the connection is TLS.
+    tls: Option<TlsSession>,
+}
+
+#[cfg(feature = "tls")]
+use crate::tls::blocking::TlsSession;
+
+/// Without the `tls` feature no connection has a session.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Debug)]
+enum TlsSession {}
+
+#[cfg(not(feature = "tls"))]
+impl TlsSession {
+    fn read(&self, _: &TcpStream, _: &mut [u8]) -> io::Result<usize> {
+        match *self {}
+    }
+    fn write_all(&self, _: &TcpStream, _: &[&[u8]]) -> io::Result<()> {
+        match *self {}
+    }
+    fn shutdown_write(&self, _: &TcpStream) -> io::Result<()> {
+        match *self {}
+    }
 }
 
 /// Serialises the frames of two writers and remembers when the close frame went out, after
@@ -37,18 +60,27 @@ impl WriteGate {
 pub struct SharedWriter {
     stream: Arc<TcpStream>,
     gate: Arc<WriteGate>,
+    tls: Option<TlsSession>,
 }
 
 /// A turn at writing, held across the pieces of one frame.
 pub struct WriteTurn<'a> {
     stream: &'a TcpStream,
+    tls: Option<&'a TlsSession>,
     closed_for_data: MutexGuard<'a, bool>,
 }
 
 impl TcpTransport {
     /// Wraps an accepted stream.
     pub fn new(stream: TcpStream) -> Self {
-        TcpTransport { stream: Arc::new(stream), gate: None }
+        TcpTransport { stream: Arc::new(stream), gate: None, tls: None }
+    }
+
+    /// Wraps a stream on which a TLS handshake has completed (see `tls::blocking::accept`).
+    #[cfg(feature = "tls")]
+    pub fn tls(tls: crate::tls::blocking::TlsStream) -> Self {
+        let (stream, session) = tls.into_parts();
+        TcpTransport { stream: Arc::new(stream), gate: None, tls: Some(session) }
     }
 
     /// The stream, for socket options.
@@ -60,7 +92,7 @@ impl TcpTransport {
     /// frames never interleave, and nothing follows the close frame.
     pub fn share_writes(&mut self) -> SharedWriter {
         let gate = self.gate.get_or_insert_with(Default::default).clone();
-        SharedWriter { stream: self.stream.clone(), gate }
+        SharedWriter { stream: self.stream.clone(), gate, tls: self.tls.clone() }
     }
 
     /// The stream back, once no [`SharedWriter`] holds it.
@@ -71,20 +103,20 @@ impl TcpTransport {
     #[inline(always)]
     fn write_frame(&self, parts: &[&[u8]]) -> io::Result<()> {
         let Some(gate) = &self.gate else {
-            return write_all_vectored(&self.stream, parts);
+            return send(&self.stream, self.tls.as_ref(), parts);
         };
         let mut closed_for_data = gate.enter();
         if parts.first().and_then(|p| p.first()).is_some_and(|b| b & 0x0F == OpCode::Close as u8) {
             *closed_for_data = true;
         }
-        write_all_vectored(&self.stream, parts)
+        send(&self.stream, self.tls.as_ref(), parts)
     }
 }
 
 impl SharedWriter {
     /// Waits for a turn at writing; hold it across the pieces of one frame.
     pub fn turn(&self) -> WriteTurn<'_> {
-        WriteTurn { stream: &self.stream, closed_for_data: self.gate.enter() }
+        WriteTurn { stream: &self.stream, tls: self.tls.as_ref(), closed_for_data: self.gate.enter() }
     }
 
     /// Ends the connection both ways at once; the reading thread sees end of stream.
@@ -99,7 +131,7 @@ impl WriteTurn<'_> {
         if *self.closed_for_data {
             return Ok(false);
         }
-        (&*self.stream).write_all(bytes)?;
+        send(self.stream, self.tls, &[bytes])?;
         Ok(true)
     }
 
@@ -107,7 +139,7 @@ impl WriteTurn<'_> {
     pub fn close(&mut self, frame: &[u8]) {
         if !*self.closed_for_data {
             *self.closed_for_data = true;
-            let _ = (&*self.stream).write_all(frame);
+            let _ = send(self.stream, self.tls, &[frame]);
         }
         let _ = self.stream.shutdown(Shutdown::Both);
     }
@@ -119,7 +151,10 @@ impl embedded_io::ErrorType for TcpTransport {
 
 impl embedded_io::Read for TcpTransport {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
-        io::Read::read(&mut &*self.stream, buf)
+        match &self.tls {
+            Some(tls) => tls.read(&self.stream, buf),
+            None => io::Read::read(&mut &*self.stream, buf),
+        }
     }
 }
 
@@ -130,6 +165,15 @@ impl embedded_io::Write for TcpTransport {
 
     fn flush(&mut self) -> Result<(), io::Error> {
         (&*self.stream).flush()
+    }
+}
+
+/// Writes `parts` in order, through the TLS session if there is one.
+#[inline(always)]
+fn send(stream: &TcpStream, tls: Option<&TlsSession>, parts: &[&[u8]]) -> io::Result<()> {
+    match tls {
+        Some(tls) => tls.write_all(stream, parts),
+        None => write_all_vectored(stream, parts),
     }
 }
 
@@ -176,6 +220,9 @@ impl Transport for TcpTransport {
     }
 
     fn shutdown_write(&mut self) -> Result<(), io::Error> {
+        if let Some(tls) = &self.tls {
+            return tls.shutdown_write(&self.stream);
+        }
         self.stream.shutdown(Shutdown::Write)
     }
 

@@ -12,7 +12,9 @@ use std::vec;
 
 use super::reaper::Reaper;
 use super::slots::{Slots, FULL};
-use crate::blocking::{self, BlockingService, StdClock, TcpTransport};
+#[cfg(not(feature = "tls"))]
+use crate::blocking::TcpTransport;
+use crate::blocking::{self, BlockingService, StdClock};
 use crate::proto::{PeerLabel, RecvBuf, ServeConfig};
 
 /// Stack of each connection thread unless [`Server::with_thread_stack`] says otherwise.
@@ -34,6 +36,9 @@ pub struct ServerHandle {
 
 struct Shared<S> {
     config: ServeConfig<'static>,
+    /// Serve https and wss with this, instead of plain TCP.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
     service: S,
     slots: Arc<Slots>,
     next_id: AtomicUsize,
@@ -51,6 +56,8 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
         let listener = listen(addr)?;
         let shared = Shared {
             config,
+            #[cfg(feature = "tls")]
+            tls: None,
             service,
             slots: Arc::new(Slots::new(config.max_clients)),
             next_id: AtomicUsize::new(1),
@@ -65,6 +72,19 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
     /// whose stacks come out of a small RAM).
     pub fn with_thread_stack(mut self, bytes: usize) -> Self {
         self.thread_stack = bytes;
+        self
+    }
+
+    /// Serves TLS (https and wss) with `tls` instead of plain TCP. Connection threads then get
+    /// at least [`THREAD_STACK`](crate::tls::blocking::THREAD_STACK) of stack: a rustls
+    /// handshake runs deep.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn with_tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.tls = Some(tls);
+            self.thread_stack = self.thread_stack.max(crate::tls::blocking::THREAD_STACK);
+        }
         self
     }
 
@@ -182,8 +202,12 @@ fn serve_stream<S: BlockingService>(
     let config = &shared.config;
     let _ = stream.set_write_timeout(Some(config.write_timeout));
     set_keepalive(socket2::SockRef::from(&stream), config.tcp_keepalive);
+    #[cfg(feature = "tls")]
+    let io =
+        crate::tls::blocking::transport(stream, shared.tls.as_ref(), config.handshake_timeout, id, peer?)?;
+    #[cfg(not(feature = "tls"))]
+    let io = TcpTransport::new(stream);
     let rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
-    let finished =
-        blocking::serve(TcpTransport::new(stream), rx, shared.clock, config, &shared.service, id, peer);
+    let finished = blocking::serve(io, rx, shared.clock, config, &shared.service, id, peer);
     finished.transport.into_stream().map(|stream| (stream, finished.wants_linger))
 }

@@ -35,12 +35,48 @@ pub fn run<S>(
 where
     S: AsyncService + Send + Sync + 'static,
 {
+    run_with(listener, config, service, threads, None)
+}
+
+/// [`run`], serving TLS (https and wss) with `tls` instead of plain TCP.
+#[cfg(feature = "tls-tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls-tokio")))]
+pub fn run_tls<S>(
+    listener: std::net::TcpListener,
+    config: ServeConfig<'static>,
+    service: S,
+    threads: usize,
+    tls: crate::tls::TlsConfig,
+) -> io::Result<()>
+where
+    S: AsyncService + Send + Sync + 'static,
+{
+    run_with(listener, config, service, threads, Some(tls))
+}
+
+/// Without the `tls-tokio` feature there is no TLS configuration to carry.
+#[cfg(not(feature = "tls-tokio"))]
+type Tls = Option<core::convert::Infallible>;
+#[cfg(feature = "tls-tokio")]
+type Tls = Option<crate::tls::TlsConfig>;
+
+fn run_with<S>(
+    listener: std::net::TcpListener,
+    config: ServeConfig<'static>,
+    service: S,
+    threads: usize,
+    tls: Tls,
+) -> io::Result<()>
+where
+    S: AsyncService + Send + Sync + 'static,
+{
     if let Err(e) = config.check() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, std::format!("{e}")));
     }
     listener.set_nonblocking(true)?;
     let shared = Arc::new(Shared {
         config,
+        tls,
         service,
         slots: Arc::new(Slots::new(config.max_clients)),
         next_id: AtomicUsize::new(1),
@@ -72,6 +108,8 @@ where
 
 struct Shared<S> {
     config: ServeConfig<'static>,
+    #[cfg_attr(not(feature = "tls-tokio"), allow(dead_code))]
+    tls: Tls,
     service: S,
     slots: Arc<Slots>,
     next_id: AtomicUsize,
@@ -113,6 +151,19 @@ async fn serve_stream<S: AsyncService>(
         return;
     };
     let rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
+    #[cfg(feature = "tls-tokio")]
+    if let Some(tls) = &shared.tls {
+        match crate::tls::tokio::accept(stream, tls, config.handshake_timeout).await {
+            Ok(io) => {
+                let finished =
+                    nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
+                drop(slot);
+                finished.linger_async(&timer).await;
+            }
+            Err(e) => crate::tls::log_refused(id, peer, &e),
+        }
+        return;
+    }
     let finished = nonblocking::serve(
         FromTokio::new(stream),
         rx,
