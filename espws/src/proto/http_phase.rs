@@ -160,29 +160,10 @@ impl HttpPhase {
             Err(e) => return self.problem(HeadError::Malformed(e), pending, out),
         };
         match handshake::answer(&req, policy) {
-            Answer::Refuse(refusal) => {
-                let mut reason = InlineStr::<REASON>::new();
-                explain(refusal, &req, &mut reason);
-                let label = self.label();
-                info!(
-                    "refused client {} ({}): {} {}",
-                    label.id,
-                    label.addr(),
-                    refusal.status().0,
-                    reason.as_str()
-                );
-                self.refuse(refusal.status(), reason.as_str(), out)
-            }
+            Answer::Refuse(refusal) => self.refuse_upgrade(refusal, &req, out),
             Answer::Upgrade(accepted) => match service.admit(&req) {
                 Err(declined) => {
-                    let label = self.label();
-                    info!(
-                        "declined client {} ({}): {} {}",
-                        label.id,
-                        label.addr(),
-                        declined.status.0,
-                        declined.reason
-                    );
+                    self.log_declined(declined.status, declined.reason);
                     self.refuse(declined.status, declined.reason, out)
                 }
                 Ok(admission) => match accepted.write_response(out) {
@@ -196,17 +177,7 @@ impl HttpPhase {
             Answer::Http { keep_alive, head_only } => {
                 let response = service.http(&req);
                 if response.status.0 >= 400 {
-                    let label = self.label();
-                    let status = response.status;
-                    info!(
-                        "client {} ({}): {} {} -> {} {}",
-                        label.id,
-                        label.addr(),
-                        req.method,
-                        req.target,
-                        status.0,
-                        status.1
-                    );
+                    self.log_http_error(&req, response.status);
                 } else {
                     debug!("client {} {} {} -> {}", self.id, req.method, req.target, response.status.0);
                 }
@@ -218,6 +189,47 @@ impl HttpPhase {
                 Step::Respond { head, body, keep_alive, consumed: head_len }
             }
         }
+    }
+
+    /// Refuses an upgrade with a sentence that says why and what to do. A frame of its own, off
+    /// the stack of every request that is not refused (ESP-IDF's connection threads have little).
+    #[inline(never)]
+    #[cold]
+    fn refuse_upgrade<'s, 'p, A>(
+        &self,
+        refusal: Refusal,
+        req: &Request<'_, '_>,
+        out: &mut [u8],
+    ) -> Step<'s, 'p, A> {
+        let mut reason = InlineStr::<REASON>::new();
+        explain(refusal, req, &mut reason);
+        let label = self.label();
+        info!("refused client {} ({}): {} {}", label.id, label.addr(), refusal.status().0, reason.as_str());
+        self.refuse(refusal.status(), reason.as_str(), out)
+    }
+
+    /// Logs a route's error answer (404, 405, 426) with the client's address.
+    #[inline(never)]
+    #[cold]
+    fn log_http_error(&self, req: &Request<'_, '_>, status: StatusCode) {
+        let label = self.label();
+        info!(
+            "client {} ({}): {} {} -> {} {}",
+            label.id,
+            label.addr(),
+            req.method,
+            req.target,
+            status.0,
+            status.1
+        );
+    }
+
+    /// Logs a service's refusal of a valid upgrade (a full hub, say).
+    #[inline(never)]
+    #[cold]
+    fn log_declined(&self, status: StatusCode, reason: &str) {
+        let label = self.label();
+        info!("declined client {} ({}): {} {}", label.id, label.addr(), status.0, reason);
     }
 
     /// The deadline passed: a 408 for a peer that sent part of a head, silence for one that

@@ -18,6 +18,8 @@ mod threads;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
+#[cfg(feature = "std")]
+pub use reaper::REAPER_STACK;
 pub use slots::{Slot, Slots, FULL};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

@@ -20,7 +20,7 @@ const MAX_LINGERING: usize = 512;
 const POLL: Duration = Duration::from_millis(25);
 /// The lingering thread's stack: its 2 KiB scratch buffer and a few frames, with room to spare
 /// (it is the largest fixed cost of the server on ESP-IDF).
-const REAPER_STACK: usize = 16 * 1024;
+pub const REAPER_STACK: usize = 16 * 1024;
 
 /// Hands sockets to the lingering thread.
 pub(super) struct Reaper {
