@@ -8,6 +8,8 @@ use crate::wire::http::{
 };
 use crate::wire::Status;
 
+use super::deflate::{self, Agreed, DeflateConfig};
+
 /// Why no usable request head arrived.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum HeadError {
@@ -58,6 +60,8 @@ pub struct Policy<'p> {
     pub token: Option<&'p str>,
     /// Subprotocols the server speaks, in no particular order.
     pub protocols: &'p [&'p str],
+    /// Whether and how to agree to permessage-deflate (RFC 7692); off by default.
+    pub deflate: DeflateConfig,
 }
 
 /// An upgrade the server accepts.
@@ -67,12 +71,26 @@ pub struct Accepted<'p> {
     pub accept_key: [u8; 28],
     /// The subprotocol chosen from the client's offer, if any matched.
     pub protocol: Option<&'p str>,
+    /// permessage-deflate, if the client offered it and the policy accepted an offer.
+    pub deflate: Option<Agreed>,
 }
 
 impl Accepted<'_> {
     /// Writes the 101 response into `out`; returns its length.
     pub fn write_response(&self, out: &mut [u8]) -> Result<usize, http::BufferTooSmall> {
-        http::write_switching_protocols(out, &self.accept_key, self.protocol)
+        let Some(agreed) = self.deflate else {
+            return http::write_switching_protocols(out, &self.accept_key, self.protocol);
+        };
+        let mut value = [0u8; 128];
+        let len = agreed.write(&mut value).map_err(|_| http::BufferTooSmall)?;
+        let mut head = http::ResponseHead::new(out, StatusCode::SWITCHING_PROTOCOLS)
+            .header("Upgrade", b"websocket")
+            .header("Connection", b"Upgrade")
+            .header("Sec-WebSocket-Accept", &self.accept_key);
+        if let Some(protocol) = self.protocol {
+            head = head.header("Sec-WebSocket-Protocol", protocol.as_bytes());
+        }
+        head.header("Sec-WebSocket-Extensions", &value[..len]).finish()
     }
 }
 
@@ -167,7 +185,11 @@ pub fn decide<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Result<Accepted
             return Err(Refusal::Unauthorized);
         }
     }
-    Ok(Accepted { accept_key: upgrade.accept_key(), protocol: select_protocol(req, policy.protocols) })
+    Ok(Accepted {
+        accept_key: upgrade.accept_key(),
+        protocol: select_protocol(req, policy.protocols),
+        deflate: deflate::negotiate(req.headers_named("sec-websocket-extensions"), &policy.deflate),
+    })
 }
 
 /// No `Origin` (a non-browser client), the server's own origin, or one on the list.
@@ -273,8 +295,12 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
         decide(&req, policy)
     }
 
-    const PROTOCOLS: Policy<'static> =
-        Policy { allowed_origins: &[], token: None, protocols: &["v2.espws", "chat"] };
+    const PROTOCOLS: Policy<'static> = Policy {
+        allowed_origins: &[],
+        token: None,
+        protocols: &["v2.espws", "chat"],
+        deflate: DeflateConfig::OFF,
+    };
 
     #[test]
     fn requests_without_origin_are_allowed() {
@@ -366,6 +392,36 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
         let text = core::str::from_utf8(&out[..n]).unwrap();
         assert!(text.contains("\r\nSec-WebSocket-Protocol: chat\r\n"));
         assert!(!text.contains("chat, v2.espws"));
+    }
+
+    #[test]
+    fn deflate_is_answered_in_the_101_when_the_policy_allows_it() {
+        let raw = request("Sec-WebSocket-Extensions: x-foo, permessage-deflate; client_max_window_bits\r\n");
+        let accepted = decide_on(&raw, &PROTOCOLS).unwrap();
+        assert_eq!(accepted.deflate, None, "off by default");
+        let policy = Policy { deflate: DeflateConfig::SMALL, ..PROTOCOLS };
+        let accepted = decide_on(&raw, &policy).unwrap();
+        let mut out = [0u8; 512];
+        let n = accepted.write_response(&mut out).unwrap();
+        let text = core::str::from_utf8(&out[..n]).unwrap();
+        assert!(
+            text.ends_with(
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+             client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9\r\n\r\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_declined_deflate_offer_still_upgrades_without_the_header() {
+        let raw = request("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99\r\n");
+        let policy = Policy { deflate: DeflateConfig::FULL, ..PROTOCOLS };
+        let accepted = decide_on(&raw, &policy).unwrap();
+        assert_eq!(accepted.deflate, None);
+        let mut out = [0u8; 512];
+        let n = accepted.write_response(&mut out).unwrap();
+        assert!(!core::str::from_utf8(&out[..n]).unwrap().contains("Extensions"));
     }
 
     #[test]

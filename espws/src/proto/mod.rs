@@ -14,6 +14,7 @@
 mod config;
 mod connection;
 mod control;
+pub mod deflate;
 mod error;
 mod event;
 pub mod handshake;
