@@ -4,6 +4,7 @@
 use core::time::Duration;
 
 use espws::nonblocking::ServeConfig;
+use espws::proto::deflate::DeflateConfig;
 use espws::proto::handshake::Policy;
 use espws::proto::Config;
 
@@ -66,7 +67,7 @@ impl Settings<'_> {
                 pong_timeout: Duration::from_secs(10),
                 close_timeout: Duration::from_secs(5),
             },
-            policy: Policy { allowed_origins: &[], token: None, protocols: &[] },
+            policy: Policy { allowed_origins: &[], token: None, protocols: &[], deflate: DeflateConfig::OFF },
             tick: None,
             hub_queue: 8 * 1024,
         }
@@ -98,6 +99,7 @@ impl<'a> Settings<'a> {
             allowed_origins: self.policy.allowed_origins.iter().map(|s| s.to_string()).collect(),
             token: self.policy.token.map(|s| s.to_string()),
             protocols: self.policy.protocols.iter().map(|s| s.to_string()).collect(),
+            deflate: self.policy.deflate,
             ..espws::server::ServerConfig::default()
         }
     }

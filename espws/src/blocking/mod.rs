@@ -11,6 +11,7 @@ use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
+use crate::proto::deflate::{self, InflateSlot};
 use crate::proto::{handshake, Closed, Config, Connection, Event, RecvBuf, SendError};
 pub use crate::time::Clock;
 use crate::time::Instant;
@@ -70,6 +71,10 @@ pub struct WebSocket<T, B, C> {
     now: Instant,
     /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
+    /// The inflater, once permessage-deflate is on.
+    inflate: InflateSlot,
+    #[cfg(feature = "std")]
+    deflate: Option<deflate::Deflate>,
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
@@ -77,6 +82,8 @@ pub struct Sender<'a, T, C> {
     io: &'a mut T,
     conn: &'a mut Connection,
     clock: &'a C,
+    #[cfg(feature = "std")]
+    deflate: Option<&'a mut deflate::Deflate>,
 }
 
 impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
@@ -84,7 +91,28 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, clock: C) -> Self {
         let now = clock.now();
         let conn = Connection::new(config, now);
-        WebSocket { io, conn, rx, clock, read_timeout: None, now, finished: false }
+        WebSocket {
+            io,
+            conn,
+            rx,
+            clock,
+            read_timeout: None,
+            now,
+            finished: false,
+            inflate: Default::default(),
+            #[cfg(feature = "std")]
+            deflate: None,
+        }
+    }
+
+    /// Turns permessage-deflate on, as agreed in the handshake: compressed messages are inflated
+    /// (into a window sized for `agreed`) and whole outgoing messages are compressed when that
+    /// makes them smaller.
+    #[cfg(feature = "std")]
+    pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
+        self.conn.enable_deflate();
+        self.inflate = Some(deflate::boxed_inflate(agreed));
+        self.deflate = Some(deflate::Deflate::new(agreed));
     }
 
     /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
@@ -100,17 +128,24 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             if self.finished {
                 return Ok(None);
             }
-            if let Some(pending) = self.conn.poll_pending(&mut self.rx) {
+            if let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) {
                 break pending;
             }
             self.wait_and_read()?;
         };
-        let event = self.conn.event(pending, &self.rx);
+        let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
         if let Event::Closed { .. } = event {
             self.finished = true;
             write_final_frames(&mut self.io, &mut self.conn);
         }
-        Ok(Some((event, Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock })))
+        let sender = Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            clock: &self.clock,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_mut(),
+        };
+        Ok(Some((event, sender)))
     }
 
     /// Runs the connection to its end, handing every event to `handler` with a [`Sender`].
@@ -128,16 +163,25 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             if self.finished {
                 return Ok(());
             }
-            let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+            let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) else {
                 self.wait_and_read()?;
                 continue;
             };
-            let event = self.conn.event(pending, &self.rx);
+            let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
             if let Event::Closed { .. } = event {
                 self.finished = true;
                 write_final_frames(&mut self.io, &mut self.conn);
             }
-            handler(event, &mut Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock });
+            handler(
+                event,
+                &mut Sender {
+                    io: &mut self.io,
+                    conn: &mut self.conn,
+                    clock: &self.clock,
+                    #[cfg(feature = "std")]
+                    deflate: self.deflate.as_mut(),
+                },
+            );
         }
     }
 
@@ -178,7 +222,13 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
 
     /// A [`Sender`] for sending outside of an event.
     pub fn sender(&mut self) -> Sender<'_, T, C> {
-        Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock }
+        Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            clock: &self.clock,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_mut(),
+        }
     }
 
     /// The state machine, for inspection.
@@ -298,6 +348,11 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        #[cfg(feature = "std")]
+        let (header, payload) = match self.deflate.as_deref_mut() {
+            Some(deflate) => deflate::compress_frame(deflate, &header, payload).unwrap_or((header, payload)),
+            None => (header, payload),
+        };
         self.io.write_all_vectored(&[header.as_bytes(), payload]).map_err(|e| {
             // A peer that stopped reading past the write timeout is treated as gone.
             self.conn.handle_eof();

@@ -23,6 +23,7 @@ use core::time::Duration;
 use embassy_futures::select::{select, Either, Either3};
 use embedded_io_async::{Error as _, ErrorKind, Read, Write};
 
+use crate::proto::deflate::{self, InflateSlot};
 use crate::proto::handshake::{self, Answer, Declined, HeadError, Policy};
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, SendError};
 use crate::time::{Clock, Instant};
@@ -134,6 +135,10 @@ pub struct WebSocket<T, B, K: Timer> {
     armed: Option<Instant>,
     /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
+    /// The inflater, once permessage-deflate is on.
+    inflate: InflateSlot,
+    #[cfg(feature = "std")]
+    deflate: Option<deflate::Deflate>,
 }
 
 /// How many replies one event's handler may queue with [`WebSocket::run`].
@@ -200,6 +205,8 @@ pub struct Sender<'a, T, K> {
     conn: &'a mut Connection,
     timer: &'a K,
     write_timeout: Duration,
+    #[cfg(feature = "std")]
+    deflate: Option<&'a mut deflate::Deflate>,
 }
 
 impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
@@ -207,7 +214,29 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
         let conn = Connection::new(config, timer.now());
-        WebSocket { io, conn, rx, timer, write_timeout, sleep: None, armed: None, finished: false }
+        WebSocket {
+            io,
+            conn,
+            rx,
+            timer,
+            write_timeout,
+            sleep: None,
+            armed: None,
+            finished: false,
+            inflate: Default::default(),
+            #[cfg(feature = "std")]
+            deflate: None,
+        }
+    }
+
+    /// Turns permessage-deflate on, as agreed in the handshake: compressed messages are inflated
+    /// (into a window sized for `agreed`) and whole outgoing messages are compressed when that
+    /// makes them smaller.
+    #[cfg(feature = "std")]
+    pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
+        self.conn.enable_deflate();
+        self.inflate = Some(deflate::boxed_inflate(agreed));
+        self.deflate = Some(deflate::Deflate::new(agreed));
     }
 
     /// Waits for the next event, and returns it with a [`Sender`] to answer it.
@@ -240,14 +269,14 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             if self.finished {
                 return Ok(Next::End);
             }
-            if let Some(pending) = self.conn.poll_pending(&mut self.rx) {
+            if let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) {
                 break pending;
             }
             if let Some(woken) = self.wait_and_read(wake.as_mut()).await {
                 return Ok(Next::Woken(woken, self.sender()));
             }
         };
-        let event = self.conn.event(pending, &self.rx);
+        let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
         if let Event::Closed { .. } = event {
             self.finished = true;
             // The close frame goes out now, before the application hears of the end.
@@ -265,6 +294,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             conn: &mut self.conn,
             timer: &self.timer,
             write_timeout: self.write_timeout,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_mut(),
         };
         Ok(Next::Event(event, sender))
     }
@@ -286,7 +317,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             if self.finished {
                 return Ok(());
             }
-            let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+            let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) else {
                 self.arm_sleep();
                 let step = if T::POLLS_READ {
                     self.poll_wait(never.as_mut()).await
@@ -298,7 +329,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 }
                 continue;
             };
-            let event = self.conn.event(pending, &self.rx);
+            let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
             if let Event::Closed { .. } = event {
                 self.finished = true;
                 // The close frame goes out now, before the application hears of the end. Written
@@ -317,7 +348,15 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             handler(event, &mut replies);
             let mut failed = false;
             for (header, payload) in &replies.queued {
-                let parts = [header.as_bytes(), *payload];
+                #[cfg(feature = "std")]
+                let (header, payload) = match self.deflate.as_mut() {
+                    Some(deflate) => match deflate::compress_frame(deflate, header, payload) {
+                        Some((header, compressed)) => (&{ header }, compressed),
+                        None => (header, *payload),
+                    },
+                    None => (header, *payload),
+                };
+                let parts = [header.as_bytes(), payload];
                 // Most replies go out at once, without building a future for the write.
                 let written = match try_write(&mut self.io, &parts) {
                     Some(Ok(written)) if written == header.as_bytes().len() + payload.len() => continue,
@@ -459,6 +498,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             conn: &mut self.conn,
             timer: &self.timer,
             write_timeout: self.write_timeout,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_mut(),
         }
     }
 
@@ -514,6 +555,11 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        #[cfg(feature = "std")]
+        let (header, payload) = match self.deflate.as_deref_mut() {
+            Some(deflate) => deflate::compress_frame(deflate, &header, payload).unwrap_or((header, payload)),
+            None => (header, payload),
+        };
         let written =
             timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await;
         if written.is_err() {
@@ -767,6 +813,10 @@ where
                 info!("client {} connected", id);
                 let client = Client { id, protocol: accepted.protocol };
                 let mut ws = WebSocket::new(io, rx, config.connection, timer, config.write_timeout);
+                #[cfg(feature = "std")]
+                if let Some(agreed) = accepted.deflate {
+                    ws.enable_deflate(&agreed);
+                }
                 service.websocket(&mut ws, client, admission).await;
                 ws.finish().await;
                 let how = ws.connection().outcome().unwrap_or(Closed::Dropped);

@@ -85,6 +85,8 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// Subprotocols the server speaks.
     pub protocols: Vec<String>,
+    /// permessage-deflate; only with chunked delivery (otherwise it is never agreed).
+    pub deflate: crate::proto::deflate::DeflateConfig,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +102,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             token: None,
             protocols: Vec::new(),
+            deflate: crate::proto::deflate::DeflateConfig::OFF,
         }
     }
 }
@@ -292,8 +295,12 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
         };
         let origins: Vec<&str> = config.allowed_origins.iter().map(String::as_str).collect();
         let protocols: Vec<&str> = config.protocols.iter().map(String::as_str).collect();
-        let policy =
-            Policy { allowed_origins: &origins, token: config.token.as_deref(), protocols: &protocols };
+        let policy = Policy {
+            allowed_origins: &origins,
+            token: config.token.as_deref(),
+            protocols: &protocols,
+            deflate: config.deflate,
+        };
         match handshake::answer(&req, &policy) {
             Answer::Refuse(refusal) => {
                 info!("refused client {} ({}): {} {}", id, peer, refusal.status().0, refusal.reason());
@@ -313,7 +320,7 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                     target: req.target.into(),
                     protocol: accepted.protocol.map(String::from),
                 };
-                let mut head = [0u8; 256];
+                let mut head = [0u8; 512];
                 let Ok(len) = accepted.write_response(&mut head) else { return };
                 if embedded_io::Write::write_all(&mut io, &head[..len]).is_err() {
                     return;
@@ -321,6 +328,9 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                 rx.consume(head_len);
                 info!("client {} connected from {} to {}", id, peer, client.target);
                 let mut ws = WebSocket::new(io, rx, config.connection, shared.clock);
+                if let Some(agreed) = accepted.deflate {
+                    ws.enable_deflate(&agreed);
+                }
                 shared.service.websocket(&mut ws, &client, admission);
                 ws.finish();
                 let outcome = ws.connection().outcome();
