@@ -102,14 +102,30 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflate<W> {
     /// Inflates from `input` at most `out_max` bytes (at least 1); `end` says `input` holds the
     /// rest of the message.
     pub(crate) fn step(&mut self, input: &[u8], end: bool, out_max: usize) -> Result<Step, InflateError> {
-        let window = self.window.as_mut();
-        if self.pos == window.len() {
+        if self.pos == self.window.as_ref().len() {
             self.pos = 0;
         }
+        let start = self.pos;
         if self.stream_done {
             // After a final block, nothing but empty padding may follow.
-            return Ok(Step { consumed: input.len(), out: self.pos..self.pos, drained: true });
+            return Ok(Step { consumed: input.len(), out: start..start, drained: true });
         }
+        let mut step = self.decompress(input, end, out_max)?;
+        // The message's last input is in: its trailer goes in at once, so that the last
+        // inflated bytes and the end of the message come out as one chunk.
+        let room = out_max - step.out.len();
+        if end && !input.is_empty() && step.consumed == input.len() && !step.drained && room > 0 {
+            let more = self.decompress(&[], true, room)?;
+            step.out.end = more.out.end;
+            step.drained = more.drained;
+        }
+        Ok(step)
+    }
+
+    /// One call of the decompressor from `pos`: on `input`, or on the trailer once `end` and
+    /// `input` is empty.
+    fn decompress(&mut self, input: &[u8], end: bool, out_max: usize) -> Result<Step, InflateError> {
+        let window = self.window.as_mut();
         let from_trailer = input.is_empty() && end;
         let feed: &[u8] = if from_trailer { &TRAILER[usize::from(self.trailer)..] } else { input };
         let (status, consumed, written) =

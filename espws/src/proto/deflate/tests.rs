@@ -306,3 +306,14 @@ fn the_inflate_state_per_connection_is_known() {
     );
     assert!(state < 12 * 1024, "{state}");
 }
+
+#[test]
+fn a_small_compressed_message_arrives_as_one_whole_chunk() {
+    // So that an echo answers it with one whole (and so compressible) message.
+    let mut h = Harness::new(1 << 20, 4096, &agreed("permessage-deflate"));
+    h.feed(&compressed_frame(0x81, &compress(br#"{"temp_c":21.5,"humidity":45.2}"#)));
+    assert_eq!(
+        h.events,
+        [Ev::Data(DataKind::Text, br#"{"temp_c":21.5,"humidity":45.2}"#.to_vec(), true, true)]
+    );
+}
