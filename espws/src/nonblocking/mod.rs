@@ -805,6 +805,7 @@ where
                 return Served::Http;
             }
             Reply::Upgrade(accepted, admission) => {
+                let accepted = accepted.for_delivery(config.connection.delivery);
                 let Ok(len) = accepted.write_response(&mut head) else { return Served::Http };
                 if timed_write(&mut io, &timer, config.write_timeout, &[&head[..len]]).await.is_err() {
                     return Served::Http;

@@ -9,6 +9,7 @@ use crate::wire::http::{
 use crate::wire::Status;
 
 use super::deflate::{self, Agreed, DeflateConfig};
+use super::Delivery;
 
 /// Why no usable request head arrived.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -76,6 +77,15 @@ pub struct Accepted<'p> {
 }
 
 impl Accepted<'_> {
+    /// Drops permessage-deflate unless messages are delivered in chunks: inflated bytes are
+    /// delivered from the inflate window, so they cannot be reassembled whole.
+    pub fn for_delivery(mut self, delivery: Delivery) -> Self {
+        if delivery != Delivery::Chunked {
+            self.deflate = None;
+        }
+        self
+    }
+
     /// Writes the 101 response into `out`; returns its length.
     pub fn write_response(&self, out: &mut [u8]) -> Result<usize, http::BufferTooSmall> {
         let Some(agreed) = self.deflate else {
@@ -411,6 +421,15 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn deflate_is_not_agreed_with_whole_delivery() {
+        let raw = request("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        let policy = Policy { deflate: DeflateConfig::FULL, ..PROTOCOLS };
+        let accepted = decide_on(&raw, &policy).unwrap();
+        assert!(accepted.for_delivery(Delivery::Chunked).deflate.is_some());
+        assert_eq!(accepted.for_delivery(Delivery::Whole).deflate, None);
     }
 
     #[test]

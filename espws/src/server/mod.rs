@@ -85,7 +85,7 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// Subprotocols the server speaks.
     pub protocols: Vec<String>,
-    /// permessage-deflate; only with chunked delivery (otherwise it is never agreed).
+    /// permessage-deflate; agreed only with chunked delivery.
     pub deflate: crate::proto::deflate::DeflateConfig,
 }
 
@@ -307,6 +307,7 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                 return refuse(shared, io, refusal.status(), refusal.reason());
             }
             Answer::Upgrade(accepted) => {
+                let accepted = accepted.for_delivery(config.connection.delivery);
                 let admission = match shared.service.admit(&req) {
                     Ok(admission) => admission,
                     Err(declined) => {

@@ -525,7 +525,7 @@ impl Connection {
     }
 }
 
-// The per-connection state on 32-bit targets such as the ESP32 (456 bytes when written), checked
+// The per-connection state on 32-bit targets such as the ESP32 (464 bytes with permessage-deflate's flags), checked
 // whenever the crate is built for one; the README's RAM table quotes it.
 /// A duration in whole milliseconds, saturating.
 fn millis(duration: core::time::Duration) -> u64 {
