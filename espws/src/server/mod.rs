@@ -321,9 +321,7 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
                     target: req.target.into(),
                     protocol: accepted.protocol.map(String::from),
                 };
-                let mut head = [0u8; 512];
-                let Ok(len) = accepted.write_response(&mut head) else { return };
-                if embedded_io::Write::write_all(&mut io, &head[..len]).is_err() {
+                if !write_upgrade(&mut io, &accepted) {
                     return;
                 }
                 rx.consume(head_len);
@@ -365,6 +363,15 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
         }
         rx.consume(head_len);
     }
+}
+
+/// Writes the 101 response. Not inlined, so that its buffer is not part of the connection
+/// thread's stack while the WebSocket runs.
+#[inline(never)]
+fn write_upgrade(io: &mut TcpTransport, accepted: &handshake::Accepted<'_>) -> bool {
+    let mut head = [0u8; 512];
+    let Ok(len) = accepted.write_response(&mut head) else { return false };
+    embedded_io::Write::write_all(io, &head[..len]).is_ok()
 }
 
 /// Answers with an error status and closes politely.
