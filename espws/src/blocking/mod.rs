@@ -15,6 +15,7 @@ use crate::proto::deflate::{self, InflateSlot};
 use crate::proto::{handshake, Closed, Config, Connection, Event, RecvBuf, SendError};
 pub use crate::time::Clock;
 use crate::time::Instant;
+use crate::wire::frame::EncodedHeader;
 use crate::{CloseCode, DataKind};
 
 #[cfg(feature = "std")]
@@ -349,12 +350,31 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
         #[cfg(feature = "std")]
-        let (header, payload) = match self.deflate.as_deref_mut() {
-            Some(deflate) => deflate::compress_frame(deflate, &header, payload).unwrap_or((header, payload)),
-            None => (header, payload),
-        };
+        if self.deflate.is_some() {
+            return self.write_compressed(header, payload);
+        }
+        self.write_frame(header, payload)
+    }
+
+    /// Writes a frame whose header is encoded.
+    #[inline(always)]
+    fn write_frame(&mut self, header: EncodedHeader, payload: &[u8]) -> Result<(), Error<T::Error>> {
         self.io.write_all_vectored(&[header.as_bytes(), payload]).map_err(|e| {
             // A peer that stopped reading past the write timeout is treated as gone.
+            self.conn.handle_eof();
+            Error::Io(e)
+        })
+    }
+
+    /// Writes a frame compressed when that makes it smaller. Not inlined, so that connections
+    /// without compression do not carry its stack.
+    #[cfg(feature = "std")]
+    #[inline(never)]
+    fn write_compressed(&mut self, header: EncodedHeader, payload: &[u8]) -> Result<(), Error<T::Error>> {
+        let Some(deflate) = self.deflate.as_deref_mut() else { return self.write_frame(header, payload) };
+        let (header, payload) =
+            deflate::compress_frame(deflate, &header, payload).unwrap_or((header, payload));
+        self.io.write_all_vectored(&[header.as_bytes(), payload]).map_err(|e| {
             self.conn.handle_eof();
             Error::Io(e)
         })

@@ -88,19 +88,20 @@ impl Accepted<'_> {
 
     /// Writes the 101 response into `out`; returns its length.
     pub fn write_response(&self, out: &mut [u8]) -> Result<usize, http::BufferTooSmall> {
+        let len = http::write_switching_protocols(out, &self.accept_key, self.protocol)?;
         let Some(agreed) = self.deflate else {
-            return http::write_switching_protocols(out, &self.accept_key, self.protocol);
+            return Ok(len);
         };
-        let mut value = [0u8; 128];
-        let len = agreed.write(&mut value).map_err(|_| http::BufferTooSmall)?;
-        let mut head = http::ResponseHead::new(out, StatusCode::SWITCHING_PROTOCOLS)
-            .header("Upgrade", b"websocket")
-            .header("Connection", b"Upgrade")
-            .header("Sec-WebSocket-Accept", &self.accept_key);
-        if let Some(protocol) = self.protocol {
-            head = head.header("Sec-WebSocket-Protocol", protocol.as_bytes());
-        }
-        head.header("Sec-WebSocket-Extensions", &value[..len]).finish()
+        // The extension header goes in place of the blank line, which follows it: written in
+        // place, so that no second buffer sits on the stack.
+        const NAME: &[u8] = b"Sec-WebSocket-Extensions: ";
+        let mut at = len - 2;
+        out.get_mut(at..at + NAME.len()).ok_or(http::BufferTooSmall)?.copy_from_slice(NAME);
+        at += NAME.len();
+        at +=
+            agreed.write(out.get_mut(at..).ok_or(http::BufferTooSmall)?).map_err(|_| http::BufferTooSmall)?;
+        out.get_mut(at..at + 4).ok_or(http::BufferTooSmall)?.copy_from_slice(b"\r\n\r\n");
+        Ok(at + 4)
     }
 }
 

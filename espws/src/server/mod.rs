@@ -369,7 +369,8 @@ fn serve_connection<S: Service>(shared: &Shared<S>, stream: TcpStream, id: u64) 
 /// thread's stack while the WebSocket runs.
 #[inline(never)]
 fn write_upgrade(io: &mut TcpTransport, accepted: &handshake::Accepted<'_>) -> bool {
-    let mut head = [0u8; 512];
+    // Room for the 101 with the longest permessage-deflate answer and a subprotocol of 75 bytes.
+    let mut head = [0u8; 384];
     let Ok(len) = accepted.write_response(&mut head) else { return false };
     embedded_io::Write::write_all(io, &head[..len]).is_ok()
 }

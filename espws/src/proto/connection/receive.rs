@@ -274,6 +274,8 @@ impl Connection {
 
     /// Inflates what is buffered of a compressed message's frame, one window's worth at most:
     /// limits and UTF-8 apply to the inflated bytes, which are delivered in chunks from the window.
+    /// Not inlined: its frame stays off the stack of connections that never compress.
+    #[inline(never)]
     fn on_compressed<B: AsRef<[u8]> + AsMut<[u8]>>(
         &mut self,
         rx: &mut RecvBuf<B>,

@@ -45,10 +45,21 @@ pub(crate) fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
 ) -> Option<crate::proto::PendingEvent> {
     #[cfg(feature = "std")]
     if let Some(inflate) = slot.as_deref_mut() {
-        return conn.poll_pending_inflating(rx, inflate);
+        return poll_inflating(conn, rx, inflate);
     }
     let _ = slot;
     conn.poll_pending(rx)
+}
+
+/// Not inlined, so that a driver's loop does not carry the inflating path's stack.
+#[cfg(feature = "std")]
+#[inline(never)]
+fn poll_inflating<B: AsRef<[u8]> + AsMut<[u8]>>(
+    conn: &mut crate::proto::Connection,
+    rx: &mut crate::proto::RecvBuf<B>,
+    inflate: &mut Inflate<std::vec::Vec<u8>>,
+) -> Option<crate::proto::PendingEvent> {
+    conn.poll_pending_inflating(rx, inflate)
 }
 
 /// The event [`poll_pending`] found.

@@ -75,25 +75,32 @@ const BITS: [&[u8]; 8] = [b"8", b"9", b"10", b"11", b"12", b"13", b"14", b"15"];
 impl Agreed {
     /// Writes the `Sec-WebSocket-Extensions` value of the answer; returns its length.
     pub fn write(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        let mut params = [Param { name: b"", value: None }; 4];
-        let mut n = 0;
-        let mut add = |name: &'static [u8], value: Option<&'static [u8]>| {
-            params[n] = Param { name, value };
-            n += 1;
-        };
-        if self.server_no_context_takeover {
-            add(b"server_no_context_takeover", None);
+        // Written a parameter at a time, without a parameter list on the stack: this runs on the
+        // connection's stack, which is budgeted to the byte on a device.
+        let bits = |b: u8| Some(BITS[usize::from(b.clamp(8, 15) - 8)]);
+        let params = [
+            (self.server_no_context_takeover, b"server_no_context_takeover".as_slice(), None),
+            (self.client_no_context_takeover, b"client_no_context_takeover".as_slice(), None),
+            (
+                self.answer_server_bits,
+                b"server_max_window_bits".as_slice(),
+                bits(self.server_max_window_bits),
+            ),
+            (
+                self.answer_client_bits,
+                b"client_max_window_bits".as_slice(),
+                bits(self.client_max_window_bits),
+            ),
+        ];
+        let mut len = extensions::write_element(out, EXTENSION_NAME, &[])?;
+        for (wanted, name, value) in params {
+            if wanted {
+                let rest = out.get_mut(len..).ok_or(BufferTooSmall)?;
+                let n = extensions::write_element(rest, "", &[Param { name, value }])?;
+                len += n;
+            }
         }
-        if self.client_no_context_takeover {
-            add(b"client_no_context_takeover", None);
-        }
-        if self.answer_server_bits {
-            add(b"server_max_window_bits", Some(BITS[usize::from(self.server_max_window_bits - 8)]));
-        }
-        if self.answer_client_bits {
-            add(b"client_max_window_bits", Some(BITS[usize::from(self.client_max_window_bits - 8)]));
-        }
-        extensions::write_element(out, EXTENSION_NAME, &params[..n])
+        Ok(len)
     }
 }
 

@@ -77,6 +77,7 @@ impl Deflate {
 
 /// The compressed form of a whole text or binary frame (FIN set, not a continuation) whose
 /// header `header` is: its new header, RSV1 set, and payload. `None`: send it as it was.
+#[inline(never)]
 pub fn compress_frame<'d>(
     deflate: &'d mut Deflate,
     header: &EncodedHeader,
