@@ -75,7 +75,7 @@ pub struct WebSocket<T, B, C> {
     /// The inflater, once permessage-deflate is on.
     inflate: InflateSlot,
     #[cfg(feature = "std")]
-    deflate: Option<deflate::Deflate>,
+    deflate: Option<std::boxed::Box<deflate::Deflate>>,
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
@@ -110,10 +110,11 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// (into a window sized for `agreed`) and whole outgoing messages are compressed when that
     /// makes them smaller.
     #[cfg(feature = "std")]
+    #[inline(never)]
     pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
         self.conn.enable_deflate();
         self.inflate = Some(deflate::boxed_inflate(agreed));
-        self.deflate = Some(deflate::Deflate::new(agreed));
+        self.deflate = Some(std::boxed::Box::new(deflate::Deflate::new(agreed)));
     }
 
     /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
@@ -144,7 +145,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             conn: &mut self.conn,
             clock: &self.clock,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_mut(),
+            deflate: self.deflate.as_deref_mut(),
         };
         Ok(Some((event, sender)))
     }
@@ -180,7 +181,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
                     conn: &mut self.conn,
                     clock: &self.clock,
                     #[cfg(feature = "std")]
-                    deflate: self.deflate.as_mut(),
+                    deflate: self.deflate.as_deref_mut(),
                 },
             );
         }
@@ -228,7 +229,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             conn: &mut self.conn,
             clock: &self.clock,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_mut(),
+            deflate: self.deflate.as_deref_mut(),
         }
     }
 

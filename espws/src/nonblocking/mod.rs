@@ -138,7 +138,7 @@ pub struct WebSocket<T, B, K: Timer> {
     /// The inflater, once permessage-deflate is on.
     inflate: InflateSlot,
     #[cfg(feature = "std")]
-    deflate: Option<deflate::Deflate>,
+    deflate: Option<std::boxed::Box<deflate::Deflate>>,
 }
 
 /// How many replies one event's handler may queue with [`WebSocket::run`].
@@ -233,10 +233,11 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// (into a window sized for `agreed`) and whole outgoing messages are compressed when that
     /// makes them smaller.
     #[cfg(feature = "std")]
+    #[inline(never)]
     pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
         self.conn.enable_deflate();
         self.inflate = Some(deflate::boxed_inflate(agreed));
-        self.deflate = Some(deflate::Deflate::new(agreed));
+        self.deflate = Some(std::boxed::Box::new(deflate::Deflate::new(agreed)));
     }
 
     /// Waits for the next event, and returns it with a [`Sender`] to answer it.
@@ -295,7 +296,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             timer: &self.timer,
             write_timeout: self.write_timeout,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_mut(),
+            deflate: self.deflate.as_deref_mut(),
         };
         Ok(Next::Event(event, sender))
     }
@@ -499,7 +500,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             timer: &self.timer,
             write_timeout: self.write_timeout,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_mut(),
+            deflate: self.deflate.as_deref_mut(),
         }
     }
 

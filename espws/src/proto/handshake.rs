@@ -87,6 +87,7 @@ impl Accepted<'_> {
     }
 
     /// Writes the 101 response into `out`; returns its length.
+    #[inline(never)]
     pub fn write_response(&self, out: &mut [u8]) -> Result<usize, http::BufferTooSmall> {
         let len = http::write_switching_protocols(out, &self.accept_key, self.protocol)?;
         let Some(agreed) = self.deflate else {

@@ -30,6 +30,7 @@ pub type InflateSlot = ();
 
 /// An inflater for `agreed`, with a window of the size it needs.
 #[cfg(feature = "std")]
+#[inline(never)]
 pub fn boxed_inflate(agreed: &Agreed) -> std::boxed::Box<Inflate<std::vec::Vec<u8>>> {
     let window = std::vec![0u8; Inflate::<std::vec::Vec<u8>>::window_len(agreed.client_max_window_bits)];
     // The window has the length `new` asks for.

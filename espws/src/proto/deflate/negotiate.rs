@@ -106,6 +106,9 @@ impl Agreed {
 
 /// The first permessage-deflate offer in `headers` (the `Sec-WebSocket-Extensions` values, in
 /// order) that `config` can accept, and what to answer; `None` declines them all.
+///
+/// Not inlined: its iterators would otherwise widen the frame of the driver's connection loop.
+#[inline(never)]
 pub fn negotiate<'h>(headers: impl IntoIterator<Item = &'h [u8]>, config: &DeflateConfig) -> Option<Agreed> {
     if !config.enabled {
         return None;
