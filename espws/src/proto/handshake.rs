@@ -186,7 +186,9 @@ pub fn answer<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Answer<'p> {
     Answer::Http { keep_alive: req.keep_alive() && no_body, head_only: req.method == "HEAD" }
 }
 
-/// Decides whether to accept an upgrade request, and with which subprotocol.
+/// Decides whether to accept an upgrade request, and with which subprotocol. Not inlined, to
+/// keep the negotiation's state off the connection thread's stack.
+#[inline(never)]
 pub fn decide<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Result<Accepted<'p>, Refusal> {
     let upgrade = Upgrade::validate(req).map_err(Refusal::Invalid)?;
     if !origin_allowed(req, policy.allowed_origins) {
