@@ -183,8 +183,11 @@ public static class Check
         try
         {
             var type = text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+            // Reading runs alongside the send: a device with small TCP windows streams the echo
+            // back while the message still arrives, and neither side may wait for the other.
+            var receiving = Task.Run(() => Receive(ws));
             await Within(ws.SendAsync(new ArraySegment<byte>(sent), type, true, Deadline()), "send to complete");
-            var got = await Receive(ws);
+            var got = await Within(receiving, "the echo");
             if (got.Type != type)
                 throw new CheckFailed(string.Format("sent a {0} message, echo came back as {1}", type, got.Type));
             if (!Same(sent, got.Data)) throw new CheckFailed(FirstDiff(sent, got.Data));

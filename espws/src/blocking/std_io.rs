@@ -102,6 +102,16 @@ impl TcpTransport {
 
     #[inline(always)]
     fn write_frame(&self, parts: &[&[u8]]) -> io::Result<()> {
+        // The hot path, plain TCP with one writer, has the shape it had before TLS existed.
+        if self.gate.is_none() && self.tls.is_none() {
+            return write_all_vectored(&self.stream, parts);
+        }
+        self.write_frame_shared(parts)
+    }
+
+    /// [`write_frame`](Self::write_frame) over TLS or beside a second writer.
+    #[inline(never)]
+    fn write_frame_shared(&self, parts: &[&[u8]]) -> io::Result<()> {
         let Some(gate) = &self.gate else {
             return send(&self.stream, self.tls.as_ref(), parts);
         };
@@ -150,12 +160,19 @@ impl embedded_io::ErrorType for TcpTransport {
 }
 
 impl embedded_io::Read for TcpTransport {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
-        match &self.tls {
-            Some(tls) => tls.read(&self.stream, buf),
-            None => io::Read::read(&mut &*self.stream, buf),
+        // Plain TCP is the hot path; TLS reads stay out of line so that they do not weigh on it.
+        if let Some(tls) = &self.tls {
+            return read_tls(tls, &self.stream, buf);
         }
+        io::Read::read(&mut &*self.stream, buf)
     }
+}
+
+#[inline(never)]
+fn read_tls(tls: &TlsSession, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    tls.read(stream, buf)
 }
 
 impl embedded_io::Write for TcpTransport {
@@ -172,9 +189,15 @@ impl embedded_io::Write for TcpTransport {
 #[inline(always)]
 fn send(stream: &TcpStream, tls: Option<&TlsSession>, parts: &[&[u8]]) -> io::Result<()> {
     match tls {
-        Some(tls) => tls.write_all(stream, parts),
+        Some(tls) => send_tls(tls, stream, parts),
         None => write_all_vectored(stream, parts),
     }
+}
+
+/// The TLS side of [`send`], out of line: plain TCP is the hot path.
+#[inline(never)]
+fn send_tls(tls: &TlsSession, stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()> {
+    tls.write_all(stream, parts)
 }
 
 /// Writes `parts` in order, header and payload in one system call where possible.
