@@ -306,6 +306,8 @@ pub mod esp_idf {
     /// figure, taken from it (the budget said 32 KiB while espws gives it 16).
     #[cfg(feature = "std")]
     pub const REAPER_STACK: usize = espws::server::REAPER_STACK;
+    /// The same figure where espws's std server is not built (the bare-metal boards, which never
+    /// run it, still compute ESP-IDF's budget in their tests).
     #[cfg(not(feature = "std"))]
     pub const REAPER_STACK: usize = 16 * KIB;
     /// A FreeRTOS task's control block and the pthread bookkeeping, per thread (estimate).
