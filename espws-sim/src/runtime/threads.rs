@@ -2,7 +2,6 @@
 
 use espws::server::Server;
 use espws_apps::device::Device;
-use espws_apps::settings::App;
 
 use crate::{announce, Args};
 
@@ -13,16 +12,6 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
         server = server.with_tls(tls);
     }
     announce(args, &settings, server.local_addr()?);
-    if let (Some(hub), Some(period)) = (device.hub, settings.tick) {
-        std::thread::Builder::new()
-            .name("espws-status".into())
-            .spawn(move || espws_apps::status::run_blocking(hub, period))?;
-    }
-    if let (Some(hub), App::Sensor) = (device.hub, settings.app) {
-        let rate_hz = settings.sensor_rate_hz;
-        std::thread::Builder::new()
-            .name("espws-sensor".into())
-            .spawn(move || espws_apps::sensor::run_blocking(hub, rate_hz))?;
-    }
+    super::spawn_publishers(&device)?;
     server.run()
 }
