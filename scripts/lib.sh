@@ -23,3 +23,15 @@ ensure_target() {
     rustup target add "$1" >/dev/null 2>&1 || true
     rustup target list --installed 2>/dev/null | grep -qx "$1"
 }
+
+# Prints the disk space left where the build goes, and warns, saying what to remove, when it is
+# short (a full run's target directory reaches about 6 GB).
+report_free_disk() {
+    local avail_kb
+    avail_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+    echo "disk: $((avail_kb / 1024 / 1024)) GiB free here"
+    if (( avail_kb < 4 * 1024 * 1024 )); then
+        echo "disk: WARNING: under 4 GiB free; the build may fail with \"No space left on device\"." \
+             "Free space (e.g. cargo clean, or remove old clones' target directories) and rerun." >&2
+    fi
+}
