@@ -12,6 +12,7 @@ use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
+use crate::proto::connection::ReadWait;
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
 pub use crate::time::Clock;
 use crate::time::Instant;
@@ -71,6 +72,8 @@ pub struct WebSocket<T, B, C> {
     rx: RecvBuf<B>,
     clock: C,
     read_timeout: Option<Duration>,
+    /// The idle span (ms) that `read_timeout` was armed with, 0 when it was armed otherwise.
+    idle_armed_ms: u64,
     /// The clock as last read: the steady state reads it only when a timeout expires.
     now: Instant,
     /// The `Closed` event was delivered; there is nothing more to read.
@@ -101,7 +104,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     fn build(io: T, rx: RecvBuf<B>, config: Config, role: Role, clock: C) -> Self {
         let now = clock.now();
         let conn = Connection::with_role(config, role, now);
-        WebSocket { io, conn, rx, clock, read_timeout: None, now, finished: false }
+        WebSocket { io, conn, rx, clock, read_timeout: None, idle_armed_ms: 0, now, finished: false }
     }
 
     /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
@@ -138,23 +141,28 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
         &mut self,
         mut handler: impl FnMut(Event<'_>, &mut Sender<'_, T, C>),
     ) -> Result<(), Error<T::Error>> {
+        if self.finished {
+            return Ok(());
+        }
+        // `finished` is set only below, by the Closed event, so the loop checks it only there.
         loop {
             if self.conn.wants_transmit() {
                 self.flush_control();
-            }
-            if self.finished {
-                return Ok(());
             }
             let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
                 self.wait_and_read()?;
                 continue;
             };
             let event = self.conn.event(pending, &self.rx);
-            if let Event::Closed { .. } = event {
+            let closed = matches!(event, Event::Closed { .. });
+            if closed {
                 self.finished = true;
                 write_final_frames(&mut self.io, &mut self.conn);
             }
             handler(event, &mut Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock });
+            if closed {
+                return Ok(());
+            }
         }
     }
 
@@ -220,25 +228,35 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// Waits for input or the next deadline, whichever comes first.
     #[inline(always)]
     fn wait_and_read(&mut self) -> Result<(), Error<T::Error>> {
-        let idle = self.conn.idle_timeout();
-        if let Some(idle) = idle {
-            // The steady state: the socket's read timeout itself measures the silence, restarting
-            // with every read, so no clock is read per message.
-            if self.read_timeout != Some(idle) {
-                self.io.set_read_timeout(Some(idle)).map_err(Error::Io)?;
-                self.read_timeout = Some(idle);
+        let idle = match self.conn.read_wait() {
+            ReadWait::Idle { millis } => {
+                // The steady state: the socket's read timeout itself measures the silence,
+                // restarting with every read, so no clock is read per message.
+                if self.idle_armed_ms != millis {
+                    // Exactly the span: its expiry is taken as that much silence.
+                    let span = Duration::from_millis(millis);
+                    self.io.set_read_timeout(Some(span)).map_err(Error::Io)?;
+                    self.read_timeout = Some(span);
+                    self.idle_armed_ms = millis;
+                }
+                true
             }
-        } else if let Some(deadline) = self.conn.poll_timeout() {
-            self.now = self.clock.now();
-            if self.now >= deadline {
-                self.conn.handle_timeout(self.now);
-                return Ok(());
+            ReadWait::Forever => {
+                self.arm_read_timeout(None)?;
+                false
             }
-            self.arm_read_timeout(Some(deadline.saturating_duration_since(self.now)))?;
-        } else {
-            self.arm_read_timeout(None)?;
-        }
-        let space = self.conn.read_buf(&mut self.rx);
+            ReadWait::Until(deadline) => {
+                self.now = self.clock.now();
+                if self.now >= deadline {
+                    self.conn.handle_timeout(self.now);
+                    return Ok(());
+                }
+                self.arm_read_timeout(Some(deadline.saturating_duration_since(self.now)))?;
+                false
+            }
+        };
+        // The poll that came before released what the last event borrowed.
+        let space = self.conn.read_buf_after_poll(&mut self.rx);
         match self.io.read(space) {
             Ok(0) => self.conn.handle_eof(),
             // Outside the steady state the clock was just read; inside it, the time of a read
@@ -246,9 +264,10 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             Ok(n) => self.conn.handle_read(&mut self.rx, n, self.now),
             Err(e) if T::is_timeout(&e) => {
                 self.now = self.clock.now();
-                match idle {
-                    Some(_) => self.conn.handle_idle_timeout(self.now),
-                    None => self.conn.handle_timeout(self.now),
+                if idle {
+                    self.conn.handle_idle_timeout(self.now);
+                } else {
+                    self.conn.handle_timeout(self.now);
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -272,6 +291,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
         if !keep {
             self.io.set_read_timeout(wanted).map_err(Error::Io)?;
             self.read_timeout = wanted;
+            // Whatever was armed, it is no longer known to be the idle span.
+            self.idle_armed_ms = 0;
         }
         Ok(())
     }

@@ -82,9 +82,32 @@ where
             return Finished { served: Served::Http, transport: io, rx, wants_linger: linger }
         }
     };
+    run_websocket(io, rx, clock, config, service, &client, admission)
+}
+
+/// Runs the WebSocket phase to its end. A function of its own, so that the message loop is
+/// compiled as one small, hot function (inlined into the thread's body with the HTTP phase,
+/// it crossed the optimiser's size limits and the socket write stopped being inlined: about
+/// 50 more instructions per message).
+#[inline(never)]
+fn run_websocket<T, B, C, S>(
+    io: T,
+    rx: RecvBuf<B>,
+    clock: C,
+    config: &ServeConfig<'_>,
+    service: &S,
+    client: &Client<'_>,
+    admission: S::Admission,
+) -> Finished<T, B>
+where
+    T: Transport,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+    C: Clock,
+    S: BlockingService + ?Sized,
+{
     client.log_connected();
     let mut ws = WebSocket::new(io, rx, config.connection, clock);
-    service.websocket(&mut ws, &client, admission);
+    service.websocket(&mut ws, client, admission);
     ws.finish();
     let outcome = ws.connection().outcome();
     client.log_disconnected(outcome);

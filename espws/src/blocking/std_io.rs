@@ -102,9 +102,14 @@ impl TcpTransport {
 
     #[inline(always)]
     fn write_frame(&self, parts: &[&[u8]]) -> io::Result<()> {
-        // The hot path, plain TCP with one writer, has the shape it had before TLS existed.
-        if self.gate.is_none() && self.tls.is_none() {
-            return write_all_vectored(&self.stream, parts);
+        // The hot path, plain TCP with one writer, has the shape it had before TLS existed. The
+        // header and payload are taken apart here so that the slice of them need not be built
+        // in memory unless the slow path runs.
+        if let [head, body] = *parts {
+            if self.gate.is_none() && self.tls.is_none() {
+                return write_head_and_body(&self.stream, head, body);
+            }
+            return self.write_frame_shared(&[head, body]);
         }
         self.write_frame_shared(parts)
     }
@@ -203,10 +208,15 @@ fn send_tls(tls: &TlsSession, stream: &TcpStream, parts: &[&[u8]]) -> io::Result
 /// Writes `parts` in order, header and payload in one system call where possible.
 #[inline(always)]
 fn write_all_vectored(mut stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()> {
-    let [head, body] = parts else {
-        return parts.iter().try_for_each(|part| stream.write_all(part));
-    };
-    let (mut head, mut body) = (*head, *body);
+    match *parts {
+        [head, body] => write_head_and_body(stream, head, body),
+        _ => parts.iter().try_for_each(|part| stream.write_all(part)),
+    }
+}
+
+/// Writes `head` then `body`, in one system call where possible.
+#[inline(always)]
+fn write_head_and_body(mut stream: &TcpStream, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
     let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
     if n == head.len() + body.len() {
         return Ok(());

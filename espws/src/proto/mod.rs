@@ -13,7 +13,7 @@
 
 pub mod client_handshake;
 mod config;
-mod connection;
+pub(crate) mod connection;
 mod control;
 mod error;
 mod event;

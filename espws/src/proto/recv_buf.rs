@@ -35,6 +35,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
         &self.storage.as_ref()[self.start..self.end]
     }
 
+    /// How many received bytes are not yet consumed: `pending().len()`, without making the slice.
+    #[inline(always)]
+    pub fn pending_len(&self) -> usize {
+        self.end - self.start
+    }
+
     /// Free space after the pending bytes.
     pub fn spare_mut(&mut self) -> &mut [u8] {
         let end = self.end;
@@ -49,6 +55,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
     /// Marks the first `n` pending bytes consumed.
     pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.end);
+    }
+
+    /// [`consume`](Self::consume) for a caller that knows at least `n` bytes are pending.
+    #[inline(always)]
+    pub(crate) fn consume_pending(&mut self, n: usize) {
+        debug_assert!(n <= self.pending_len());
+        self.start += n;
     }
 
     /// Drops everything: held, pending and spare.
@@ -72,7 +85,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
     #[inline(always)]
     pub(crate) fn make_room(&mut self) {
         if self.held_len == 0 && self.start == self.end {
-            self.held_start = 0;
+            // `held_start` stays: with nothing held it only marks where an empty span may sit,
+            // and it is within the buffer wherever it is.
             self.start = 0;
             self.end = 0;
         } else {

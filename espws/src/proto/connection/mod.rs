@@ -37,6 +37,17 @@ enum State {
     Closed,
 }
 
+/// What a driver's next read waits for ([`Connection::read_wait`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ReadWait {
+    /// Nothing: no timer runs.
+    Forever,
+    /// Silence this long (the [`Connection::idle_timeout`], in milliseconds).
+    Idle { millis: u64 },
+    /// The [`Connection::poll_timeout`] deadline.
+    Until(Instant),
+}
+
 /// A stretch of the receive buffer, kept small so that events move cheaply.
 #[derive(Copy, Clone, Debug)]
 struct Span {
@@ -189,6 +200,18 @@ impl Connection {
         rx.spare_mut()
     }
 
+    /// [`read_buf`](Self::read_buf) for a driver that calls it only right after a
+    /// [`poll_pending`](Self::poll_pending) that found nothing, which released the buffer.
+    #[inline(always)]
+    pub(crate) fn read_buf_after_poll<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        rx: &'b mut RecvBuf<B>,
+    ) -> &'b mut [u8] {
+        debug_assert!(!self.release_held, "read_buf_after_poll without a poll before it");
+        rx.make_room();
+        rx.spare_mut()
+    }
+
     /// Records `n` bytes read into [`read_buf`](Self::read_buf) at `now`.
     #[inline(always)]
     pub fn handle_read<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>, n: usize, now: Instant) {
@@ -251,7 +274,7 @@ impl Connection {
         self.release(rx);
         if matches!(self.recv, Recv::Header) && self.closed_event.is_none() {
             // Waiting for a header with less than two bytes: nothing to do, and the most common call.
-            if rx.pending().len() < 2 {
+            if rx.pending_len() < 2 {
                 return None;
             }
             if let Some(ready) = self.whole_frame(rx) {
@@ -347,6 +370,22 @@ impl Connection {
         }
     }
 
+    /// [`idle_timeout`](Self::idle_timeout) and [`poll_timeout`](Self::poll_timeout) in one
+    /// answer, for a driver that asks before every read (the blocking one): one look at the
+    /// state, and no division for the idle span.
+    #[inline(always)]
+    pub(crate) fn read_wait(&self) -> ReadWait {
+        match self.state {
+            State::Open => match self.ping_sent {
+                None if self.ping_ms == 0 => ReadWait::Forever,
+                None => ReadWait::Idle { millis: self.ping_ms },
+                Some(sent) => ReadWait::Until(sent.after_millis(self.pong_ms)),
+            },
+            State::Closing { deadline } => ReadWait::Until(deadline),
+            State::Closed => ReadWait::Forever,
+        }
+    }
+
     /// The transport saw no input for the whole [`idle_timeout`](Self::idle_timeout): ping now.
     pub fn handle_idle_timeout(&mut self, now: Instant) {
         if self.idle_timeout().is_some() {
@@ -433,7 +472,9 @@ impl Connection {
     }
 
     fn release<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) {
-        if core::mem::take(&mut self.release_held) {
+        // Tested before it is cleared: no store in the common case, where nothing is held.
+        if self.release_held {
+            self.release_held = false;
             rx.held_len = 0;
         }
     }

@@ -105,7 +105,8 @@ impl Connection {
         let mut mask = [0u8; 4];
         mask.copy_from_slice(&pending[head - 4..head]);
         let range = rx.start + head..rx.start + head + len;
-        rx.consume(head + len);
+        // Checked above: the whole frame is pending.
+        rx.consume_pending(head + len);
         let payload = &mut rx.bytes_mut()[range.clone()];
         apply_mask(payload, mask, 0);
         if kind == DataKind::Text && simdutf8::basic::from_utf8(payload).is_err() {

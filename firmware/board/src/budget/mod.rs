@@ -273,15 +273,13 @@ pub mod esp_idf {
     ///
     /// `tests/thread_stack.rs` paints a connection thread's stack on the host and drives it
     /// through the console page, the upgrade, echoes of every frame length class, a fragmented
-    /// message and a ping, with a logger that formats every record: our code reaches 4,815
-    /// bytes deep (x86_64, release; 3,735 before the HTTP phase became one machine for both
-    /// drivers and refusals and closes were logged with the peer's address, a growth not yet
-    /// traced to one frame). The test requires that one and a half times that, plus
+    /// message and a ping, with a logger that formats every record: our code reaches 4,319
+    /// bytes deep (x86_64, release; 4,815 while the WebSocket phase was inlined into the
+    /// thread's body beside the HTTP phase, 3,735 in the round before). The test requires that one and a half times that, plus
     /// [`BELOW_OUR_CODE`], fit: 64-bit frames against Xtensa's register-window save areas.
     pub const CONNECTION_STACK: usize = 10 * KIB;
-    /// The same for debug builds, whose unoptimised frames are four times deeper (19,351
-    /// bytes on the host since the HTTP phase became one machine for both drivers and the
-    /// sensor app joined: debug builds keep each step's temporaries). A debug build with 8 clients does not fit
+    /// The same for debug builds, whose unoptimised frames are four times deeper (15,943
+    /// bytes on the host; debug builds keep each step's temporaries). A debug build with 8 clients does not fit
     /// the ESP32 (see the README).
     pub const CONNECTION_STACK_DEBUG: usize = 32 * KIB;
     /// Stack ESP-IDF itself uses below our calls: lwIP's socket layer handing work to its
