@@ -78,6 +78,10 @@ struct Args {
     /// Wait this many seconds for the client's answer to a close frame.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     close_timeout: f64,
+    /// On SIGINT or SIGTERM, close every client with 1001 and wait this many seconds for the
+    /// closing handshakes before exiting (a second signal exits at once).
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+    shutdown_timeout: f64,
     /// A browser origin allowed to connect besides the device's own (repeatable), such as
     /// https://dashboard.example. Requests without an Origin header are always allowed.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
@@ -155,6 +159,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         ("handshake-timeout", args.handshake_timeout),
         ("write-timeout", args.write_timeout),
         ("close-timeout", args.close_timeout),
+        ("shutdown-timeout", args.shutdown_timeout),
     ] {
         non_negative_seconds(name, value)?;
     }

@@ -4,8 +4,13 @@ pub mod embassy_tap;
 pub mod threads;
 pub mod tokio;
 
+use std::time::Duration;
+
+use espws::server::Shutdown;
 use espws_apps::device::Device;
 use espws_apps::settings::App;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 /// Starts the hub's publishers (status ticks, sensor readings) on threads of their own, beside
 /// a std runtime's serving threads.
@@ -22,5 +27,40 @@ fn spawn_publishers(device: &Device<'static>) -> std::io::Result<()> {
             .name("espws-sensor".into())
             .spawn(move || espws_apps::sensor::run_blocking(hub, rate_hz))?;
     }
+    Ok(())
+}
+
+/// Shuts the server down gracefully on the first SIGINT or SIGTERM: `stop_accepting`, then 1001
+/// to every client and up to `timeout` for their closing handshakes (`shutdown`); the runtime
+/// then returns and the process exits 0. A second signal exits at once.
+fn on_signals(
+    shutdown: Shutdown,
+    timeout: Duration,
+    stop_accepting: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new().name("espws-signals".into()).spawn(move || {
+        let mut stop_accepting = Some(stop_accepting);
+        for signal in signals.forever() {
+            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+            let Some(stop_accepting) = stop_accepting.take() else {
+                log::warn!("{name} again: exiting at once, without waiting for the closing handshakes");
+                std::process::exit(130);
+            };
+            log::info!(
+                "{name}: closing every client with 1001, waiting up to {:.1} s (send it again to exit at once)",
+                timeout.as_secs_f64()
+            );
+            stop_accepting();
+            let shutdown = shutdown.clone();
+            let started = std::thread::Builder::new()
+                .name("espws-shutdown".into())
+                .spawn(move || shutdown.shutdown(timeout));
+            if let Err(e) = started {
+                log::error!("could not start the shutdown: {e}; exiting");
+                std::process::exit(1);
+            }
+        }
+    })?;
     Ok(())
 }

@@ -1,17 +1,24 @@
 //! A thread per connection over std::net, as the ESP-IDF firmware runs.
 
-use espws::server::Server;
+use espws::server::{Server, Shutdown};
 use espws_apps::device::Device;
 
 use crate::{announce, Args};
 
 pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let settings = device.settings;
-    let mut server = Server::bind((args.bind, args.port), settings.serve_config(), device)?;
+    let shutdown = Shutdown::new();
+    let mut server = Server::bind((args.bind, args.port), settings.serve_config(), device)?
+        .with_shutdown(shutdown.clone());
     if let Some(tls) = args.tls.clone() {
         server = server.with_tls(tls);
     }
     announce(args, &settings, server.local_addr()?);
     super::spawn_publishers(&device)?;
-    server.run()
+    let handle = server.handle()?;
+    super::on_signals(shutdown.clone(), crate::seconds(args.shutdown_timeout), move || handle.stop())?;
+    server.run()?;
+    // Stopped by a signal: the connections are closing; wait for that to be done.
+    shutdown.wait_finished();
+    Ok(())
 }

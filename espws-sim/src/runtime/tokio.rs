@@ -1,6 +1,7 @@
 //! tokio, a current-thread runtime per core, for PC-side use at scale.
 
 use espws::server::tokio as server;
+use espws::server::Shutdown;
 use espws_apps::device::Device;
 
 use crate::{announce, Args};
@@ -11,8 +12,11 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     announce(args, &settings, listener.local_addr()?);
     super::spawn_publishers(&device)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let shutdown = Shutdown::new();
+    // The accept loops stop by themselves once the shutdown is requested.
+    super::on_signals(shutdown.clone(), crate::seconds(args.shutdown_timeout), || {})?;
     match args.tls.clone() {
-        Some(tls) => server::run_tls(listener, settings.serve_config(), device, threads, tls),
-        None => server::run(listener, settings.serve_config(), device, threads),
+        Some(tls) => server::run_tls_until(listener, settings.serve_config(), device, threads, tls, shutdown),
+        None => server::run_until(listener, settings.serve_config(), device, threads, shutdown),
     }
 }

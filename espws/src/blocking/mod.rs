@@ -48,6 +48,16 @@ pub trait Transport: Read + Write {
     fn share_writes(&mut self) -> Option<SharedWriter> {
         None
     }
+
+    /// Whether the server is shutting down: then a read's end of stream is the server's own
+    /// doing (it shut the read side to wake the read), and the connection closes with 1001.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+
+    /// Waits a moment before the next read once [`stop_requested`](Self::stop_requested):
+    /// reads no longer block then, and the peer's close frame is still to come.
+    fn pause_after_stop(&mut self) {}
 }
 
 /// Why a driver call failed.
@@ -258,7 +268,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
         // The poll that came before released what the last event borrowed.
         let space = self.conn.read_buf_after_poll(&mut self.rx);
         match self.io.read(space) {
-            Ok(0) => self.conn.handle_eof(),
+            Ok(0) => self.on_end_of_stream(),
             // Outside the steady state the clock was just read; inside it, the time of a read
             // does not matter.
             Ok(n) => self.conn.handle_read(&mut self.rx, n, self.now),
@@ -271,12 +281,25 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // A TLS session reads the shut read side as a truncated stream.
+            Err(_) if self.io.stop_requested() => self.on_end_of_stream(),
             Err(e) => {
                 debug!("read failed: {}", e.kind() as u8);
                 self.conn.handle_eof();
             }
         }
         Ok(())
+    }
+
+    /// A read found end of stream: the peer's, or the server's shutdown waking the read.
+    #[cold]
+    #[inline(never)]
+    fn on_end_of_stream(&mut self) {
+        if !self.io.stop_requested() {
+            self.conn.handle_eof();
+        } else if self.conn.handle_stop(self.clock.now()) {
+            self.io.pause_after_stop();
+        }
     }
 
     /// Sets the transport's read timeout only when needed: each change is a system call, so a

@@ -19,6 +19,8 @@ pub struct TcpTransport {
     gate: Option<Arc<WriteGate>>,
     /// The TLS session over the stream, if the connection is TLS.
     tls: Option<TlsSession>,
+    /// The server's shutdown, which shuts this stream's read side to wake its reader.
+    shutdown: Option<crate::server::Shutdown>,
 }
 
 #[cfg(feature = "tls")]
@@ -31,7 +33,12 @@ enum TlsSession {}
 
 #[cfg(not(feature = "tls"))]
 impl TlsSession {
-    fn read(&self, _: &TcpStream, _: &mut [u8]) -> io::Result<usize> {
+    fn read_unless_stopping(
+        &self,
+        _: &TcpStream,
+        _: &mut [u8],
+        _: Option<&crate::server::Shutdown>,
+    ) -> io::Result<usize> {
         match *self {}
     }
     fn write_all(&self, _: &TcpStream, _: &[&[u8]]) -> io::Result<()> {
@@ -73,14 +80,25 @@ pub struct WriteTurn<'a> {
 impl TcpTransport {
     /// Wraps an accepted stream.
     pub fn new(stream: TcpStream) -> Self {
-        TcpTransport { stream: Arc::new(stream), gate: None, tls: None }
+        TcpTransport { stream: Arc::new(stream), gate: None, tls: None, shutdown: None }
     }
 
     /// Wraps a stream on which a TLS handshake has completed (see `tls::blocking::accept`).
     #[cfg(feature = "tls")]
     pub fn tls(tls: crate::tls::blocking::TlsStream) -> Self {
         let (stream, session) = tls.into_parts();
-        TcpTransport { stream: Arc::new(stream), gate: None, tls: Some(session) }
+        TcpTransport { stream: Arc::new(stream), gate: None, tls: Some(session), shutdown: None }
+    }
+
+    /// Enters this connection in `shutdown`: when it is requested, the connection closes with
+    /// 1001. Keep the registration for as long as the connection is served.
+    pub(crate) fn watch(
+        &mut self,
+        shutdown: &crate::server::Shutdown,
+        id: u64,
+    ) -> crate::server::Registration {
+        self.shutdown = Some(shutdown.clone());
+        shutdown.register(id, &self.stream)
     }
 
     /// The stream, for socket options.
@@ -169,15 +187,20 @@ impl embedded_io::Read for TcpTransport {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
         // Plain TCP is the hot path; TLS reads stay out of line so that they do not weigh on it.
         if let Some(tls) = &self.tls {
-            return read_tls(tls, &self.stream, buf);
+            return read_tls(tls, &self.stream, buf, self.shutdown.as_ref());
         }
         io::Read::read(&mut &*self.stream, buf)
     }
 }
 
 #[inline(never)]
-fn read_tls(tls: &TlsSession, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    tls.read(stream, buf)
+fn read_tls(
+    tls: &TlsSession,
+    stream: &TcpStream,
+    buf: &mut [u8],
+    shutdown: Option<&crate::server::Shutdown>,
+) -> io::Result<usize> {
+    tls.read_unless_stopping(stream, buf, shutdown)
 }
 
 impl embedded_io::Write for TcpTransport {
@@ -261,6 +284,14 @@ impl Transport for TcpTransport {
 
     fn share_writes(&mut self) -> Option<SharedWriter> {
         Some(TcpTransport::share_writes(self))
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.shutdown.as_ref().is_some_and(crate::server::Shutdown::is_requested)
+    }
+
+    fn pause_after_stop(&mut self) {
+        std::thread::sleep(crate::server::POLL_AFTER_STOP);
     }
 }
 

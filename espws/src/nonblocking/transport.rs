@@ -42,6 +42,12 @@ pub trait Transport: Read + Write {
     ) -> Poll<Result<usize, Self::Error>> {
         Poll::Pending
     }
+
+    /// Whether the server is shutting down: then a read's end of stream is the server's own
+    /// doing (it shut the read side to wake the read), and the connection closes with 1001.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// A borrowed transport, so that its owner can still end the connection after the driver is done
@@ -67,6 +73,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
         buf: &mut [u8],
     ) -> Poll<Result<usize, Self::Error>> {
         T::poll_read(self, cx, buf)
+    }
+
+    fn stop_requested(&self) -> bool {
+        T::stop_requested(self)
     }
 }
 

@@ -58,6 +58,8 @@ pub struct WebSocket<T, B, K: Timer> {
     armed: Option<Instant>,
     /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
+    /// A shutdown shut the read side, so reads return at once: pause before the next.
+    pause_before_read: bool,
 }
 
 /// How many replies one event's handler may queue with [`WebSocket::run`].
@@ -156,7 +158,17 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
 
     fn build(io: T, rx: RecvBuf<B>, config: Config, role: Role, timer: K, write_timeout: Duration) -> Self {
         let conn = Connection::with_role(config, role, timer.now());
-        WebSocket { io, conn, rx, timer, write_timeout, sleep: None, armed: None, finished: false }
+        WebSocket {
+            io,
+            conn,
+            rx,
+            timer,
+            write_timeout,
+            sleep: None,
+            armed: None,
+            finished: false,
+            pause_before_read: false,
+        }
     }
 
     /// Waits for the next event, and returns it with a [`Sender`] to answer it.
@@ -236,6 +248,9 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 return Ok(());
             }
             let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+                if self.pause_before_read {
+                    self.pause_after_stop().await;
+                }
                 self.arm_sleep();
                 let step = if T::POLLS_READ {
                     self.poll_wait(never.as_mut()).await
@@ -317,6 +332,9 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// Waits for input, the core's next deadline, or `wake`, whichever comes first, and acts on
     /// the first two; returns what `wake` gave if it came first.
     async fn wait_and_read<W>(&mut self, wake: Pin<&mut impl Future<Output = W>>) -> Option<W> {
+        if self.pause_before_read {
+            self.pause_after_stop().await;
+        }
         self.arm_sleep();
         let step = self.wait(wake).await;
         self.after_wait(step)
@@ -394,9 +412,11 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     #[inline(always)]
     fn after_wait<W>(&mut self, step: Either3<Result<usize, T::Error>, (), W>) -> Option<W> {
         match step {
-            Either3::First(Ok(0)) => self.conn.handle_eof(),
+            Either3::First(Ok(0)) => self.on_end_of_stream(),
             Either3::First(Ok(n)) => self.conn.handle_read_untimed(&mut self.rx, n),
             Either3::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+            // A TLS session reads the shut read side as a truncated stream.
+            Either3::First(Err(_)) if self.io.stop_requested() => self.on_end_of_stream(),
             Either3::First(Err(e)) => {
                 debug!("read failed: {}", e.kind() as u8);
                 self.conn.handle_eof();
@@ -409,6 +429,26 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             Either3::Third(woken) => return Some(woken),
         }
         None
+    }
+
+    /// A read found end of stream: the peer's, or the server's shutdown waking the read.
+    #[cold]
+    #[inline(never)]
+    fn on_end_of_stream(&mut self) {
+        if !self.io.stop_requested() {
+            self.conn.handle_eof();
+        } else if self.conn.handle_stop(self.timer.now()) {
+            self.pause_before_read = true;
+        }
+    }
+
+    /// Waits a moment: after a shutdown, reads return at once, and the peer's close frame is
+    /// still to come.
+    #[cold]
+    async fn pause_after_stop(&mut self) {
+        self.pause_before_read = false;
+        let moment = self.timer.now() + core::time::Duration::from_millis(10);
+        self.timer.sleep_until(moment).await;
     }
 
     /// Completes the closing handshake whatever the state: closes with 1000 if still open and

@@ -4,13 +4,16 @@
 //! - `tokio::run` (feature `tokio`): a current-thread runtime per core, a task per connection;
 //! - `embassy::worker` (feature `embassy`): a pool of embassy-net sockets, as bare metal needs.
 //!
-//! Each counts its clients with [`Slots`] and answers one too many with the same 503.
+//! Each counts its clients with [`Slots`] and answers one too many with the same 503. The std
+//! servers stop gracefully through a [`Shutdown`]: 1001 to every client, a bounded wait.
 
 #[cfg(feature = "embassy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
 pub mod embassy;
 #[cfg(feature = "std")]
 mod reaper;
+#[cfg(feature = "std")]
+mod shutdown;
 mod slots;
 #[cfg(feature = "std")]
 mod threads;
@@ -20,6 +23,11 @@ pub mod tokio;
 
 #[cfg(feature = "std")]
 pub use reaper::REAPER_STACK;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use shutdown::Shutdown;
+#[cfg(feature = "std")]
+pub(crate) use shutdown::{Registration, POLL_AFTER_STOP};
 pub use slots::{Slot, Slots, FULL};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::vec;
 
 use super::reaper::Reaper;
+use super::shutdown::Shutdown;
 use super::slots::{Slots, FULL};
 #[cfg(not(feature = "tls"))]
 use crate::blocking::TcpTransport;
@@ -27,10 +28,11 @@ pub struct Server<S> {
     shared: Arc<Shared<S>>,
 }
 
-/// Stops a running server from another thread.
+/// Stops a running server from another thread, at once or gracefully.
 #[derive(Clone)]
 pub struct ServerHandle {
     stop: Arc<AtomicBool>,
+    shutdown: Shutdown,
     addr: SocketAddr,
 }
 
@@ -44,6 +46,7 @@ struct Shared<S> {
     next_id: AtomicUsize,
     clock: StdClock,
     stop: Arc<AtomicBool>,
+    shutdown: Shutdown,
     reaper: Reaper,
 }
 
@@ -63,6 +66,7 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
             next_id: AtomicUsize::new(1),
             clock: StdClock::new(),
             stop: Arc::new(AtomicBool::new(false)),
+            shutdown: Shutdown::new(),
             reaper: Reaper::spawn(),
         };
         Ok(Server { listener, thread_stack: DEFAULT_THREAD_STACK, shared: Arc::new(shared) })
@@ -88,6 +92,15 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
         self
     }
 
+    /// Uses `shutdown` for [`ServerHandle::shutdown`], so that its owner can also watch it
+    /// (for example [`Shutdown::wait_finished`]). Every server has one of its own otherwise.
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.shutdown = shutdown;
+        }
+        self
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
@@ -95,7 +108,11 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
 
     /// A handle that can stop the server.
     pub fn handle(&self) -> io::Result<ServerHandle> {
-        Ok(ServerHandle { stop: self.shared.stop.clone(), addr: self.local_addr()? })
+        Ok(ServerHandle {
+            stop: self.shared.stop.clone(),
+            shutdown: self.shared.shutdown.clone(),
+            addr: self.local_addr()?,
+        })
     }
 
     /// The number of connections being served.
@@ -186,6 +203,14 @@ impl ServerHandle {
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
     }
 
+    /// Stops gracefully: stops accepting, sends every client a 1001 close, and waits up to
+    /// `timeout` for the closing handshakes; gives the number of connections still open then.
+    /// [`run`](Server::run) has returned or returns at once. For example before an OTA reboot.
+    pub fn shutdown(&self, timeout: Duration) -> usize {
+        self.stop();
+        self.shutdown.shutdown(timeout)
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -203,10 +228,11 @@ fn serve_stream<S: BlockingService>(
     let _ = stream.set_write_timeout(Some(config.write_timeout));
     set_keepalive(socket2::SockRef::from(&stream), config.tcp_keepalive);
     #[cfg(feature = "tls")]
-    let io =
+    let mut io =
         crate::tls::blocking::transport(stream, shared.tls.as_ref(), config.handshake_timeout, id, peer?)?;
     #[cfg(not(feature = "tls"))]
-    let io = TcpTransport::new(stream);
+    let mut io = TcpTransport::new(stream);
+    let _registration = io.watch(&shared.shutdown, id);
     let rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
     let finished = blocking::serve(io, rx, shared.clock, config, &shared.service, id, peer);
     finished.transport.into_stream().map(|stream| (stream, finished.wants_linger))

@@ -14,6 +14,7 @@ use std::vec::Vec;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 
+use super::shutdown::{Registration, Shutdown};
 use super::slots::{Slots, FULL};
 use super::threads::{listen, set_keepalive};
 use crate::nonblocking::{self, AsyncService, CoarseTimer};
@@ -35,7 +36,22 @@ pub fn run<S>(
 where
     S: AsyncService + Send + Sync + 'static,
 {
-    run_with(listener, config, service, threads, None)
+    run_with(listener, config, service, threads, None, Shutdown::new())
+}
+
+/// [`run`] until `shutdown` is requested and has finished (see [`Shutdown::shutdown`]): from
+/// the request on, no connection is accepted, and every connection closes with 1001.
+pub fn run_until<S>(
+    listener: std::net::TcpListener,
+    config: ServeConfig<'static>,
+    service: S,
+    threads: usize,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    S: AsyncService + Send + Sync + 'static,
+{
+    run_with(listener, config, service, threads, None, shutdown)
 }
 
 /// [`run`], serving TLS (https and wss) with `tls` instead of plain TCP.
@@ -51,7 +67,24 @@ pub fn run_tls<S>(
 where
     S: AsyncService + Send + Sync + 'static,
 {
-    run_with(listener, config, service, threads, Some(tls))
+    run_with(listener, config, service, threads, Some(tls), Shutdown::new())
+}
+
+/// [`run_tls`] until `shutdown` is requested and has finished, as [`run_until`].
+#[cfg(feature = "tls-tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls-tokio")))]
+pub fn run_tls_until<S>(
+    listener: std::net::TcpListener,
+    config: ServeConfig<'static>,
+    service: S,
+    threads: usize,
+    tls: crate::tls::TlsConfig,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    S: AsyncService + Send + Sync + 'static,
+{
+    run_with(listener, config, service, threads, Some(tls), shutdown)
 }
 
 /// Without the `tls-tokio` feature there is no TLS configuration to carry.
@@ -66,6 +99,7 @@ fn run_with<S>(
     service: S,
     threads: usize,
     tls: Tls,
+    shutdown: Shutdown,
 ) -> io::Result<()>
 where
     S: AsyncService + Send + Sync + 'static,
@@ -83,6 +117,7 @@ where
         // Deadlines of all connections on one checking thread: tokio's timer, consulted at every
         // park, then holds no entry per connection.
         timer: CoarseTimer::shared(),
+        shutdown,
     });
     let mut workers = Vec::new();
     for n in 0..threads.max(1) {
@@ -114,6 +149,7 @@ struct Shared<S> {
     slots: Arc<Slots>,
     next_id: AtomicUsize,
     timer: CoarseTimer,
+    shutdown: Shutdown,
 }
 
 async fn accept_loop<S: AsyncService + 'static>(
@@ -122,7 +158,27 @@ async fn accept_loop<S: AsyncService + 'static>(
 ) -> io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     loop {
-        let (stream, peer) = match listener.accept().await {
+        // Accept, or see the shutdown request, whichever comes first.
+        let accepted = {
+            let mut accept = core::pin::pin!(listener.accept());
+            core::future::poll_fn(|cx| {
+                if shared.shutdown.poll_requested(cx).is_ready() {
+                    return core::task::Poll::Ready(None);
+                }
+                core::future::Future::poll(accept.as_mut(), cx).map(Some)
+            })
+            .await
+        };
+        if shared.shutdown.is_requested() {
+            // Stop accepting; serve this thread's connections until the shutdown is done.
+            drop(listener);
+            while !shared.shutdown.is_finished() {
+                tokio::time::sleep(SHUTDOWN_CHECK).await;
+            }
+            return Ok(());
+        }
+        let Some(accepted) = accepted else { continue };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 warn!("accept failed: {}", e);
@@ -151,12 +207,15 @@ async fn serve_stream<S: AsyncService>(
         return;
     };
     let rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
+    let registration = register(&shared.shutdown, id, &stream);
     #[cfg(feature = "tls-tokio")]
     if let Some(tls) = &shared.tls {
         match crate::tls::tokio::accept(stream, tls, config.handshake_timeout).await {
             Ok(io) => {
+                let io = Watched { io, shutdown: &shared.shutdown };
                 let finished =
                     nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
+                drop(registration);
                 drop(slot);
                 finished.linger_async(&timer).await;
             }
@@ -164,16 +223,90 @@ async fn serve_stream<S: AsyncService>(
         }
         return;
     }
-    let finished = nonblocking::serve(
-        FromTokio::new(stream),
-        rx,
-        timer.clone(),
-        config,
-        &shared.service,
-        id,
-        Some(peer),
-    )
-    .await;
+    let io = Watched { io: FromTokio::new(stream), shutdown: &shared.shutdown };
+    let finished = nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
+    drop(registration);
     drop(slot);
     finished.linger_async(&timer).await;
+}
+
+/// How often an accept loop, once a shutdown is requested, looks for its end.
+const SHUTDOWN_CHECK: Duration = Duration::from_millis(100);
+
+/// Enters a connection in the shutdown, through a duplicate of its descriptor (the task owns
+/// the stream). Without one (out of descriptors), the connection is not woken by a shutdown
+/// and ends when the process does.
+fn register(shutdown: &Shutdown, id: u64, stream: &tokio::net::TcpStream) -> Option<Registration> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        match stream.as_fd().try_clone_to_owned() {
+            Ok(handle) => return Some(shutdown.register_handle(id, std::net::TcpStream::from(handle))),
+            Err(e) => warn!("client {}: no descriptor to watch for a shutdown: {}", id, e),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (shutdown, id, stream);
+    None
+}
+
+/// A connection's transport that knows of the server's shutdown.
+struct Watched<'s, T> {
+    io: T,
+    shutdown: &'s Shutdown,
+}
+
+impl<T: embedded_io_async::ErrorType> embedded_io_async::ErrorType for Watched<'_, T> {
+    type Error = T::Error;
+}
+
+impl<T: embedded_io_async::Read> embedded_io_async::Read for Watched<'_, T> {
+    #[inline(always)]
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.io.read(buf).await
+    }
+}
+
+impl<T: embedded_io_async::Write> embedded_io_async::Write for Watched<'_, T> {
+    #[inline(always)]
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.io.write(buf).await
+    }
+
+    #[inline(always)]
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.io.flush().await
+    }
+}
+
+impl<T: nonblocking::Transport> nonblocking::Transport for Watched<'_, T> {
+    #[inline(always)]
+    async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), Self::Error> {
+        self.io.write_all_vectored(parts).await
+    }
+
+    #[inline(always)]
+    async fn shutdown_write(&mut self) -> Result<(), Self::Error> {
+        self.io.shutdown_write().await
+    }
+
+    #[inline(always)]
+    fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<Result<usize, Self::Error>> {
+        self.io.try_write_vectored(parts)
+    }
+
+    const POLLS_READ: bool = T::POLLS_READ;
+
+    #[inline(always)]
+    fn poll_read(
+        &mut self,
+        cx: &mut core::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> core::task::Poll<Result<usize, Self::Error>> {
+        self.io.poll_read(cx, buf)
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.shutdown.is_requested()
+    }
 }

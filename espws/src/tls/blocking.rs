@@ -51,6 +51,19 @@ impl TlsSession {
     /// Reads decrypted bytes; `Ok(0)` at the end of the stream. The socket's read timeout
     /// applies as over plain TCP.
     pub fn read(&self, stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_unless_stopping(stream, buf, None)
+    }
+
+    /// [`read`](Self::read) on a server's connection: once `shutdown` is requested, an end
+    /// of stream on the socket is the shutdown's doing (it shut the read side to wake this
+    /// read), so it is reported as such (0) without telling rustls that the stream ended: the
+    /// peer's close frame may still come, and rustls must be able to decrypt it.
+    pub(crate) fn read_unless_stopping(
+        &self,
+        stream: &TcpStream,
+        buf: &mut [u8],
+        shutdown: Option<&crate::server::Shutdown>,
+    ) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -73,6 +86,9 @@ impl TlsSession {
             }
             // Wait for the socket without the lock, so that another thread may write.
             let n = (&*stream).read(&mut raw)?;
+            if n == 0 && shutdown.is_some_and(crate::server::Shutdown::is_requested) {
+                return Ok(0);
+            }
             let mut session = self.lock();
             if n == 0 {
                 // End of stream: rustls notes it, and the next plaintext read reports it.

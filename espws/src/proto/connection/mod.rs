@@ -245,6 +245,20 @@ impl Connection {
         }
     }
 
+    /// Records an end of stream that a server's shutdown caused by shutting the read side (to
+    /// wake a blocked read), not the peer: an open connection starts closing with 1001; one
+    /// already closing waits on for the peer's close frame. Gives `true` when the driver
+    /// should pause before its next read, which would return at once.
+    pub fn handle_stop(&mut self, now: Instant) -> bool {
+        if self.can_send() {
+            // The driver writes the close frame, then reads on for the peer's.
+            let _ = self.close(CloseCode::GOING_AWAY, "server shutting down", now);
+            false
+        } else {
+            self.state != State::Closed
+        }
+    }
+
     /// Records that the transport reached end of stream or failed.
     pub fn handle_eof(&mut self) {
         if self.state != State::Closed {

@@ -595,3 +595,6 @@ fn a_pending_event_dropped_unseen_still_releases_its_message() {
 // The client role (RFC 6455 sections 5.1 and 5.3).
 #[path = "client_tests.rs"]
 mod client;
+// A server's shutdown waking a read (handle_stop).
+#[path = "stop_tests.rs"]
+mod stop;
