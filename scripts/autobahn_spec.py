@@ -4,8 +4,9 @@
 Usage:
   autobahn_spec.py fuzzingclient SPEC OUTDIR NAME PORT CASES HOST SCHEME
       the suite as a client of a server under test (scripts/autobahn)
-  autobahn_spec.py fuzzingserver SPEC OUTDIR PORT
-      the suite as a server that a client under test dials (scripts/autobahn-client)
+  autobahn_spec.py fuzzingserver SPEC OUTDIR PORT [HOST]
+      the suite as a server that a client under test dials (scripts/autobahn-client), at
+      HOST (default 127.0.0.1)
 
 failByDrop=false is wstest's default "spec conformance" mode (a peer may fail a connection by
 dropping TCP); it is spelt out so that the report does not depend on a default. 12.* and 13.*
@@ -31,9 +32,9 @@ def fuzzingclient(spec_path, outdir, name, port, cases, host, scheme):
     return spec_path, spec
 
 
-def fuzzingserver(spec_path, outdir, port):
+def fuzzingserver(spec_path, outdir, port, host="127.0.0.1"):
     spec = {
-        "url": "ws://127.0.0.1:%s" % port,
+        "url": "ws://%s:%s" % (host, port),
         "options": {"failByDrop": False},
         "outdir": outdir,
         "cases": ["*"],

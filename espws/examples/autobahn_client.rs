@@ -2,9 +2,13 @@
 //! case's connection echoes every message back, as the suite asks.
 //!
 //! ```text
-//! autobahn_client [--runtime threads|tokio] [--agent NAME] [--rx-buffer BYTES]
-//!                 [--delivery chunked|whole] ws://127.0.0.1:9001
+//! autobahn_client [--runtime threads|tokio|embassy-tap] [--agent NAME] [--rx-buffer BYTES]
+//!                 [--delivery chunked|whole] [--local 192.168.69.2] ws://127.0.0.1:9001
 //! ```
+//!
+//! `embassy-tap` runs the client as bare metal does, on embassy-net over the TAP device `tap0`
+//! (inside `scripts/netns`), at the `--local` address; the server's URL must then name an
+//! IPv4 address on the TAP's network.
 //!
 //! Exits 0 once the server has updated its reports.
 
@@ -41,11 +45,13 @@ fn main() -> ExitCode {
     let mut runtime = String::from("threads");
     let mut agent = String::from("espws-client");
     let mut base = None;
+    let mut local = String::from("192.168.69.2");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runtime" => runtime = args.next().unwrap_or_default(),
             "--agent" => agent = args.next().unwrap_or_default(),
+            "--local" => local = args.next().unwrap_or_default(),
             "--rx-buffer" => match args.next().and_then(|n| n.parse().ok()) {
                 Some(n) => RX_BUFFER.store(n, Ordering::Relaxed),
                 None => return usage(),
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
     let result = match runtime.as_str() {
         "threads" => threads::run(&base, &agent),
         "tokio" => tokio_runtime::run(&base, &agent),
+        "embassy-tap" => embassy_tap::run(base.clone(), agent.clone(), &local),
         _ => return usage(),
     };
     match result {
@@ -80,7 +87,7 @@ fn main() -> ExitCode {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: autobahn_client [--runtime threads|tokio] [--agent NAME] [--rx-buffer BYTES] [--delivery chunked|whole] URL"
+        "usage: autobahn_client [--runtime threads|tokio|embassy-tap] [--agent NAME] [--rx-buffer BYTES] [--delivery chunked|whole] [--local IPV4] URL"
     );
     ExitCode::from(2)
 }
@@ -190,5 +197,159 @@ mod tokio_runtime {
         }
         ws.linger().await;
         count.ok_or_else(|| "getCaseCount gave no number".to_string())
+    }
+}
+
+mod embassy_tap {
+    use super::*;
+    use embassy_executor::{Executor, Spawner};
+    use embassy_net::tcp::{State, TcpSocket};
+    use embassy_net::{IpEndpoint, Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
+    use embassy_net_tuntap::TunTapDevice;
+    use embassy_time::{with_timeout, Duration};
+    use espws::proto::RecvBuf;
+
+    /// Runs the suite on an embassy executor; the executor never returns, so this exits the
+    /// process when the cases are done.
+    pub fn run(base: String, agent: String, local: &str) -> Result<u32, String> {
+        let local: Ipv4Address =
+            local.parse().map_err(|_| format!("--local {local}: not an IPv4 address"))?;
+        let url = Url::parse(&base).map_err(|e| format!("{base}: {e}"))?;
+        let host: Ipv4Address =
+            url.host.parse().map_err(|_| format!("{}: the server must be an IPv4 address", url.host))?;
+        let remote = IpEndpoint::new(host.into(), url.port);
+        let tap = TunTapDevice::new("tap0").map_err(|e| format!("tap0: {e} (run inside scripts/netns)"))?;
+        let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
+            address: Ipv4Cidr::new(local, 24),
+            gateway: None,
+            dns_servers: Default::default(),
+        });
+        let resources = Box::leak(Box::new(StackResources::<2>::new()));
+        let (stack, runner) = embassy_net::new(tap, config, resources, 0x0a17_0bad);
+        let base: &'static str = Box::leak(base.into_boxed_str());
+        let agent: &'static str = Box::leak(agent.into_boxed_str());
+        let executor = Box::leak(Box::new(Executor::new()));
+        executor.run(move |spawner: Spawner| {
+            spawner.spawn(net(runner).expect("one network task"));
+            spawner.spawn(cases(stack, remote, base, agent).expect("one client task"));
+        })
+    }
+
+    #[embassy_executor::task]
+    async fn net(mut runner: Runner<'static, TunTapDevice>) -> ! {
+        runner.run().await
+    }
+
+    #[embassy_executor::task]
+    async fn cases(stack: Stack<'static>, remote: IpEndpoint, base: &'static str, agent: &'static str) {
+        stack.wait_config_up().await;
+        let mut buffers = Buffers::new();
+        let outcome = async {
+            let count = case_count(stack, remote, base, &mut buffers).await?;
+            for case in 1..=count {
+                let url = format!("{base}/runCase?case={case}&agent={agent}");
+                if let Err(e) = echo_case(stack, remote, &url, &mut buffers).await {
+                    eprintln!("case {case}: {e}");
+                }
+            }
+            let url = format!("{base}/updateReports?agent={agent}");
+            session(stack, remote, &url, &mut buffers, |_| {}).await?;
+            Ok::<u32, String>(count)
+        }
+        .await;
+        match outcome {
+            Ok(count) => {
+                println!("ran {count} cases as {agent} on embassy-tap; reports updated");
+                std::process::exit(0);
+            }
+            Err(e) => {
+                eprintln!("autobahn_client: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+
+    /// The TCP socket's buffers and the WebSocket's, reused by every connection.
+    struct Buffers {
+        socket_rx: Vec<u8>,
+        socket_tx: Vec<u8>,
+        websocket_rx: Vec<u8>,
+    }
+
+    impl Buffers {
+        fn new() -> Self {
+            Buffers {
+                socket_rx: vec![0; 64 * 1024],
+                socket_tx: vec![0; 64 * 1024],
+                websocket_rx: vec![0; RX_BUFFER.load(Ordering::Relaxed)],
+            }
+        }
+    }
+
+    async fn echo_case(
+        stack: Stack<'static>,
+        remote: IpEndpoint,
+        url: &str,
+        buffers: &mut Buffers,
+    ) -> Result<(), String> {
+        session(stack, remote, url, buffers, |_| {}).await
+    }
+
+    async fn case_count(
+        stack: Stack<'static>,
+        remote: IpEndpoint,
+        base: &str,
+        buffers: &mut Buffers,
+    ) -> Result<u32, String> {
+        let mut count = None;
+        session(stack, remote, &format!("{base}/getCaseCount"), buffers, |text| {
+            count = text.trim().parse().ok();
+        })
+        .await?;
+        count.ok_or_else(|| "getCaseCount gave no number".to_string())
+    }
+
+    /// One connection to `url`: echoes every message (handing text messages to `on_text` too),
+    /// completes the close, and ends the TCP connection.
+    async fn session(
+        stack: Stack<'static>,
+        remote: IpEndpoint,
+        url: &str,
+        buffers: &mut Buffers,
+        mut on_text: impl FnMut(&str),
+    ) -> Result<(), String> {
+        let parsed = Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        let config = config(parsed);
+        let mut socket = TcpSocket::new(stack, &mut buffers.socket_rx, &mut buffers.socket_tx);
+        socket.set_timeout(Some(Duration::from_secs(60)));
+        let rx = RecvBuf::new(&mut buffers.websocket_rx[..]);
+        let connected = client::embassy::connect_tcp(socket, remote, rx, &config, client::std::os_keys).await;
+        let Connected { mut ws, .. } = connected.map_err(|e| format!("{}: {e}", parsed.resource))?;
+        let echo = !url.contains("/getCaseCount") && !url.contains("/updateReports");
+        let _ = ws
+            .run(|event, replies| {
+                if let Event::Data(data) = event {
+                    if data.kind == DataKind::Text && data.first && data.last {
+                        if let Ok(text) = std::str::from_utf8(data.payload) {
+                            on_text(text);
+                        }
+                    }
+                    if echo {
+                        let _ = replies.send_part(data.kind, data.payload, data.first, data.last);
+                    }
+                }
+            })
+            .await;
+        ws.finish().await;
+        ws.linger().await;
+        let (mut socket, _) = ws.into_parts();
+        // embassy-net forgets a dropped socket without a word to the peer: FIN, then a reset.
+        socket.close();
+        let _ = with_timeout(Duration::from_millis(500), socket.flush()).await;
+        if !matches!(socket.state(), State::Closed | State::TimeWait) {
+            socket.abort();
+            let _ = with_timeout(Duration::from_millis(500), socket.flush()).await;
+        }
+        Ok(())
     }
 }
