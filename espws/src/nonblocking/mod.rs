@@ -14,6 +14,7 @@
 mod coarse;
 #[cfg(feature = "embassy")]
 mod embassy;
+mod replies;
 mod serve;
 #[cfg(feature = "tokio")]
 mod tokio;
@@ -27,9 +28,10 @@ pub use coarse::{CoarseSleep, CoarseTimer};
 #[cfg(feature = "embassy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
 pub use embassy::EmbassyTimer;
+pub use replies::{Replies, ReplyError, MAX_REPLIES};
 pub use serve::{refuse, serve, AsyncService};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use tokio::TokioTimer;
 pub use transport::{Timer, Transport};
-pub use websocket::{Error, Next, Replies, ReplyError, Sender, WebSocket, MAX_REPLIES};
+pub use websocket::{Error, Next, Sender, WebSocket};

@@ -9,13 +9,13 @@ use core::time::Duration;
 use embassy_futures::select::{select, Either3};
 use embedded_io_async::{Error as _, ErrorKind};
 
+use super::replies::Replies;
 #[cfg(feature = "client")]
 use super::write::{drain_until, timed_write_masked};
 use super::write::{linger, timed_write, timed_write_from, try_write};
 use super::{Timer, Transport};
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
 use crate::time::Instant;
-use crate::wire::frame::EncodedHeader;
 use crate::{CloseCode, DataKind};
 
 /// Why a driver call failed.
@@ -60,69 +60,6 @@ pub struct WebSocket<T, B, K: Timer> {
     finished: bool,
     /// A shutdown shut the read side, so reads return at once: pause before the next.
     pause_before_read: bool,
-}
-
-/// How many replies one event's handler may queue with [`WebSocket::run`].
-pub const MAX_REPLIES: usize = 4;
-
-/// The replies an event handler queues in [`WebSocket::run`], written once it returns.
-pub struct Replies<'c, 'a> {
-    conn: &'c mut Connection,
-    queued: heapless::Vec<(EncodedHeader, &'a [u8]), MAX_REPLIES>,
-    close: Option<(CloseCode, &'a str)>,
-}
-
-/// Why a reply could not be queued.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ReplyError {
-    /// The frame may not be sent now (see [`SendError`]).
-    Send(SendError),
-    /// [`MAX_REPLIES`] replies are queued already for this event.
-    Full,
-}
-
-impl<'a> Replies<'_, 'a> {
-    /// Queues one frame of a message (whole when `first` and `last` are both set); the payload
-    /// may be the event's own.
-    pub fn send_part(
-        &mut self,
-        kind: DataKind,
-        payload: &'a [u8],
-        first: bool,
-        last: bool,
-    ) -> Result<(), ReplyError> {
-        if self.queued.is_full() {
-            return Err(ReplyError::Full);
-        }
-        let header =
-            self.conn.send_header(kind, payload.len() as u64, first, last).map_err(ReplyError::Send)?;
-        let _ = self.queued.push((header, payload));
-        Ok(())
-    }
-
-    /// Queues a whole message.
-    pub fn send(&mut self, kind: DataKind, payload: &'a [u8]) -> Result<(), ReplyError> {
-        self.send_part(kind, payload, true, true)
-    }
-
-    /// Queues a whole text message.
-    pub fn send_text(&mut self, text: &'a str) -> Result<(), ReplyError> {
-        self.send_part(DataKind::Text, text.as_bytes(), true, true)
-    }
-
-    /// Queues a whole binary message.
-    pub fn send_binary(&mut self, bytes: &'a [u8]) -> Result<(), ReplyError> {
-        self.send_part(DataKind::Binary, bytes, true, true)
-    }
-
-    /// Starts the closing handshake after the queued replies.
-    pub fn close(&mut self, code: CloseCode, reason: &'a str) -> Result<(), ReplyError> {
-        if !code.is_allowed_on_wire() {
-            return Err(ReplyError::Send(SendError::CloseCodeNotAllowed));
-        }
-        self.close = Some((code, reason));
-        Ok(())
-    }
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
