@@ -248,12 +248,12 @@ mod embassy_tap {
             let count = case_count(stack, remote, base, &mut buffers).await?;
             for case in 1..=count {
                 let url = format!("{base}/runCase?case={case}&agent={agent}");
-                if let Err(e) = echo_case(stack, remote, &url, &mut buffers).await {
+                if let Err(e) = session(stack, remote, &url, &mut buffers, Echo::Yes, |_| {}).await {
                     eprintln!("case {case}: {e}");
                 }
             }
             let url = format!("{base}/updateReports?agent={agent}");
-            session(stack, remote, &url, &mut buffers, |_| {}).await?;
+            session(stack, remote, &url, &mut buffers, Echo::No, |_| {}).await?;
             Ok::<u32, String>(count)
         }
         .await;
@@ -286,15 +286,6 @@ mod embassy_tap {
         }
     }
 
-    async fn echo_case(
-        stack: Stack<'static>,
-        remote: IpEndpoint,
-        url: &str,
-        buffers: &mut Buffers,
-    ) -> Result<(), String> {
-        session(stack, remote, url, buffers, |_| {}).await
-    }
-
     async fn case_count(
         stack: Stack<'static>,
         remote: IpEndpoint,
@@ -302,20 +293,29 @@ mod embassy_tap {
         buffers: &mut Buffers,
     ) -> Result<u32, String> {
         let mut count = None;
-        session(stack, remote, &format!("{base}/getCaseCount"), buffers, |text| {
+        session(stack, remote, &format!("{base}/getCaseCount"), buffers, Echo::No, |text| {
             count = text.trim().parse().ok();
         })
         .await?;
         count.ok_or_else(|| "getCaseCount gave no number".to_string())
     }
 
-    /// One connection to `url`: echoes every message (handing text messages to `on_text` too),
-    /// completes the close, and ends the TCP connection.
+    /// Whether a session echoes what it receives: a test case does, the suite's control
+    /// connections (case count, report update) do not.
+    #[derive(Copy, Clone, PartialEq, Eq)]
+    enum Echo {
+        Yes,
+        No,
+    }
+
+    /// One connection to `url`: hands whole text messages to `on_text`, echoes every message
+    /// when `echo` says so, completes the close, and ends the TCP connection.
     async fn session(
         stack: Stack<'static>,
         remote: IpEndpoint,
         url: &str,
         buffers: &mut Buffers,
+        echo: Echo,
         mut on_text: impl FnMut(&str),
     ) -> Result<(), String> {
         let parsed = Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
@@ -325,7 +325,6 @@ mod embassy_tap {
         let rx = RecvBuf::new(&mut buffers.websocket_rx[..]);
         let connected = client::embassy::connect_tcp(socket, remote, rx, &config, client::std::os_keys).await;
         let Connected { mut ws, .. } = connected.map_err(|e| format!("{}: {e}", parsed.resource))?;
-        let echo = !url.contains("/getCaseCount") && !url.contains("/updateReports");
         let _ = ws
             .run(|event, replies| {
                 if let Event::Data(data) = event {
@@ -334,7 +333,7 @@ mod embassy_tap {
                             on_text(text);
                         }
                     }
-                    if echo {
+                    if echo == Echo::Yes {
                         let _ = replies.send_part(data.kind, data.payload, data.first, data.last);
                     }
                 }

@@ -423,23 +423,6 @@ pub(crate) fn masked_copy(payload: &[u8], key: [u8; 4]) -> Option<std::vec::Vec<
     Some(masked)
 }
 
-/// Without a PC's heap, every payload is masked a chunk at a time.
-#[cfg(all(feature = "client", not(all(feature = "std", not(target_os = "espidf")))))]
-pub(crate) fn masked_copy(_: &[u8], _: [u8; 4]) -> Option<Never> {
-    None
-}
-
-/// No heap copy is ever made (see the other [`masked_copy`]).
-#[cfg(all(feature = "client", not(all(feature = "std", not(target_os = "espidf")))))]
-pub(crate) enum Never {}
-
-#[cfg(all(feature = "client", not(all(feature = "std", not(target_os = "espidf")))))]
-impl AsRef<[u8]> for Never {
-    fn as_ref(&self) -> &[u8] {
-        match *self {}
-    }
-}
-
 /// Writes a client frame: `header`, then `payload` masked with `key` through a stack buffer, a
 /// piece at a time. Kept out of line so that the server's send path does not pay for its stack.
 #[cfg(feature = "client")]
@@ -450,8 +433,9 @@ fn write_masked<T: Transport>(
     payload: &[u8],
     key: [u8; 4],
 ) -> Result<(), T::Error> {
+    #[cfg(all(feature = "std", not(target_os = "espidf")))]
     if let Some(masked) = masked_copy(payload, key) {
-        return io.write_all_vectored(&[header, masked.as_ref()]);
+        return io.write_all_vectored(&[header, &masked]);
     }
     let mut scratch = [0u8; MASK_CHUNK];
     let mut offset = 0u64;

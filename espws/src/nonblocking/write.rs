@@ -95,8 +95,9 @@ pub(super) async fn timed_write_masked<T: Transport, K: Timer>(
     payload: &[u8],
     key: [u8; 4],
 ) -> Result<(), Error<T::Error>> {
+    #[cfg(all(feature = "std", not(target_os = "espidf")))]
     if let Some(masked) = crate::blocking::masked_copy(payload, key) {
-        return timed_write(io, timer, timeout, &[header, masked.as_ref()]).await;
+        return timed_write(io, timer, timeout, &[header, &masked]).await;
     }
     const CHUNK: usize = crate::blocking::MASK_CHUNK;
     let mut scratch = [0u8; CHUNK];

@@ -197,11 +197,16 @@ mod tests {
     use std::io::Read as _;
     use std::net::TcpListener;
 
+    /// The server's end of a fresh loopback connection, and the peer's end.
+    fn accepted(listener: &TcpListener) -> (Arc<TcpStream>, TcpStream) {
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (Arc::new(listener.accept().unwrap().0), peer)
+    }
+
     #[test]
     fn a_blocked_read_wakes_and_the_shutdown_waits_for_the_connection_to_end() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let stream = Arc::new(listener.accept().unwrap().0);
+        let (stream, _peer) = accepted(&listener);
         let shutdown = Shutdown::new();
         let registration = shutdown.register(1, &stream);
         let reader = {
@@ -224,16 +229,14 @@ mod tests {
     #[test]
     fn a_connection_that_does_not_end_is_counted_once_the_time_is_up() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let stream = Arc::new(listener.accept().unwrap().0);
+        let (stream, _peer) = accepted(&listener);
         let shutdown = Shutdown::new();
         let _registration = shutdown.register(1, &stream);
         let started = Instant::now();
         assert_eq!(shutdown.shutdown(Duration::from_millis(100)), 1);
         assert!(started.elapsed() >= Duration::from_millis(100));
         // One registering after the request is woken at once: its read sees end of stream.
-        let _late = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let late = Arc::new(listener.accept().unwrap().0);
+        let (late, _late_peer) = accepted(&listener);
         let _late_registration = shutdown.register(2, &late);
         assert_eq!((&*late).read(&mut [0u8; 1]).unwrap(), 0);
     }
