@@ -3,6 +3,7 @@
 
 use core::time::Duration;
 
+use espws::proto::deflate::DeflateConfig;
 use espws::proto::handshake::Policy;
 use espws::proto::Config;
 use espws::ServeConfig;
@@ -73,7 +74,7 @@ impl Settings<'_> {
                 pong_timeout: Duration::from_secs(10),
                 close_timeout: Duration::from_secs(5),
             },
-            policy: Policy { allowed_origins: &[], token: None, protocols: &[] },
+            policy: Policy { allowed_origins: &[], token: None, protocols: &[], deflate: DeflateConfig::OFF },
             tick: None,
             hub_queue: 8 * 1024,
             sensor_rate_hz: crate::sensor::DEFAULT_RATE_HZ,

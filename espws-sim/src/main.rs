@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use espws::proto::deflate::DeflateConfig;
 use espws::proto::handshake::Policy;
 use espws::proto::{Config, Delivery};
 use espws_apps::device::Device;
@@ -92,6 +93,17 @@ struct Args {
     /// A subprotocol the server speaks (repeatable); the first one the client offers wins.
     #[arg(long = "protocol", value_name = "NAME")]
     protocols: Vec<String>,
+    /// Agree to permessage-deflate (RFC 7692) when a client offers it: the default, with chunked
+    /// delivery (the hub's apps and --delivery whole turn it off).
+    #[arg(long, overrides_with = "no_deflate")]
+    deflate: bool,
+    /// Never agree to permessage-deflate.
+    #[arg(long, overrides_with = "deflate")]
+    no_deflate: bool,
+    /// The largest compression window (log2, 8 to 15) accepted from clients and used for the
+    /// server's messages; below 15, clients that cannot limit their window get no compression.
+    #[arg(long, default_value_t = 15, value_name = "BITS", value_parser = clap::value_parser!(u8).range(8..=15))]
+    deflate_window: u8,
     /// Dial out to this ws:// or wss:// URL and run the echo app over it (reconnecting with backoff)
     /// instead of listening; --token and --protocol are then what the device presents and offers.
     #[arg(long, value_name = "URL")]
@@ -193,6 +205,20 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         close_timeout: seconds(args.close_timeout),
     };
     connection.check_buffer(args.rx_buffer).map_err(|e| format!("--rx-buffer: {e}"))?;
+    // Inflated messages are delivered in chunks from the inflate window, never whole.
+    if args.deflate && delivery == Delivery::Whole {
+        let why = if uses_hub { "this app delivers whole messages" } else { "--delivery whole" };
+        return Err(format!("--deflate needs chunked delivery, and {why}: drop --deflate"));
+    }
+    let deflate = if args.no_deflate || delivery == Delivery::Whole {
+        DeflateConfig::OFF
+    } else {
+        DeflateConfig {
+            client_max_window_bits: args.deflate_window,
+            server_max_window_bits: args.deflate_window,
+            ..DeflateConfig::FULL
+        }
+    };
     let leak = |list: &[String]| -> &'static [&'static str] {
         list.iter().map(|s| &*Box::leak(s.clone().into_boxed_str())).collect::<Vec<_>>().leak()
     };
@@ -211,6 +237,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
             allowed_origins: leak(&args.allowed_origins),
             token: args.token.clone().map(|t| &*Box::leak(t.into_boxed_str())),
             protocols: leak(&args.protocols),
+            deflate,
         },
     })
 }
@@ -250,6 +277,15 @@ fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
     log::info!("WebSocket URL: {ws}://{host}/ws{token_hint} (upgrades are accepted on any path)");
     if settings.policy.token.is_some() {
         log::info!("clients must present the token (Authorization: Bearer, or ?token=)");
+    }
+    let deflate = settings.policy.deflate;
+    if deflate.enabled {
+        log::info!(
+            "permessage-deflate on: windows of up to 2^{} bytes (--no-deflate turns it off)",
+            deflate.client_max_window_bits
+        );
+    } else if !args.no_deflate {
+        log::info!("permessage-deflate off: it needs chunked delivery");
     }
     if !settings.policy.protocols.is_empty() {
         log::info!("subprotocols: {}", settings.policy.protocols.join(", "));

@@ -109,7 +109,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-
 
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let Ok(Status::Complete(req, _)) = Request::parse(request, &mut headers) else { panic!("request") };
-    let policy = Policy { allowed_origins: &[], token: Some("t"), protocols: &["chat"] };
+    let policy = Policy { token: Some("t"), protocols: &["chat"], ..Policy::default() };
     let accepted = handshake::decide(&req, &policy).expect("accepted");
     let response_len = accepted.write_response(&mut out).expect("fits");
 

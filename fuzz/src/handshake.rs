@@ -2,6 +2,7 @@
 //! two policies, the 101 response and the error responses written into small and large buffers,
 //! and the parse of every prefix compared with the parse of the whole.
 
+use espws::proto::deflate::DeflateConfig;
 use espws::proto::handshake::{decide, Policy};
 use espws::wire::http::{self, Request, RequestError, StatusCode, Upgrade, EMPTY_HEADER, MAX_HEADERS};
 use espws::wire::Status;
@@ -10,8 +11,10 @@ const STRICT: Policy<'static> = Policy {
     allowed_origins: &["https://dash.example", "http://localhost:8080"],
     token: Some("s3 cr3t/+"),
     protocols: &["v2.espws", "chat"],
+    deflate: DeflateConfig::SMALL,
 };
-const OPEN: Policy<'static> = Policy { allowed_origins: &[], token: None, protocols: &["chat", "mqtt"] };
+const OPEN: Policy<'static> =
+    Policy { allowed_origins: &[], token: None, protocols: &["chat", "mqtt"], deflate: DeflateConfig::FULL };
 
 /// What a parse says, borrowing from the input, so that parses of prefixes of the same input
 /// can be compared without allocating.

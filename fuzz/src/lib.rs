@@ -4,6 +4,7 @@
 //! Each module holds one target's check; the files in `fuzz_targets/` only call it.
 
 pub mod connection;
+pub mod deflate;
 pub mod frame_header;
 pub mod handshake;
 pub mod seeds;

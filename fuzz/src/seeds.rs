@@ -34,6 +34,9 @@ pub fn all() -> Vec<Seed> {
     for (name, input) in connections() {
         add("connection", name, input.encode());
     }
+    for (name, bytes) in deflates() {
+        add("deflate", name, bytes);
+    }
     seeds
 }
 
@@ -190,6 +193,37 @@ fn frame_headers() -> Vec<(&'static str, Vec<u8>)> {
         ("ping_126", vec![0x89, 0xFE, 0x00, 0x7E]),
         ("length_overflow", vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]),
         ("one_byte", vec![0x81]),
+    ]
+}
+
+/// permessage-deflate inputs: the header's length, the mode, the header, the compressed bytes.
+fn deflates() -> Vec<(&'static str, Vec<u8>)> {
+    let seed = |mode: u8, header: &str, payload: &[u8]| {
+        let mut out = vec![header.len() as u8, mode];
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(payload);
+        out
+    };
+    // RFC 7692 section 7.2.3.1, 7.2.3.3 and 7.2.3.6.
+    let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let stored = [0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
+    let bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    // 64 KiB of zeros in 79 bytes (zlib level 9, sync-flushed, trailer stripped): 16 times the
+    // target's limit.
+    let mut bomb = vec![0xec, 0xc1, 0x01, 0x01, 0x00, 0x00, 0x00, 0x80, 0x90, 0xfe, 0xaf, 0xee, 0x08, 0x0a];
+    bomb.extend(std::iter::repeat_n(0x00, 63));
+    bomb.extend([0x6a, 0x00]);
+    vec![
+        ("hello_text", seed(0x04, "permessage-deflate", &hello)),
+        ("hello_fragments", seed(0x1d, "permessage-deflate; client_max_window_bits", &hello)),
+        ("stored_block", seed(0x02, "permessage-deflate; client_no_context_takeover", &stored)),
+        ("final_block", seed(0x01, "x-webkit-deflate-frame, permessage-deflate", &bfinal)),
+        ("bomb", seed(0x00, "permessage-deflate; server_max_window_bits=10", &bomb)),
+        (
+            "two_offers",
+            seed(0x03, "permessage-deflate; client_max_window_bits=8; server_no_context_takeover, permessage-deflate", &hello),
+        ),
+        ("malformed_offer", seed(0x00, "permessage-deflate; server_max_window_bits=\"1", &hello)),
     ]
 }
 

@@ -13,9 +13,11 @@ use core::time::Duration;
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
 use crate::proto::connection::ReadWait;
+use crate::proto::deflate;
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
 pub use crate::time::Clock;
 use crate::time::Instant;
+use crate::wire::frame::EncodedHeader;
 use crate::{CloseCode, DataKind};
 
 pub use serve::{serve, BlockingService};
@@ -88,6 +90,11 @@ pub struct WebSocket<T, B, C> {
     now: Instant,
     /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
+    /// The inflater, once [`enable_deflate`](Self::enable_deflate) turned compression on.
+    inflate: deflate::InflateSlot,
+    /// The deflater, likewise.
+    #[cfg(feature = "std")]
+    deflate: Option<std::boxed::Box<deflate::Deflate>>,
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
@@ -95,6 +102,8 @@ pub struct Sender<'a, T, C> {
     io: &'a mut T,
     conn: &'a mut Connection,
     clock: &'a C,
+    #[cfg(feature = "std")]
+    deflate: Option<&'a mut deflate::Deflate>,
 }
 
 impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
@@ -114,7 +123,31 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     fn build(io: T, rx: RecvBuf<B>, config: Config, role: Role, clock: C) -> Self {
         let now = clock.now();
         let conn = Connection::with_role(config, role, now);
-        WebSocket { io, conn, rx, clock, read_timeout: None, idle_armed_ms: 0, now, finished: false }
+        WebSocket {
+            io,
+            conn,
+            rx,
+            clock,
+            read_timeout: None,
+            idle_armed_ms: 0,
+            now,
+            finished: false,
+            inflate: Default::default(),
+            #[cfg(feature = "std")]
+            deflate: None,
+        }
+    }
+
+    /// Turns permessage-deflate on, as `agreed` in the handshake: compressed messages are
+    /// inflated (into a window sized for the agreement), and whole outgoing messages are
+    /// compressed when that makes them smaller. Needs chunked delivery.
+    #[cfg(feature = "std")]
+    #[inline(never)]
+    pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
+        self.conn.enable_deflate();
+        let (inflate, deflate) = deflate::start(agreed, self.conn.role());
+        self.inflate = Some(inflate);
+        self.deflate = Some(deflate);
     }
 
     /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
@@ -130,17 +163,24 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             if self.finished {
                 return Ok(None);
             }
-            if let Some(pending) = self.conn.poll_pending(&mut self.rx) {
+            if let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) {
                 break pending;
             }
             self.wait_and_read()?;
         };
-        let event = self.conn.event(pending, &self.rx);
+        let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
         if let Event::Closed { .. } = event {
             self.finished = true;
             write_final_frames(&mut self.io, &mut self.conn);
         }
-        Ok(Some((event, Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock })))
+        let sender = Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            clock: &self.clock,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_deref_mut(),
+        };
+        Ok(Some((event, sender)))
     }
 
     /// Runs the connection to its end, handing every event to `handler` with a [`Sender`].
@@ -159,17 +199,24 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             if self.conn.wants_transmit() {
                 self.flush_control();
             }
-            let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+            let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) else {
                 self.wait_and_read()?;
                 continue;
             };
-            let event = self.conn.event(pending, &self.rx);
+            let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
             let closed = matches!(event, Event::Closed { .. });
             if closed {
                 self.finished = true;
                 write_final_frames(&mut self.io, &mut self.conn);
             }
-            handler(event, &mut Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock });
+            let mut sender = Sender {
+                io: &mut self.io,
+                conn: &mut self.conn,
+                clock: &self.clock,
+                #[cfg(feature = "std")]
+                deflate: self.deflate.as_deref_mut(),
+            };
+            handler(event, &mut sender);
             if closed {
                 return Ok(());
             }
@@ -207,7 +254,13 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
 
     /// A [`Sender`] for sending outside of an event.
     pub fn sender(&mut self) -> Sender<'_, T, C> {
-        Sender { io: &mut self.io, conn: &mut self.conn, clock: &self.clock }
+        Sender {
+            io: &mut self.io,
+            conn: &mut self.conn,
+            clock: &self.clock,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_deref_mut(),
+        }
     }
 
     /// The state machine, for inspection.
@@ -360,19 +413,13 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
-        #[cfg(feature = "client")]
-        let written = match header.mask() {
-            None => self.io.write_all_vectored(&[header.as_bytes(), payload]),
-            Some(key) => write_masked(self.io, header.as_bytes(), payload, key),
-        };
-        // Without the client feature no connection has the client's role: headers are unmasked.
-        #[cfg(not(feature = "client"))]
-        let written = self.io.write_all_vectored(&[header.as_bytes(), payload]);
-        written.map_err(|e| {
-            // A peer that stopped reading past the write timeout is treated as gone.
-            self.conn.handle_eof();
-            Error::Io(e)
-        })
+        #[cfg(feature = "std")]
+        if let Some(deflate) = self.deflate.as_deref_mut() {
+            if let Some((header, compressed)) = deflate.compress_frame(&header, payload) {
+                return write_frame(self.io, self.conn, &header, compressed);
+            }
+        }
+        write_frame(self.io, self.conn, &header, payload)
     }
 
     /// Like [`send_part`](Self::send_part) for a payload the caller owns: a client masks it in
@@ -404,6 +451,29 @@ impl<T: Transport, C: Clock> Sender<'_, T, C> {
     pub fn can_send(&self) -> bool {
         self.conn.can_send()
     }
+}
+
+/// Writes one frame: a client masks the payload through a buffer, a server writes it as it is.
+#[inline(always)]
+fn write_frame<T: Transport>(
+    io: &mut T,
+    conn: &mut Connection,
+    header: &EncodedHeader,
+    payload: &[u8],
+) -> Result<(), Error<T::Error>> {
+    #[cfg(feature = "client")]
+    let written = match header.mask() {
+        None => io.write_all_vectored(&[header.as_bytes(), payload]),
+        Some(key) => write_masked(io, header.as_bytes(), payload, key),
+    };
+    // Without the client feature no connection has the client's role: headers are unmasked.
+    #[cfg(not(feature = "client"))]
+    let written = io.write_all_vectored(&[header.as_bytes(), payload]);
+    written.map_err(|e| {
+        // A peer that stopped reading past the write timeout is treated as gone.
+        conn.handle_eof();
+        Error::Io(e)
+    })
 }
 
 /// How much of a borrowed payload a client masks at a time, on the stack.

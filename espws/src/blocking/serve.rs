@@ -107,6 +107,10 @@ where
 {
     client.log_connected();
     let mut ws = WebSocket::new(io, rx, config.connection, clock);
+    #[cfg(feature = "std")]
+    if let Some(agreed) = client.deflate {
+        ws.enable_deflate(&agreed);
+    }
     service.websocket(&mut ws, client, admission);
     ws.finish();
     let outcome = ws.connection().outcome();
@@ -134,9 +138,10 @@ where
     C: Clock,
     S: BlockingService + ?Sized,
 {
+    let policy = config.upgrade_policy();
     let mut phase = HttpPhase::new(id, peer, config.handshake_timeout, clock.now());
     let mut out = [0u8; HEAD_BUFFER];
-    let mut step = phase.handle_input(rx.pending(), false, clock.now(), &config.policy, service, &mut out);
+    let mut step = phase.handle_input(rx.pending(), false, clock.now(), &policy, service, &mut out);
     loop {
         match step {
             Step::Read => {
@@ -149,7 +154,7 @@ where
                     Ok(n) => {
                         rx.commit(n);
                         let full = rx.spare_mut().is_empty();
-                        phase.handle_input(rx.pending(), full, clock.now(), &config.policy, service, &mut out)
+                        phase.handle_input(rx.pending(), full, clock.now(), &policy, service, &mut out)
                     }
                     Err(e) if T::is_timeout(&e) => phase.handle_timeout(rx.pending(), &mut out),
                     Err(e) if e.kind() == ErrorKind::Interrupted => Step::Read,
@@ -165,7 +170,7 @@ where
                 }
                 rx.consume(consumed);
                 let full = rx.spare_mut().is_empty();
-                step = phase.handle_input(rx.pending(), full, clock.now(), &config.policy, service, &mut out);
+                step = phase.handle_input(rx.pending(), full, clock.now(), &policy, service, &mut out);
             }
             Step::Refuse { len } => return HttpEnd::Done { linger: io.write_all(&out[..len]).is_ok() },
             Step::Upgrade { len, consumed, client, admission } => {

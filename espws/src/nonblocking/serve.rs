@@ -63,6 +63,10 @@ where
         HttpEnd::Upgraded(client, admission) => {
             client.log_connected();
             let mut ws = WebSocket::new(io, rx, config.connection, timer, config.write_timeout);
+            #[cfg(feature = "std")]
+            if let Some(agreed) = client.deflate {
+                ws.enable_deflate(&agreed);
+            }
             service.websocket(&mut ws, &client, admission).await;
             ws.finish().await;
             let outcome = ws.connection().outcome();
@@ -93,9 +97,10 @@ where
     K: Timer,
     S: AsyncService + ?Sized,
 {
+    let policy = config.upgrade_policy();
     let mut phase = HttpPhase::new(id, peer, config.handshake_timeout, timer.now());
     let mut out = [0u8; HEAD_BUFFER];
-    let mut step = phase.handle_input(rx.pending(), false, timer.now(), &config.policy, service, &mut out);
+    let mut step = phase.handle_input(rx.pending(), false, timer.now(), &policy, service, &mut out);
     loop {
         match step {
             Step::Read => {
@@ -105,7 +110,7 @@ where
                     Either::First(Ok(n)) => {
                         rx.commit(n);
                         let full = rx.spare_mut().is_empty();
-                        phase.handle_input(rx.pending(), full, timer.now(), &config.policy, service, &mut out)
+                        phase.handle_input(rx.pending(), full, timer.now(), &policy, service, &mut out)
                     }
                     Either::First(Err(e)) if e.kind() == ErrorKind::Interrupted => Step::Read,
                     Either::First(Err(_)) => return HttpEnd::Done { linger: false },
@@ -121,7 +126,7 @@ where
                 }
                 rx.consume(consumed);
                 let full = rx.spare_mut().is_empty();
-                step = phase.handle_input(rx.pending(), full, timer.now(), &config.policy, service, &mut out);
+                step = phase.handle_input(rx.pending(), full, timer.now(), &policy, service, &mut out);
             }
             Step::Refuse { len } => {
                 let written = timed_write(io, timer, config.write_timeout, &[&out[..len]]).await;

@@ -14,6 +14,7 @@ use super::replies::Replies;
 use super::write::{drain_until, timed_write_masked};
 use super::write::{linger, timed_write, timed_write_from, try_write};
 use super::{Timer, Transport};
+use crate::proto::deflate;
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
 use crate::time::Instant;
 use crate::{CloseCode, DataKind};
@@ -60,6 +61,11 @@ pub struct WebSocket<T, B, K: Timer> {
     finished: bool,
     /// A shutdown shut the read side, so reads return at once: pause before the next.
     pause_before_read: bool,
+    /// The inflater, once [`enable_deflate`](Self::enable_deflate) turned compression on.
+    inflate: deflate::InflateSlot,
+    /// The deflater, likewise.
+    #[cfg(feature = "std")]
+    deflate: Option<std::boxed::Box<deflate::Deflate>>,
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
@@ -68,6 +74,8 @@ pub struct Sender<'a, T, K> {
     conn: &'a mut Connection,
     timer: &'a K,
     write_timeout: Duration,
+    #[cfg(feature = "std")]
+    deflate: Option<&'a mut deflate::Deflate>,
 }
 
 impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
@@ -105,7 +113,22 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             armed: None,
             finished: false,
             pause_before_read: false,
+            inflate: Default::default(),
+            #[cfg(feature = "std")]
+            deflate: None,
         }
+    }
+
+    /// Turns permessage-deflate on, as `agreed` in the handshake: compressed messages are
+    /// inflated (into a window sized for the agreement), and whole outgoing messages are
+    /// compressed when that makes them smaller. Needs chunked delivery.
+    #[cfg(feature = "std")]
+    #[inline(never)]
+    pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
+        self.conn.enable_deflate();
+        let (inflate, deflate) = deflate::start(agreed, self.conn.role());
+        self.inflate = Some(inflate);
+        self.deflate = Some(deflate);
     }
 
     /// Waits for the next event, and returns it with a [`Sender`] to answer it.
@@ -138,14 +161,14 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             if self.finished {
                 return Ok(Next::End);
             }
-            if let Some(pending) = self.conn.poll_pending(&mut self.rx) {
+            if let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) {
                 break pending;
             }
             if let Some(woken) = self.wait_and_read(wake.as_mut()).await {
                 return Ok(Next::Woken(woken, self.sender()));
             }
         };
-        let event = self.conn.event(pending, &self.rx);
+        let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
         if let Event::Closed { .. } = event {
             self.finished = true;
             // The close frame goes out now, before the application hears of the end.
@@ -163,6 +186,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             conn: &mut self.conn,
             timer: &self.timer,
             write_timeout: self.write_timeout,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_deref_mut(),
         };
         Ok(Next::Event(event, sender))
     }
@@ -184,7 +209,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             if self.finished {
                 return Ok(());
             }
-            let Some(pending) = self.conn.poll_pending(&mut self.rx) else {
+            let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) else {
                 if self.pause_before_read {
                     self.pause_after_stop().await;
                 }
@@ -199,7 +224,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 }
                 continue;
             };
-            let event = self.conn.event(pending, &self.rx);
+            let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
             if let Event::Closed { .. } = event {
                 self.finished = true;
                 // The close frame goes out now, before the application hears of the end. Written
@@ -218,6 +243,13 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             handler(event, &mut replies);
             let mut failed = false;
             for (header, payload) in &replies.queued {
+                #[cfg(feature = "std")]
+                let compressed = self.deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload));
+                #[cfg(feature = "std")]
+                let (header, payload) = match &compressed {
+                    Some((header, payload)) => (header, payload),
+                    None => (header, payload),
+                };
                 #[cfg(feature = "client")]
                 if let Some(key) = header.mask() {
                     // A client's reply: masked through a buffer, as Sender::send_part does.
@@ -404,6 +436,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             conn: &mut self.conn,
             timer: &self.timer,
             write_timeout: self.write_timeout,
+            #[cfg(feature = "std")]
+            deflate: self.deflate.as_deref_mut(),
         }
     }
 
@@ -477,6 +511,10 @@ impl<T: Transport, K: Timer> Sender<'_, T, K> {
         last: bool,
     ) -> Result<(), Error<T::Error>> {
         let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
+        #[cfg(feature = "std")]
+        let compressed = self.deflate.as_deref_mut().and_then(|d| d.compress_frame(&header, payload));
+        #[cfg(feature = "std")]
+        let (header, payload) = compressed.unwrap_or((header, payload));
         #[cfg(feature = "client")]
         let written = match header.mask() {
             None => timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await,

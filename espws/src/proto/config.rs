@@ -92,6 +92,12 @@ pub enum ConfigError {
     },
     /// A server configured for no clients at all.
     NoClients,
+    /// permessage-deflate with whole-message delivery: inflated bytes are delivered in chunks
+    /// from the inflate window, never reassembled whole.
+    DeflateNeedsChunked,
+    /// permessage-deflate in a build without `std`: the drivers allocate the inflater and the
+    /// deflater; a `no_std` program inflates with `proto::deflate::Inflate` itself.
+    DeflateNeedsStd,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -101,6 +107,12 @@ impl core::fmt::Display for ConfigError {
                 write!(f, "receive buffer of {capacity} bytes is below the minimum of {needed}")
             }
             ConfigError::NoClients => write!(f, "max_clients is 0: the server could serve no one"),
+            ConfigError::DeflateNeedsChunked => {
+                write!(f, "permessage-deflate needs chunked delivery: turn one of them off")
+            }
+            ConfigError::DeflateNeedsStd => {
+                write!(f, "permessage-deflate in the server needs the std feature: turn it off")
+            }
         }
     }
 }

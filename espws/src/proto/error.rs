@@ -20,15 +20,21 @@ pub enum ProtocolError {
     InvalidClose(CloseError),
     /// A text message that is not UTF-8 (1007).
     InvalidUtf8,
-    /// A message larger than the configured or buffer-imposed maximum (1009).
+    /// A message larger than the configured or buffer-imposed maximum (1009); for a compressed
+    /// message, its inflated size.
     MessageTooBig,
+    /// RSV1 on a control or continuation frame: only a message's first frame may say it is
+    /// compressed (RFC 7692 section 6.1) (1002).
+    MisplacedRsv1,
+    /// A compressed message that does not inflate (1007).
+    BadCompression,
 }
 
 impl ProtocolError {
     /// The close code this error is answered with.
     pub const fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::BadCompression => CloseCode::INVALID_PAYLOAD,
             ProtocolError::MessageTooBig => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }
@@ -51,6 +57,8 @@ impl ProtocolError {
             ProtocolError::InvalidClose(CloseError::ReasonNotUtf8) => "close reason is not UTF-8",
             ProtocolError::InvalidUtf8 => "text is not valid UTF-8",
             ProtocolError::MessageTooBig => "message too big",
+            ProtocolError::MisplacedRsv1 => "RSV1 set on a control or continuation frame",
+            ProtocolError::BadCompression => "compressed data does not inflate",
         }
     }
 }
@@ -66,4 +74,6 @@ pub enum SendError {
     NoMessageInProgress,
     /// The code may not be sent in a close frame (1005, 1006, 1015, unassigned).
     CloseCodeNotAllowed,
+    /// A compressed frame, but permessage-deflate was not agreed.
+    NotNegotiated,
 }

@@ -8,6 +8,9 @@ use crate::wire::http::{
 };
 use crate::wire::Status;
 
+use super::deflate::{self, Agreed, DeflateConfig};
+use super::Delivery;
+
 /// Why no usable request head arrived.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum HeadError {
@@ -61,6 +64,8 @@ pub struct Policy<'p> {
     pub token: Option<&'p str>,
     /// Subprotocols the server speaks, in no particular order.
     pub protocols: &'p [&'p str],
+    /// Whether and how to agree to permessage-deflate (RFC 7692); off by default.
+    pub deflate: DeflateConfig,
 }
 
 /// An upgrade the server accepts.
@@ -70,12 +75,37 @@ pub struct Accepted<'p> {
     pub accept_key: [u8; 28],
     /// The subprotocol chosen from the client's offer, if any matched.
     pub protocol: Option<&'p str>,
+    /// permessage-deflate, if the client offered it and the policy accepted an offer.
+    pub deflate: Option<Agreed>,
 }
 
 impl Accepted<'_> {
+    /// Drops permessage-deflate unless messages are delivered in chunks: inflated bytes are
+    /// delivered from the inflate window, so they cannot be reassembled whole.
+    pub fn for_delivery(mut self, delivery: Delivery) -> Self {
+        if delivery != Delivery::Chunked {
+            self.deflate = None;
+        }
+        self
+    }
+
     /// Writes the 101 response into `out`; returns its length.
+    #[inline(never)]
     pub fn write_response(&self, out: &mut [u8]) -> Result<usize, http::BufferTooSmall> {
-        http::write_switching_protocols(out, &self.accept_key, self.protocol)
+        let len = http::write_switching_protocols(out, &self.accept_key, self.protocol)?;
+        let Some(agreed) = self.deflate else {
+            return Ok(len);
+        };
+        // The extension header goes in place of the blank line, which follows it: written in
+        // place, so that no second buffer sits on the stack.
+        const NAME: &[u8] = b"Sec-WebSocket-Extensions: ";
+        let mut at = len - 2;
+        out.get_mut(at..at + NAME.len()).ok_or(http::BufferTooSmall)?.copy_from_slice(NAME);
+        at += NAME.len();
+        at +=
+            agreed.write(out.get_mut(at..).ok_or(http::BufferTooSmall)?).map_err(|_| http::BufferTooSmall)?;
+        out.get_mut(at..at + 4).ok_or(http::BufferTooSmall)?.copy_from_slice(b"\r\n\r\n");
+        Ok(at + 4)
     }
 }
 
@@ -164,7 +194,9 @@ pub fn answer<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Answer<'p> {
     Answer::Http { keep_alive: req.keep_alive() && no_body, head_only: req.method == "HEAD" }
 }
 
-/// Decides whether to accept an upgrade request, and with which subprotocol.
+/// Decides whether to accept an upgrade request, and with which subprotocol. Not inlined, to
+/// keep the negotiation's state off the connection thread's stack.
+#[inline(never)]
 pub fn decide<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Result<Accepted<'p>, Refusal> {
     let upgrade = Upgrade::validate(req).map_err(Refusal::Invalid)?;
     if !origin_allowed(req, policy.allowed_origins) {
@@ -177,7 +209,11 @@ pub fn decide<'p>(req: &Request<'_, '_>, policy: &Policy<'p>) -> Result<Accepted
             Token::Wrong => return Err(Refusal::TokenWrong),
         }
     }
-    Ok(Accepted { accept_key: upgrade.accept_key(), protocol: select_protocol(req, policy.protocols) })
+    Ok(Accepted {
+        accept_key: upgrade.accept_key(),
+        protocol: select_protocol(req, policy.protocols),
+        deflate: deflate::negotiate(req.headers_named("sec-websocket-extensions"), &policy.deflate),
+    })
 }
 
 /// No `Origin` (a non-browser client), the server's own origin, or one on the list.
@@ -296,8 +332,12 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
         decide(&req, policy)
     }
 
-    const PROTOCOLS: Policy<'static> =
-        Policy { allowed_origins: &[], token: None, protocols: &["v2.espws", "chat"] };
+    const PROTOCOLS: Policy<'static> = Policy {
+        allowed_origins: &[],
+        token: None,
+        protocols: &["v2.espws", "chat"],
+        deflate: DeflateConfig::OFF,
+    };
 
     #[test]
     fn requests_without_origin_are_allowed() {
@@ -390,6 +430,45 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext
         let text = core::str::from_utf8(&out[..n]).unwrap();
         assert!(text.contains("\r\nSec-WebSocket-Protocol: chat\r\n"));
         assert!(!text.contains("chat, v2.espws"));
+    }
+
+    #[test]
+    fn deflate_is_answered_in_the_101_when_the_policy_allows_it() {
+        let raw = request("Sec-WebSocket-Extensions: x-foo, permessage-deflate; client_max_window_bits\r\n");
+        let accepted = decide_on(&raw, &PROTOCOLS).unwrap();
+        assert_eq!(accepted.deflate, None, "off by default");
+        let policy = Policy { deflate: DeflateConfig::SMALL, ..PROTOCOLS };
+        let accepted = decide_on(&raw, &policy).unwrap();
+        let mut out = [0u8; 512];
+        let n = accepted.write_response(&mut out).unwrap();
+        let text = core::str::from_utf8(&out[..n]).unwrap();
+        assert!(
+            text.ends_with(
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+             client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9\r\n\r\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn deflate_is_not_agreed_with_whole_delivery() {
+        let raw = request("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        let policy = Policy { deflate: DeflateConfig::FULL, ..PROTOCOLS };
+        let accepted = decide_on(&raw, &policy).unwrap();
+        assert!(accepted.for_delivery(Delivery::Chunked).deflate.is_some());
+        assert_eq!(accepted.for_delivery(Delivery::Whole).deflate, None);
+    }
+
+    #[test]
+    fn a_declined_deflate_offer_still_upgrades_without_the_header() {
+        let raw = request("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99\r\n");
+        let policy = Policy { deflate: DeflateConfig::FULL, ..PROTOCOLS };
+        let accepted = decide_on(&raw, &policy).unwrap();
+        assert_eq!(accepted.deflate, None);
+        let mut out = [0u8; 512];
+        let n = accepted.write_response(&mut out).unwrap();
+        assert!(!core::str::from_utf8(&out[..n]).unwrap().contains("Extensions"));
     }
 
     #[test]

@@ -168,7 +168,8 @@ impl HttpPhase {
                 }
                 Ok(admission) => match accepted.write_response(out) {
                     Ok(len) => {
-                        let client = Client::new(self.id, self.peer, req.target, accepted.protocol);
+                        let mut client = Client::new(self.id, self.peer, req.target, accepted.protocol);
+                        client.deflate = accepted.deflate;
                         Step::Upgrade { len, consumed: head_len, client, admission }
                     }
                     Err(_) => self.no_room(),

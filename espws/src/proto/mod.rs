@@ -15,6 +15,7 @@ pub mod client_handshake;
 mod config;
 pub(crate) mod connection;
 mod control;
+pub mod deflate;
 mod error;
 mod event;
 pub mod handshake;

@@ -2,8 +2,9 @@
 
 use core::time::Duration;
 
+use super::deflate::DeflateConfig;
 use super::handshake::Policy;
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, Delivery};
 
 /// How long a closed connection keeps reading (and discarding) after its FIN, so that the
 /// peer receives the last bytes written (a close frame, an error answer) rather than a reset.
@@ -46,7 +47,7 @@ pub struct ServeConfig<'p> {
     pub policy: Policy<'p>,
 }
 
-impl ServeConfig<'_> {
+impl<'p> ServeConfig<'p> {
     /// 8 clients, 4 KiB receive buffers, messages of up to 1 MiB delivered in chunks, 5 s for a
     /// request head, 10 s for a blocked write, TCP keepalive after 30 s, and the timers of
     /// [`Config::default`].
@@ -57,16 +58,31 @@ impl ServeConfig<'_> {
         write_timeout: Duration::from_secs(10),
         tcp_keepalive: Some(Duration::from_secs(30)),
         connection: Config::DEFAULT,
-        policy: Policy { allowed_origins: &[], token: None, protocols: &[] },
+        policy: Policy { allowed_origins: &[], token: None, protocols: &[], deflate: DeflateConfig::OFF },
     };
 
     /// Checks that the configuration can work: a receive buffer the connection accepts, at
-    /// least one client.
+    /// least one client, and permessage-deflate only where the driver can inflate.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.max_clients == 0 {
             return Err(ConfigError::NoClients);
         }
+        if self.policy.deflate.enabled && self.connection.delivery == Delivery::Whole {
+            return Err(ConfigError::DeflateNeedsChunked);
+        }
+        if self.policy.deflate.enabled && !cfg!(feature = "std") {
+            return Err(ConfigError::DeflateNeedsStd);
+        }
         self.connection.check_buffer(self.rx_buffer)
+    }
+
+    /// The policy the HTTP phase answers upgrades with: [`policy`](Self::policy), less
+    /// permessage-deflate where [`check`](Self::check) would refuse it, so that a configuration
+    /// that was never checked still never agrees to compression its driver cannot inflate.
+    pub fn upgrade_policy(&self) -> Policy<'p> {
+        let mut policy = self.policy;
+        policy.deflate.enabled &= self.connection.delivery == Delivery::Chunked && cfg!(feature = "std");
+        policy
     }
 
     /// The largest message a client can actually send: `max_message`, or less when whole
@@ -91,6 +107,18 @@ mod tests {
         let config = ServeConfig::default();
         assert_eq!(config.check(), Ok(()));
         assert_eq!(config.effective_max_message(), config.connection.max_message);
+    }
+
+    #[test]
+    #[cfg(feature = "std")]
+    fn deflate_needs_chunked_delivery() {
+        let mut config = ServeConfig::default();
+        config.policy.deflate = DeflateConfig::FULL;
+        assert_eq!(config.check(), Ok(()));
+        assert!(config.upgrade_policy().deflate.enabled);
+        config.connection.delivery = Delivery::Whole;
+        assert_eq!(config.check(), Err(ConfigError::DeflateNeedsChunked));
+        assert!(!config.upgrade_policy().deflate.enabled, "never agreed to unchecked");
     }
 
     #[test]

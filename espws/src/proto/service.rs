@@ -6,6 +6,7 @@ use core::fmt::Write as _;
 use super::inline_str::InlineStr;
 use core::net::SocketAddr;
 
+use super::deflate::Agreed;
 use super::handshake::Declined;
 use super::Closed;
 use crate::wire::http::{Request, Response};
@@ -85,13 +86,15 @@ pub struct Client<'p> {
     pub peer: Option<SocketAddr>,
     /// The subprotocol agreed on, if any.
     pub protocol: Option<&'p str>,
+    /// permessage-deflate, if it was agreed in the handshake.
+    pub deflate: Option<Agreed>,
     target: InlineStr<MAX_TARGET>,
 }
 
 impl<'p> Client<'p> {
     /// A client with this id and address that asked for `target`.
     pub fn new(id: u64, peer: Option<SocketAddr>, target: &str, protocol: Option<&'p str>) -> Self {
-        Client { id, peer, protocol, target: InlineStr::cut(target) }
+        Client { id, peer, protocol, deflate: None, target: InlineStr::cut(target) }
     }
 
     /// The request target of the upgrade (its path and query), cut to [`MAX_TARGET`] bytes.

@@ -88,12 +88,23 @@ impl FrameHeader {
     /// header alone decides; rules that depend on the connection (masking, fragmentation
     /// order, size limits) belong to the state machine.
     pub fn parse(input: &[u8]) -> Result<Status<FrameHeader>, FrameError> {
+        Ok(match Self::parse_rsv1(input, false)? {
+            Status::Complete((header, _), len) => Status::Complete(header, len),
+            Status::Partial => Status::Partial,
+        })
+    }
+
+    /// Like [`parse`](Self::parse), with RSV1 allowed when `rsv1_allowed` (a negotiated
+    /// extension, permessage-deflate, gives it a meaning); also returns whether it was set.
+    pub fn parse_rsv1(input: &[u8], rsv1_allowed: bool) -> Result<Status<(FrameHeader, bool)>, FrameError> {
         let [b0, b1, ..] = *input else {
             return Ok(Status::Partial);
         };
-        if b0 & 0x70 != 0 {
+        let reserved = if rsv1_allowed { 0x30 } else { 0x70 };
+        if b0 & reserved != 0 {
             return Err(FrameError::ReservedBits);
         }
+        let rsv1 = b0 & 0x40 != 0;
         let opcode = OpCode::from_bits(b0 & 0x0F).ok_or(FrameError::ReservedOpcode)?;
         let fin = b0 & 0x80 != 0;
         let masked = b1 & 0x80 != 0;
@@ -136,7 +147,7 @@ impl FrameHeader {
         } else {
             None
         };
-        Ok(Status::Complete(FrameHeader { fin, opcode, mask, payload_len }, at))
+        Ok(Status::Complete((FrameHeader { fin, opcode, mask, payload_len }, rsv1), at))
     }
 
     /// The number of bytes [`encode`](Self::encode) writes for this header.
@@ -203,6 +214,12 @@ impl EncodedHeader {
     #[inline]
     pub fn unmasked(fin: bool, opcode: OpCode, payload_len: u64) -> Self {
         EncodedHeader::new(&FrameHeader { fin, opcode, mask: None, payload_len })
+    }
+
+    /// The same header with RSV1 set: the first frame of a compressed message (RFC 7692).
+    pub fn with_rsv1(mut self) -> Self {
+        self.bytes[0] |= 0x40;
+        self
     }
 
     /// The header's bytes.

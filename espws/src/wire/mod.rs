@@ -1,9 +1,10 @@
-//! Stateless wire formats: frame headers, masking, close payloads and the HTTP upgrade.
+//! Stateless wire formats: frame headers, masking, close payloads, the HTTP upgrade and its extension header.
 //!
 //! Everything here is a pure function over byte slices. "Need more bytes" is a result
 //! ([`Status::Partial`]), never an error.
 
 pub mod close;
+pub mod extensions;
 pub mod frame;
 pub mod http;
 pub mod mask;

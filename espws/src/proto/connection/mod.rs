@@ -5,6 +5,7 @@ use core::ops::Range;
 mod receive;
 
 use super::control::{ControlFrame, Payload};
+use super::deflate::{Inflate, Inflater};
 use super::utf8::Utf8Validator;
 use super::{Closed, Config, Data, DataKind, Delivery, Event, ProtocolError, RecvBuf, Role, SendError};
 use crate::time::Instant;
@@ -25,6 +26,12 @@ struct Incoming {
     kind: DataKind,
     total: u64,
     delivered: bool,
+    /// RSV1 was set on its first frame: the payload is DEFLATE.
+    compressed: bool,
+    /// The inflater was not yet told that this message started.
+    fresh: bool,
+    /// Inflated bytes so far, which the size limit applies to.
+    inflated: u64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -73,6 +80,8 @@ enum Ready {
         span: Span,
         first: bool,
         last: bool,
+        /// The span is in the inflate window, not the receive buffer.
+        inflated: bool,
     },
     Ping(Span),
     Pong(Span),
@@ -112,6 +121,8 @@ pub struct Connection {
     close: Option<Payload>,
     close_queued: bool,
     ping_due: bool,
+    /// permessage-deflate was negotiated: RSV1 may start a message.
+    deflate: bool,
     /// Whether a pong, ping or close frame waits: one flag for the hot loop to test.
     transmit: bool,
     /// The ping interval and pong timeout in milliseconds (0: no keepalive), so that deadlines
@@ -148,6 +159,7 @@ impl Connection {
             close: None,
             close_queued: false,
             ping_due: false,
+            deflate: false,
             transmit: false,
             ping_ms: config.ping_interval.map_or(0, |d| millis(d).max(1)),
             pong_ms: millis(config.pong_timeout),
@@ -155,6 +167,21 @@ impl Connection {
             last_rx: now,
             ping_sent: None,
         }
+    }
+
+    /// Lets the peer compress messages (permessage-deflate was agreed in the handshake): RSV1 on a
+    /// message's first frame is then allowed, and such a message is inflated by the
+    /// [`Inflate`] given to [`poll_pending_inflating`](Self::poll_pending_inflating).
+    ///
+    /// Compressed messages need [`Delivery::Chunked`]: inflated chunks are delivered from the
+    /// inflate window, so a whole message never has to fit anywhere.
+    pub fn enable_deflate(&mut self) {
+        self.deflate = true;
+    }
+
+    /// Whether permessage-deflate is on.
+    pub fn deflate_enabled(&self) -> bool {
+        self.deflate
     }
 
     /// The configuration this connection runs with.
@@ -295,12 +322,51 @@ impl Connection {
                 return Some(PendingEvent(ready));
             }
         }
-        let ready = self.advance(rx)?;
+        let ready = self.advance(rx, None)?;
         if matches!(ready, Ready::Data { .. }) && self.config.delivery == Delivery::Whole {
             // The message stays held in the buffer until the next call, looked at or not.
             self.release_held = true;
         }
         Some(PendingEvent(ready))
+    }
+
+    /// Like [`poll_pending`](Self::poll_pending), inflating compressed messages with `inflate`.
+    /// Look at the event with [`event_inflated`](Self::event_inflated).
+    pub fn poll_pending_inflating<B: AsRef<[u8]> + AsMut<[u8]>, W: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        rx: &mut RecvBuf<B>,
+        inflate: &mut Inflate<W>,
+    ) -> Option<PendingEvent> {
+        self.release(rx);
+        if matches!(self.recv, Recv::Header) && self.closed_event.is_none() {
+            if rx.pending().len() < 2 {
+                return None;
+            }
+            if let Some(ready) = self.whole_frame(rx) {
+                return Some(PendingEvent(ready));
+            }
+        }
+        let ready = self.advance(rx, Some(inflate as &mut dyn Inflater))?;
+        if matches!(ready, Ready::Data { inflated: false, .. }) && self.config.delivery == Delivery::Whole {
+            self.release_held = true;
+        }
+        Some(PendingEvent(ready))
+    }
+
+    /// The event a [`poll_pending_inflating`](Self::poll_pending_inflating) found, borrowing the
+    /// buffer or the inflate window.
+    pub fn event_inflated<'b, B: AsRef<[u8]> + AsMut<[u8]>, W: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        pending: PendingEvent,
+        rx: &'b RecvBuf<B>,
+        inflate: &'b Inflate<W>,
+    ) -> Event<'b> {
+        match pending.0 {
+            Ready::Data { kind, span, first, last, inflated: true } => {
+                Event::Data(Data { kind, payload: inflate.output(span.range()), first, last })
+            }
+            _ => self.event(pending, rx),
+        }
     }
 
     /// The event a [`poll_pending`](Self::poll_pending) found, borrowing the buffer. Call it
@@ -313,8 +379,11 @@ impl Connection {
     ) -> Event<'b> {
         let bytes = rx.bytes();
         match pending.0 {
-            Ready::Data { kind, span, first, last } => {
-                Event::Data(Data { kind, payload: &bytes[span.range()], first, last })
+            // Inflated spans come only from `poll_pending_inflating`, and are looked at with
+            // `event_inflated`.
+            Ready::Data { kind, span, first, last, inflated } => {
+                let payload = if inflated { &[] } else { &bytes[span.range()] };
+                Event::Data(Data { kind, payload, first, last })
             }
             Ready::Ping(span) => Event::Ping(&bytes[span.range()]),
             Ready::Pong(span) => Event::Pong(&bytes[span.range()]),
@@ -472,6 +541,15 @@ impl Connection {
         })
     }
 
+    /// Encodes the header of a whole compressed message of `len` bytes (RSV1 set); only once
+    /// permessage-deflate is on.
+    pub fn send_header_compressed(&mut self, kind: DataKind, len: u64) -> Result<EncodedHeader, SendError> {
+        if !self.deflate {
+            return Err(SendError::NotNegotiated);
+        }
+        Ok(self.send_header(kind, len, true, true)?.with_rsv1())
+    }
+
     /// Starts the closing handshake: queues a close frame and waits for the peer's.
     pub fn close(&mut self, code: CloseCode, reason: &str, now: Instant) -> Result<(), SendError> {
         if !code.is_allowed_on_wire() {
@@ -522,7 +600,7 @@ impl Connection {
     }
 }
 
-// The per-connection state on 32-bit targets such as the ESP32 (456 bytes when written), checked
+// The per-connection state on 32-bit targets such as the ESP32 (464 bytes with permessage-deflate's flags), checked
 // whenever the crate is built for one; the README's RAM table quotes it.
 /// A duration in whole milliseconds, saturating.
 fn millis(duration: core::time::Duration) -> u64 {

@@ -4,16 +4,21 @@ use core::ops::Range;
 
 use super::{Connection, Incoming, Ready, Recv, Span, State};
 use crate::proto::control::Payload;
+use crate::proto::deflate::Inflater;
 use crate::proto::{Closed, Config, DataKind, Delivery, ProtocolError, RecvBuf, Side};
 use crate::wire::close::{self, CloseCode};
-use crate::wire::frame::{FrameHeader, OpCode};
+use crate::wire::frame::{FrameError, FrameHeader, OpCode};
 use crate::wire::mask::apply_mask;
 use crate::wire::Status;
 
 impl Connection {
     /// The general receiver: any frame, in any number of pieces.
     #[inline(never)]
-    pub(super) fn advance<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
+    pub(super) fn advance<B: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        rx: &mut RecvBuf<B>,
+        mut inflate: Option<&mut dyn Inflater>,
+    ) -> Option<Ready> {
         loop {
             if let Some(ready) = self.closed_event.take() {
                 return Some(ready);
@@ -23,7 +28,7 @@ impl Connection {
             }
             match self.recv {
                 Recv::Header => {
-                    let header = match FrameHeader::parse(rx.pending()) {
+                    let (header, rsv1) = match FrameHeader::parse_rsv1(rx.pending(), self.deflate) {
                         Ok(Status::Partial) => return None,
                         Ok(Status::Complete(header, len)) => {
                             rx.consume(len);
@@ -34,7 +39,7 @@ impl Connection {
                             continue;
                         }
                     };
-                    if let Err(e) = self.on_header(header, rx.capacity()) {
+                    if let Err(e) = self.on_header(header, rsv1, rx.capacity()) {
                         self.fail(e);
                     }
                 }
@@ -49,6 +54,21 @@ impl Connection {
                     self.recv = Recv::Header;
                     if let Some(ready) = self.on_control(opcode, range, rx.bytes()) {
                         return Some(ready);
+                    }
+                }
+                Recv::Data { remaining, mask, offset, fin }
+                    if self.incoming.is_some_and(|incoming| incoming.compressed) =>
+                {
+                    let Some(inflate) = inflate.as_deref_mut() else {
+                        // The driver negotiated compression but polls without an inflater.
+                        self.fail(ProtocolError::Frame(FrameError::ReservedBits));
+                        continue;
+                    };
+                    match self.on_compressed(rx, inflate, remaining, mask, offset, fin) {
+                        Ok(Inflated::Ready(ready)) => return Some(ready),
+                        Ok(Inflated::NeedInput) => return None,
+                        Ok(Inflated::Again) => {}
+                        Err(e) => self.fail(e),
                     }
                 }
                 Recv::Data { remaining, mask, offset, fin } => {
@@ -113,10 +133,10 @@ impl Connection {
             self.fail(ProtocolError::InvalidUtf8);
             return self.closed_event.take();
         }
-        Some(Ready::Data { kind, span: Span::of(range), first: true, last: true })
+        Some(Ready::Data { kind, span: Span::of(range), first: true, last: true, inflated: false })
     }
 
-    fn on_header(&mut self, header: FrameHeader, capacity: usize) -> Result<(), ProtocolError> {
+    fn on_header(&mut self, header: FrameHeader, rsv1: bool, capacity: usize) -> Result<(), ProtocolError> {
         let mask = match (self.role.is_server(), header.mask) {
             (true, Some(mask)) => mask,
             (true, None) => return Err(ProtocolError::UnmaskedFrame),
@@ -124,6 +144,10 @@ impl Connection {
             (false, None) => [0; 4],
             (false, Some(_)) => return Err(ProtocolError::MaskedFrame),
         };
+        if rsv1 && matches!(header.opcode, OpCode::Continuation | OpCode::Close | OpCode::Ping | OpCode::Pong)
+        {
+            return Err(ProtocolError::MisplacedRsv1);
+        }
         if header.opcode.is_control() {
             // The parser already bounded control payloads to 125 bytes.
             self.recv = Recv::Control { opcode: header.opcode, len: header.payload_len as u8, mask };
@@ -135,12 +159,24 @@ impl Connection {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (opcode, None) => {
                 let kind = if opcode == OpCode::Text { DataKind::Text } else { DataKind::Binary };
-                self.incoming.insert(Incoming { kind, total: 0, delivered: false })
+                let fresh = rsv1;
+                self.incoming.insert(Incoming {
+                    kind,
+                    total: 0,
+                    delivered: false,
+                    compressed: rsv1,
+                    fresh,
+                    inflated: 0,
+                })
             }
         };
-        // Enforced on the announced length, before a single payload byte is buffered.
+        // Enforced on the announced length, before a single payload byte is buffered. Compressed
+        // data may be slightly longer than what it inflates to (stored blocks), hence the slack;
+        // the inflated size is checked as it is inflated.
         let total = incoming.total.saturating_add(header.payload_len);
-        if total > self.config.effective_max_message(capacity) {
+        let max = self.config.effective_max_message(capacity);
+        let max = if incoming.compressed { max.saturating_add(max / 64 + 64) } else { max };
+        if total > max {
             return Err(ProtocolError::MessageTooBig);
         }
         incoming.total = total;
@@ -229,7 +265,7 @@ impl Connection {
                     return Ok(None);
                 }
                 let held = rx.held_start..rx.held_start + rx.held_len;
-                Ok(Some(Ready::Data { kind, span: Span::of(held), first: true, last: true }))
+                Ok(Some(Ready::Data { kind, span: Span::of(held), first: true, last: true, inflated: false }))
             }
             Delivery::Chunked => {
                 // Empty middle frames carry nothing worth an event.
@@ -239,8 +275,91 @@ impl Connection {
                 if let Some(incoming) = self.incoming.as_mut() {
                     incoming.delivered = true;
                 }
-                Ok(Some(Ready::Data { kind, span: Span::of(range), first, last }))
+                Ok(Some(Ready::Data { kind, span: Span::of(range), first, last, inflated: false }))
             }
         }
     }
+
+    /// Inflates what is buffered of a compressed message's frame, one window's worth at most:
+    /// limits and UTF-8 apply to the inflated bytes, which are delivered in chunks from the window.
+    /// Not inlined: its frame stays off the stack of connections that never compress.
+    #[inline(never)]
+    fn on_compressed<B: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        rx: &mut RecvBuf<B>,
+        inflate: &mut dyn Inflater,
+        remaining: u64,
+        mask: [u8; 4],
+        offset: u64,
+        fin: bool,
+    ) -> Result<Inflated, ProtocolError> {
+        let Some(mut incoming) = self.incoming else {
+            return Ok(Inflated::Again);
+        };
+        let available = remaining.min(rx.pending().len() as u64) as usize;
+        if available == 0 && remaining > 0 {
+            return Ok(Inflated::NeedInput);
+        }
+        if core::mem::take(&mut incoming.fresh) {
+            inflate.start_message();
+        }
+        let range = rx.start..rx.start + available;
+        apply_mask(&mut rx.bytes_mut()[range.clone()], mask, offset);
+        // At most one byte past the limit is ever inflated: that byte fails the message.
+        let room = self.config.max_message.saturating_sub(incoming.inflated).saturating_add(1);
+        let end = fin && available as u64 == remaining;
+        let step = inflate
+            .step(&rx.bytes()[range.clone()], end, usize::try_from(room).unwrap_or(usize::MAX))
+            .map_err(|_| ProtocolError::BadCompression)?;
+        let consumed = step.consumed;
+        if consumed < available {
+            // Masked again, so that the next step unmasks them like any other pending bytes.
+            apply_mask(
+                &mut rx.bytes_mut()[range.start + consumed..range.end],
+                mask,
+                offset + consumed as u64,
+            );
+        }
+        rx.consume(consumed);
+        let remaining = remaining - consumed as u64;
+        let frame_done = remaining == 0 && step.drained;
+        self.recv = if frame_done {
+            Recv::Header
+        } else {
+            Recv::Data { remaining, mask, offset: offset + consumed as u64, fin }
+        };
+        incoming.inflated += step.out.len() as u64;
+        if incoming.inflated > self.config.max_message {
+            return Err(ProtocolError::MessageTooBig);
+        }
+        let last = frame_done && fin;
+        if incoming.kind == DataKind::Text {
+            // Text is validated as it inflates, so an invalid byte fails the message at once.
+            self.utf8.feed(inflate.output(step.out.clone())).map_err(|_| ProtocolError::InvalidUtf8)?;
+            if last {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        }
+        let first = !incoming.delivered;
+        let deliver = !matches!(self.state, State::Closing { .. }) && (last || !step.out.is_empty());
+        incoming.delivered |= deliver;
+        self.incoming = if last { None } else { Some(incoming) };
+        if !deliver {
+            return Ok(Inflated::Again);
+        }
+        Ok(Inflated::Ready(Ready::Data {
+            kind: incoming.kind,
+            span: Span::of(step.out),
+            first,
+            last,
+            inflated: true,
+        }))
+    }
+}
+
+/// What an inflate step came to.
+enum Inflated {
+    Ready(Ready),
+    NeedInput,
+    Again,
 }

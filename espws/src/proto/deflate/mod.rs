@@ -1,0 +1,105 @@
+//! permessage-deflate (RFC 7692): the negotiation, the inflater and (with `std`) the deflater.
+//!
+//! The connection inflates compressed messages through an [`Inflate`] the caller owns, so a
+//! connection without compression pays nothing for it. Its RAM is the decompressor's tables
+//! ([`Inflate::STATE_BYTES`]) plus a window of 2^`client_max_window_bits` bytes: a client that
+//! accepted `client_max_window_bits=9` costs 512 bytes of window, one that insists on 15 (it
+//! did not offer the parameter) costs 32 KiB.
+//!
+//! The std drivers allocate both halves only for a connection that agreed to compression. A `no_std` program drives [`Connection::poll_pending_inflating`]
+//! with an `Inflate` over memory of its own, and sends uncompressed, which the RFC allows.
+//!
+//! [`Connection::poll_pending_inflating`]: crate::proto::Connection::poll_pending_inflating
+
+mod inflate;
+mod negotiate;
+#[cfg(feature = "std")]
+mod outgoing;
+
+pub(crate) use inflate::Inflater;
+pub use inflate::{Inflate, InflateError, WindowError};
+pub use negotiate::{negotiate, Agreed, DeflateConfig, EXTENSION_NAME};
+#[cfg(feature = "std")]
+pub use outgoing::Deflate;
+
+#[cfg(feature = "std")]
+use crate::proto::Role;
+use crate::proto::{Connection, Event, PendingEvent, RecvBuf};
+
+/// Where a std driver keeps a connection's inflater, allocated only once compression is agreed.
+#[cfg(feature = "std")]
+pub(crate) type InflateSlot = Option<std::boxed::Box<Inflate<std::vec::Vec<u8>>>>;
+/// Where a driver keeps a connection's inflater: nothing without `std`.
+#[cfg(not(feature = "std"))]
+pub(crate) type InflateSlot = ();
+
+/// The sides of an agreement as the end `role` sees them: the inflater and the deflater read
+/// `client_*` as the peer's parameters and `server_*` as their own.
+#[cfg(feature = "std")]
+fn as_seen_by(agreed: &Agreed, role: Role) -> Agreed {
+    if role.is_server() {
+        *agreed
+    } else {
+        agreed.mirrored()
+    }
+}
+
+/// The inflater and the deflater for what was `agreed`, at the end `role` is: a server
+/// inflates with the client's window and compresses with its own, a client the other way round.
+#[cfg(feature = "std")]
+#[inline(never)]
+pub(crate) fn start(
+    agreed: &Agreed,
+    role: Role,
+) -> (std::boxed::Box<Inflate<std::vec::Vec<u8>>>, std::boxed::Box<Deflate>) {
+    let ours = as_seen_by(agreed, role);
+    let window = std::vec![0u8; Inflate::<std::vec::Vec<u8>>::window_len(ours.client_max_window_bits)];
+    // The window has the length `new` asks for.
+    let inflate = Inflate::new(window, &ours).unwrap_or_else(|_| unreachable!());
+    (std::boxed::Box::new(inflate), std::boxed::Box::new(Deflate::new(&ours)))
+}
+
+/// The next pending event, inflating through the slot's session if there is one.
+#[inline(always)]
+pub(crate) fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
+    conn: &mut Connection,
+    rx: &mut RecvBuf<B>,
+    slot: &mut InflateSlot,
+) -> Option<PendingEvent> {
+    #[cfg(feature = "std")]
+    if let Some(inflate) = slot.as_deref_mut() {
+        return poll_inflating(conn, rx, inflate);
+    }
+    let _ = slot;
+    conn.poll_pending(rx)
+}
+
+/// Not inlined, so that a driver's loop does not carry the inflating path's stack.
+#[cfg(feature = "std")]
+#[inline(never)]
+fn poll_inflating<B: AsRef<[u8]> + AsMut<[u8]>>(
+    conn: &mut Connection,
+    rx: &mut RecvBuf<B>,
+    inflate: &mut Inflate<std::vec::Vec<u8>>,
+) -> Option<PendingEvent> {
+    conn.poll_pending_inflating(rx, inflate)
+}
+
+/// The event [`poll_pending`] found.
+#[inline(always)]
+pub(crate) fn event<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
+    conn: &Connection,
+    pending: PendingEvent,
+    rx: &'b RecvBuf<B>,
+    slot: &'b InflateSlot,
+) -> Event<'b> {
+    #[cfg(feature = "std")]
+    if let Some(inflate) = slot.as_deref() {
+        return conn.event_inflated(pending, rx, inflate);
+    }
+    let _ = slot;
+    conn.event(pending, rx)
+}
+
+#[cfg(test)]
+mod tests;
