@@ -31,6 +31,8 @@ pub fn run(args: &Args, url: &str, settings: &Settings<'static>) -> Result<(), S
     request.protocols = settings.policy.protocols;
     request.headers = headers.leak();
     request.auth = settings.policy.token.map(Auth::Bearer);
+    // The device offers compression when it would agree to it as a server.
+    request.deflate = settings.policy.deflate.enabled;
     let mut config = ClientConfig::new(request);
     config.connection = settings.connection;
     config.handshake_timeout = settings.handshake_timeout;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! autobahn_client [--runtime threads|tokio|embassy-tap] [--agent NAME] [--rx-buffer BYTES]
-//!                 [--delivery chunked|whole] [--local 192.168.69.2] ws://127.0.0.1:9001
+//!                 [--delivery chunked|whole] [--deflate] [--local 192.168.69.2] ws://127.0.0.1:9001
 //! ```
 //!
 //! `embassy-tap` runs the client as bare metal does, on embassy-net over the TAP device `tap0`
@@ -27,9 +27,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 static RX_BUFFER: AtomicUsize = AtomicUsize::new(64 * 1024);
 /// Whole-message delivery instead of chunks.
 static WHOLE: AtomicBool = AtomicBool::new(false);
+/// Offer permessage-deflate (for the compression cases, 12.* and 13.*).
+static DEFLATE: AtomicBool = AtomicBool::new(false);
 
 fn config(url: Url<'_>) -> ClientConfig<'_> {
-    let mut config = ClientConfig::new(ClientRequest::new(url));
+    let mut request = ClientRequest::new(url);
+    request.deflate = DEFLATE.load(Ordering::Relaxed);
+    let mut config = ClientConfig::new(request);
     config.connection = Config {
         // Case group 9 sends messages of up to 16 MiB.
         max_message: 64 << 20,
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
                 Some("chunked") => WHOLE.store(false, Ordering::Relaxed),
                 _ => return usage(),
             },
+            "--deflate" => DEFLATE.store(true, Ordering::Relaxed),
             _ if base.is_none() && !arg.starts_with('-') => base = Some(arg),
             _ => return usage(),
         }

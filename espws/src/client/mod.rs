@@ -24,7 +24,8 @@ use embassy_futures::select::{select, Either};
 use crate::blocking;
 use crate::nonblocking::{self, Timer};
 use crate::proto::client_handshake::{ClientRequest, Expected, HandshakeError, Upgraded};
-use crate::proto::{Config, MaskKeys, RecvBuf, Role};
+use crate::proto::deflate::Agreed;
+use crate::proto::{Config, Delivery, MaskKeys, RecvBuf, Role};
 use crate::time::Clock;
 
 pub use crate::proto::client_handshake::{Auth, Rejection};
@@ -52,6 +53,14 @@ impl<'a> ClientConfig<'a> {
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
         }
+    }
+
+    /// The request as sent: permessage-deflate is offered only with chunked delivery, because
+    /// inflated bytes are delivered in chunks from the inflate window.
+    fn request_sent(&self) -> ClientRequest<'a> {
+        let mut request = self.request;
+        request.deflate &= self.connection.delivery == Delivery::Chunked;
+        request
     }
 }
 
@@ -95,6 +104,8 @@ pub struct Connected<'a, W> {
     pub ws: W,
     /// The subprotocol the server chose from the offer, if any.
     pub protocol: Option<&'a str>,
+    /// permessage-deflate, if it was offered and the server agreed.
+    pub deflate: Option<Agreed>,
 }
 
 /// 16 random bytes for `Sec-WebSocket-Key`, from the masking-key source.
@@ -135,14 +146,15 @@ where
     C: Clock,
 {
     use embedded_io::{Error as _, ErrorKind};
-    let (len, expected) = write_request(&config.request, &mut rx, keys)?;
+    let request = config.request_sent();
+    let (len, expected) = write_request(&request, &mut rx, keys)?;
     io.write_all(&rx.spare_mut()[..len]).map_err(ConnectError::Io)?;
     io.flush().map_err(ConnectError::Io)?;
     let deadline = clock.now() + config.handshake_timeout;
     let upgraded = loop {
         let full = rx.spare_mut().is_empty();
         if let Some(up) =
-            config.request.poll_response(rx.pending(), full, &expected).map_err(ConnectError::Handshake)?
+            request.poll_response(rx.pending(), full, &expected).map_err(ConnectError::Handshake)?
         {
             break up;
         }
@@ -160,10 +172,15 @@ where
             Err(e) => return Err(ConnectError::Io(e)),
         }
     };
-    let Upgraded { head_len, protocol } = upgraded;
+    let Upgraded { head_len, protocol, deflate } = upgraded;
     rx.consume(head_len);
-    let ws = blocking::WebSocket::with_role(io, rx, config.connection, Role::Client(keys), clock);
-    Ok(Connected { ws, protocol })
+    #[allow(unused_mut)]
+    let mut ws = blocking::WebSocket::with_role(io, rx, config.connection, Role::Client(keys), clock);
+    #[cfg(feature = "std")]
+    if let Some(agreed) = deflate {
+        ws.enable_deflate(&agreed);
+    }
+    Ok(Connected { ws, protocol, deflate })
 }
 
 /// [`connect`] over an async transport, with the runtime's timer.
@@ -180,7 +197,8 @@ where
     K: Timer,
 {
     use embedded_io_async::{Error as _, ErrorKind};
-    let (len, expected) = write_request(&config.request, &mut rx, keys)?;
+    let request = config.request_sent();
+    let (len, expected) = write_request(&request, &mut rx, keys)?;
     let deadline = timer.now() + config.handshake_timeout;
     match select(io.write_all(&rx.spare_mut()[..len]), timer.sleep_until(deadline)).await {
         Either::First(result) => result.map_err(ConnectError::Io)?,
@@ -194,7 +212,7 @@ where
     let upgraded = loop {
         let full = rx.spare_mut().is_empty();
         if let Some(up) =
-            config.request.poll_response(rx.pending(), full, &expected).map_err(ConnectError::Handshake)?
+            request.poll_response(rx.pending(), full, &expected).map_err(ConnectError::Handshake)?
         {
             break up;
         }
@@ -206,9 +224,10 @@ where
             Either::Second(()) => return Err(ConnectError::Handshake(HandshakeError::TimedOut)),
         }
     };
-    let Upgraded { head_len, protocol } = upgraded;
+    let Upgraded { head_len, protocol, deflate } = upgraded;
     rx.consume(head_len);
-    let ws = nonblocking::WebSocket::with_role(
+    #[allow(unused_mut)]
+    let mut ws = nonblocking::WebSocket::with_role(
         io,
         rx,
         config.connection,
@@ -216,5 +235,9 @@ where
         timer,
         config.write_timeout,
     );
-    Ok(Connected { ws, protocol })
+    #[cfg(feature = "std")]
+    if let Some(agreed) = deflate {
+        ws.enable_deflate(&agreed);
+    }
+    Ok(Connected { ws, protocol, deflate })
 }

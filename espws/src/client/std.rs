@@ -95,7 +95,7 @@ pub fn run_reconnecting<'a, T: crate::blocking::Transport>(
                 warn!("dial {} failed: {}", attempt, text.as_str());
                 delay
             }
-            Ok(Connected { mut ws, protocol }) => {
+            Ok(Connected { mut ws, protocol, .. }) => {
                 info!("connected (subprotocol {})", protocol.unwrap_or("none"));
                 backoff.connected(clock.now());
                 let ended = session(&mut ws, protocol);

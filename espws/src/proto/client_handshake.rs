@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 
+use super::deflate::{check_answer, Agreed, AnswerError, CLIENT_OFFER};
 use crate::wire::http::{self, BufferTooSmall, ParsedResponse, RequestHead, EMPTY_HEADER, MAX_HEADERS};
 use crate::wire::url::Url;
 use crate::wire::Status;
@@ -33,6 +34,10 @@ pub struct ClientRequest<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// Credentials, if the server wants them.
     pub auth: Option<Auth<'a>>,
+    /// Offer permessage-deflate ([`CLIENT_OFFER`]). Honoured with `std` only, whose drivers
+    /// allocate the inflater and the deflater when the server agrees; without `std` nothing is
+    /// offered.
+    pub deflate: bool,
 }
 
 /// The `Sec-WebSocket-Accept` value a request's server must answer with.
@@ -48,6 +53,8 @@ pub struct Upgraded<'a> {
     pub head_len: usize,
     /// The subprotocol the server chose from the offer, if any.
     pub protocol: Option<&'a str>,
+    /// permessage-deflate, if it was offered and the server agreed.
+    pub deflate: Option<Agreed>,
 }
 
 /// A server's answer other than 101.
@@ -72,8 +79,10 @@ pub enum HandshakeError {
     WrongAccept,
     /// The server chose a subprotocol that was not offered.
     ProtocolNotOffered,
-    /// The server named an extension; this client offers none.
+    /// The server named an extension this client did not offer.
     ExtensionNotOffered,
+    /// The server's permessage-deflate answer has invalid parameters (RFC 7692 section 7.1).
+    InvalidExtensionAnswer,
     /// The response head does not fit the receive buffer.
     TooLarge,
     /// The bytes are not an HTTP/1.1 response head.
@@ -93,6 +102,9 @@ impl core::fmt::Display for HandshakeError {
             HandshakeError::WrongAccept => f.write_str("Sec-WebSocket-Accept does not match the key"),
             HandshakeError::ProtocolNotOffered => f.write_str("the server chose a subprotocol not offered"),
             HandshakeError::ExtensionNotOffered => f.write_str("the server named an extension not offered"),
+            HandshakeError::InvalidExtensionAnswer => {
+                f.write_str("the server's permessage-deflate answer has invalid parameters")
+            }
             HandshakeError::TooLarge => f.write_str("the response head does not fit the buffer"),
             HandshakeError::Malformed => f.write_str("malformed HTTP response"),
             HandshakeError::TimedOut => f.write_str("no answer to the upgrade request in time"),
@@ -104,7 +116,7 @@ impl core::fmt::Display for HandshakeError {
 impl<'a> ClientRequest<'a> {
     /// A plain request for `url`: no origin, subprotocols, headers or credentials.
     pub const fn new(url: Url<'a>) -> Self {
-        ClientRequest { url, origin: None, protocols: &[], headers: &[], auth: None }
+        ClientRequest { url, origin: None, protocols: &[], headers: &[], auth: None, deflate: false }
     }
 
     /// Writes the upgrade request into `out` with `nonce` (16 random bytes from the caller's
@@ -138,6 +150,9 @@ impl<'a> ClientRequest<'a> {
         }
         if !self.protocols.is_empty() {
             head = head.header_list("Sec-WebSocket-Protocol", self.protocols);
+        }
+        if self.offers_deflate() {
+            head = head.header("Sec-WebSocket-Extensions", &[CLIENT_OFFER.as_bytes()]);
         }
         if let Some(Auth::Bearer(token)) = self.auth {
             head = head.header("Authorization", &[b"Bearer ", token.as_bytes()]);
@@ -184,9 +199,11 @@ impl<'a> ClientRequest<'a> {
             Some(value) if http::trim(value) == expected.accept => {}
             _ => return Err(HandshakeError::WrongAccept),
         }
-        if res.headers_named("sec-websocket-extensions").any(|v| !http::trim(v).is_empty()) {
-            return Err(HandshakeError::ExtensionNotOffered);
-        }
+        let extensions = res.headers_named("sec-websocket-extensions").filter(|v| !http::trim(v).is_empty());
+        let deflate = check_answer(extensions, self.offers_deflate()).map_err(|e| match e {
+            AnswerError::NotOffered => HandshakeError::ExtensionNotOffered,
+            AnswerError::Invalid => HandshakeError::InvalidExtensionAnswer,
+        })?;
         let protocol = match res.header("sec-websocket-protocol") {
             None => None,
             Some(value) => {
@@ -197,7 +214,12 @@ impl<'a> ClientRequest<'a> {
                 }
             }
         };
-        Ok(Some(Upgraded { head_len, protocol }))
+        Ok(Some(Upgraded { head_len, protocol, deflate }))
+    }
+
+    /// Whether the request offers permessage-deflate: asked for, and a build that can inflate.
+    fn offers_deflate(&self) -> bool {
+        self.deflate && cfg!(feature = "std")
     }
 }
 
@@ -310,7 +332,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
         input.extend_from_slice(&[0x81, 0x00]);
         let (_, expected) = written(&req);
         let up = req.poll_response(&input, false, &expected).unwrap().unwrap();
-        assert_eq!(up, Upgraded { head_len: head.len(), protocol: None });
+        assert_eq!(up, Upgraded { head_len: head.len(), protocol: None, deflate: None });
         assert_eq!(ACCEPT.len(), 28);
     }
 
@@ -370,6 +392,55 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
             answer(&req, &with("Sec-WebSocket-Extensions: permessage-deflate\r\n")),
             Err(HandshakeError::ExtensionNotOffered)
         );
+    }
+
+    fn offering_deflate() -> ClientRequest<'static> {
+        ClientRequest { deflate: true, ..request("ws://h/") }
+    }
+
+    #[test]
+    fn deflate_is_offered_with_a_window_the_server_may_limit() {
+        let (text, _) = written(&offering_deflate());
+        assert!(text.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+        assert!(!written(&request("ws://h/")).0.contains("Extensions"), "not offered by default");
+    }
+
+    #[test]
+    fn rfc_7692_7_1_the_servers_deflate_answer_is_what_was_agreed() {
+        let req = offering_deflate();
+        let up = |ext: &str| answer(&req, &with(&std::format!("Sec-WebSocket-Extensions: {ext}\r\n")));
+        let plain = up("permessage-deflate").unwrap().unwrap().deflate.unwrap();
+        assert_eq!((plain.server_max_window_bits, plain.client_max_window_bits), (15, 15));
+        assert!(!plain.server_no_context_takeover && !plain.client_no_context_takeover);
+        let small = up("permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+                        server_max_window_bits=10; client_max_window_bits=9")
+        .unwrap()
+        .unwrap()
+        .deflate
+        .unwrap();
+        assert_eq!((small.server_max_window_bits, small.client_max_window_bits), (10, 9));
+        assert!(small.server_no_context_takeover && small.client_no_context_takeover);
+        // A server that declines says nothing, and the connection opens without compression.
+        assert_eq!(answer(&req, &with("")).unwrap().unwrap().deflate, None);
+    }
+
+    #[test]
+    fn rfc_7692_7_1_an_invalid_deflate_answer_fails_the_connection() {
+        let req = offering_deflate();
+        for bad in [
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; unknown",
+            "permessage-deflate, permessage-deflate",
+            "permessage-deflate; client_max_window_bits=\"1",
+        ] {
+            let head = with(&std::format!("Sec-WebSocket-Extensions: {bad}\r\n"));
+            assert_eq!(answer(&req, &head), Err(HandshakeError::InvalidExtensionAnswer), "{bad}");
+        }
+        let other = with("Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n");
+        assert_eq!(answer(&req, &other), Err(HandshakeError::ExtensionNotOffered));
     }
 
     #[test]

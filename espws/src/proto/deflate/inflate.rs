@@ -18,7 +18,7 @@ const TRAILER: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 /// `W` is the window's storage (an array, a `&mut [u8]`, a boxed slice): a power of two of at
 /// least [`Inflate::window_len`] bytes for the agreed window.
 pub struct Inflate<W> {
-    core: DecompressorOxide,
+    core: Core,
     window: W,
     /// Where the next inflated byte goes.
     pos: usize,
@@ -29,6 +29,15 @@ pub struct Inflate<W> {
     /// Each message is compressed on its own: reset everything between them.
     reset_per_message: bool,
 }
+
+/// The decompressor (10.5 KB): inline without `std`, so that the caller's memory holds it all;
+/// on the heap with `std`, where a driver allocates it for each connection that agreed to
+/// compression (moved about by value, an unoptimised build overflowed a 64 KiB thread stack).
+#[cfg(not(feature = "std"))]
+type Core = DecompressorOxide;
+/// The decompressor, on the heap with `std` (see the `no_std` definition).
+#[cfg(feature = "std")]
+type Core = std::boxed::Box<DecompressorOxide>;
 
 /// The compressed data is not valid DEFLATE (or refers outside the agreed window).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -78,7 +87,7 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflate<W> {
             return Err(WindowError { needed });
         }
         Ok(Inflate {
-            core: DecompressorOxide::new(),
+            core: Core::default(),
             window,
             pos: 0,
             trailer: 0,

@@ -18,7 +18,9 @@ mod outgoing;
 
 pub(crate) use inflate::Inflater;
 pub use inflate::{Inflate, InflateError, WindowError};
-pub use negotiate::{negotiate, Agreed, DeflateConfig, EXTENSION_NAME};
+pub use negotiate::{
+    check_answer, negotiate, Agreed, AnswerError, DeflateConfig, CLIENT_OFFER, EXTENSION_NAME,
+};
 #[cfg(feature = "std")]
 pub use outgoing::Deflate;
 

@@ -1,4 +1,5 @@
-//! The server's side of the permessage-deflate negotiation (RFC 7692 section 7.1).
+//! The permessage-deflate negotiation (RFC 7692 section 7.1): the server's answer to offers, and
+//! the client's offer and its check of the answer.
 
 use crate::wire::extensions::{self, BufferTooSmall, Param};
 
@@ -145,45 +146,106 @@ fn window_bits(value: &[u8]) -> Option<u8> {
     }
 }
 
+/// The four parameters of one offer or answer, each at most once.
+#[derive(Copy, Clone, Debug, Default)]
+struct Params {
+    server_no_context: bool,
+    client_no_context: bool,
+    server_bits: Option<u8>,
+    /// `Some(None)`: present without a value.
+    client_bits: Option<Option<u8>>,
+}
+
+impl Params {
+    /// The parameters of `element`, or `None` if one is there twice, has a value where none
+    /// belongs, a bad value, or an unknown name (RFC 7692 section 7.1).
+    fn parse(element: extensions::Offer<'_>) -> Option<Params> {
+        let mut params = Params::default();
+        for param in element.params() {
+            let name = param.name;
+            if name.eq_ignore_ascii_case(b"server_no_context_takeover") {
+                if params.server_no_context || param.value.is_some() {
+                    return None;
+                }
+                params.server_no_context = true;
+            } else if name.eq_ignore_ascii_case(b"client_no_context_takeover") {
+                if params.client_no_context || param.value.is_some() {
+                    return None;
+                }
+                params.client_no_context = true;
+            } else if name.eq_ignore_ascii_case(b"server_max_window_bits") {
+                if params.server_bits.is_some() {
+                    return None;
+                }
+                params.server_bits = Some(window_bits(param.value?)?);
+            } else if name.eq_ignore_ascii_case(b"client_max_window_bits") {
+                if params.client_bits.is_some() {
+                    return None;
+                }
+                params.client_bits = Some(match param.value {
+                    Some(value) => Some(window_bits(value)?),
+                    None => None,
+                });
+            } else {
+                return None;
+            }
+        }
+        Some(params)
+    }
+}
+
+/// What a client offers: permessage-deflate, and that the server may limit the client's window
+/// (`client_max_window_bits` without a value), so that a small server can accept.
+pub const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits";
+
+/// Why a server's `Sec-WebSocket-Extensions` answer to [`CLIENT_OFFER`] cannot be used; the
+/// client then fails the connection (RFC 7692 section 7.1).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AnswerError {
+    /// An extension that was not offered, or an answer when nothing was offered.
+    NotOffered,
+    /// permessage-deflate with invalid parameters, or more than one answer.
+    Invalid,
+}
+
+/// What the server's answer (the `Sec-WebSocket-Extensions` values of its 101) agreed to, when
+/// the client `offered` [`CLIENT_OFFER`]: `None` if it declined.
+pub fn check_answer<'h>(
+    headers: impl IntoIterator<Item = &'h [u8]>,
+    offered: bool,
+) -> Result<Option<Agreed>, AnswerError> {
+    let mut agreed = None;
+    for element in headers.into_iter().flat_map(extensions::offers) {
+        let element = element.map_err(|_| AnswerError::Invalid)?;
+        if !offered || !element.name.eq_ignore_ascii_case(EXTENSION_NAME.as_bytes()) {
+            return Err(AnswerError::NotOffered);
+        }
+        let params = Params::parse(element).ok_or(AnswerError::Invalid)?;
+        // In an answer, client_max_window_bits carries the window the client must keep to.
+        let client_bits = match params.client_bits {
+            Some(None) => return Err(AnswerError::Invalid),
+            Some(Some(bits)) => bits,
+            None => 15,
+        };
+        let answer = Agreed {
+            server_no_context_takeover: params.server_no_context,
+            client_no_context_takeover: params.client_no_context,
+            server_max_window_bits: params.server_bits.unwrap_or(15),
+            client_max_window_bits: client_bits,
+            answer_server_bits: params.server_bits.is_some(),
+            answer_client_bits: params.client_bits.is_some(),
+        };
+        if agreed.replace(answer).is_some() {
+            return Err(AnswerError::Invalid);
+        }
+    }
+    Ok(agreed)
+}
+
 /// The answer to one offer, or `None` if its parameters are invalid or cannot be met.
 fn accept(offer: extensions::Offer<'_>, config: &DeflateConfig) -> Option<Agreed> {
     let clamp = |bits: u8| bits.clamp(8, 15);
-    let mut server_no_context = false;
-    let mut client_no_context = false;
-    // `Some(None)`: offered without a value.
-    let mut server_bits: Option<u8> = None;
-    let mut client_bits: Option<Option<u8>> = None;
-    for param in offer.params() {
-        let name = param.name;
-        // A parameter twice, a value where none belongs, a bad value, or an unknown name: the
-        // offer is invalid and is declined (RFC 7692 section 7.1).
-        if name.eq_ignore_ascii_case(b"server_no_context_takeover") {
-            if server_no_context || param.value.is_some() {
-                return None;
-            }
-            server_no_context = true;
-        } else if name.eq_ignore_ascii_case(b"client_no_context_takeover") {
-            if client_no_context || param.value.is_some() {
-                return None;
-            }
-            client_no_context = true;
-        } else if name.eq_ignore_ascii_case(b"server_max_window_bits") {
-            if server_bits.is_some() {
-                return None;
-            }
-            server_bits = Some(window_bits(param.value?)?);
-        } else if name.eq_ignore_ascii_case(b"client_max_window_bits") {
-            if client_bits.is_some() {
-                return None;
-            }
-            client_bits = Some(match param.value {
-                Some(value) => Some(window_bits(value)?),
-                None => None,
-            });
-        } else {
-            return None;
-        }
-    }
+    let Params { server_no_context, client_no_context, server_bits, client_bits } = Params::parse(offer)?;
     let inflate_bits = clamp(config.client_max_window_bits);
     let client_max_window_bits = match client_bits {
         // The client did not say it can limit its window: it may use 32 KiB.

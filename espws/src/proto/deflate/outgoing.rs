@@ -80,7 +80,11 @@ impl Deflate {
     /// header (RSV1 set, the same mask key) and payload. `None`: send it as it was, because it
     /// is a fragment, or compression would not make it smaller.
     #[inline(never)]
-    pub fn compress_frame(&mut self, header: &EncodedHeader, payload: &[u8]) -> Option<(EncodedHeader, &[u8])> {
+    pub fn compress_frame(
+        &mut self,
+        header: &EncodedHeader,
+        payload: &[u8],
+    ) -> Option<(EncodedHeader, &[u8])> {
         // FIN set, no RSV bit, text or binary: a whole message, the only kind compressed.
         let opcode = match header.as_bytes().first()? {
             0x81 => OpCode::Text,
@@ -88,7 +92,8 @@ impl Deflate {
             _ => return None,
         };
         let compressed = self.compress(payload)?;
-        let header = FrameHeader { fin: true, opcode, mask: header.mask(), payload_len: compressed.len() as u64 };
+        let header =
+            FrameHeader { fin: true, opcode, mask: header.mask(), payload_len: compressed.len() as u64 };
         Some((EncodedHeader::new(&header).with_rsv1(), compressed))
     }
 }
