@@ -24,14 +24,14 @@ enum Recv {
 #[derive(Copy, Clone, Debug)]
 struct Incoming {
     kind: DataKind,
+    /// The message's size so far, which the size limit applies to: announced payload bytes, or
+    /// for a compressed message the bytes inflated.
     total: u64,
     delivered: bool,
     /// RSV1 was set on its first frame: the payload is DEFLATE.
     compressed: bool,
     /// The inflater was not yet told that this message started.
     fresh: bool,
-    /// Inflated bytes so far, which the size limit applies to.
-    inflated: u64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -600,7 +600,8 @@ impl Connection {
     }
 }
 
-// The per-connection state on 32-bit targets such as the ESP32 (464 bytes with permessage-deflate's flags), checked
+// The per-connection state on 32-bit targets such as the ESP32 (428 bytes when written, with
+// permessage-deflate's flags in what was padding), checked
 // whenever the crate is built for one; the README's RAM table quotes it.
 /// A duration in whole milliseconds, saturating.
 fn millis(duration: core::time::Duration) -> u64 {

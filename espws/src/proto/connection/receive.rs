@@ -159,27 +159,25 @@ impl Connection {
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (opcode, None) => {
                 let kind = if opcode == OpCode::Text { DataKind::Text } else { DataKind::Binary };
-                let fresh = rsv1;
                 self.incoming.insert(Incoming {
                     kind,
                     total: 0,
                     delivered: false,
                     compressed: rsv1,
-                    fresh,
-                    inflated: 0,
+                    fresh: rsv1,
                 })
             }
         };
-        // Enforced on the announced length, before a single payload byte is buffered. Compressed
-        // data may be slightly longer than what it inflates to (stored blocks), hence the slack;
-        // the inflated size is checked as it is inflated.
-        let total = incoming.total.saturating_add(header.payload_len);
-        let max = self.config.effective_max_message(capacity);
-        let max = if incoming.compressed { max.saturating_add(max / 64 + 64) } else { max };
-        if total > max {
-            return Err(ProtocolError::MessageTooBig);
+        // Enforced on the announced length, before a single payload byte is buffered. A
+        // compressed message is measured as it inflates instead: it is delivered in chunks from
+        // the inflate window, so its compressed length buffers nothing.
+        if !incoming.compressed {
+            let total = incoming.total.saturating_add(header.payload_len);
+            if total > self.config.effective_max_message(capacity) {
+                return Err(ProtocolError::MessageTooBig);
+            }
+            incoming.total = total;
         }
-        incoming.total = total;
         self.recv = Recv::Data { remaining: header.payload_len, mask, offset: 0, fin: header.fin };
         Ok(())
     }
@@ -306,7 +304,7 @@ impl Connection {
         let range = rx.start..rx.start + available;
         apply_mask(&mut rx.bytes_mut()[range.clone()], mask, offset);
         // At most one byte past the limit is ever inflated: that byte fails the message.
-        let room = self.config.max_message.saturating_sub(incoming.inflated).saturating_add(1);
+        let room = self.config.max_message.saturating_sub(incoming.total).saturating_add(1);
         let end = fin && available as u64 == remaining;
         let step = inflate
             .step(&rx.bytes()[range.clone()], end, usize::try_from(room).unwrap_or(usize::MAX))
@@ -328,8 +326,8 @@ impl Connection {
         } else {
             Recv::Data { remaining, mask, offset: offset + consumed as u64, fin }
         };
-        incoming.inflated += step.out.len() as u64;
-        if incoming.inflated > self.config.max_message {
+        incoming.total += step.out.len() as u64;
+        if incoming.total > self.config.max_message {
             return Err(ProtocolError::MessageTooBig);
         }
         let last = frame_done && fin;
