@@ -9,7 +9,7 @@ use crate::wire::frame::{EncodedHeader, FrameHeader, OpCode};
 
 /// Compresses outgoing messages as agreed; one per connection.
 pub struct Deflate {
-    /// `None` when the agreed window is one the backend cannot keep to (8 bits: zlib's raw
+    /// `None` on ESP-IDF, or when the agreed window is one the backend cannot keep to (8 bits: zlib's raw
     /// DEFLATE needs 9), then every message goes out uncompressed, as the RFC allows.
     compress: Option<Compress>,
     no_context_takeover: bool,
@@ -29,7 +29,10 @@ impl Deflate {
     /// A deflater for what was agreed.
     pub fn new(agreed: &Agreed) -> Self {
         let bits = agreed.server_max_window_bits;
-        let compress = (bits >= 9).then(|| Compress::new_with_window_bits(Compression::new(6), false, bits));
+        // On ESP-IDF zlib's state (2^(bits+2) bytes and 128 KiB more per connection) would not
+        // fit the device's heap: messages go out uncompressed there, which the RFC allows.
+        let usable = bits >= 9 && !cfg!(target_os = "espidf");
+        let compress = usable.then(|| Compress::new_with_window_bits(Compression::new(6), false, bits));
         Deflate { compress, no_context_takeover: agreed.server_no_context_takeover, out: Vec::new() }
     }
 

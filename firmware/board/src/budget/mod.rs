@@ -110,6 +110,12 @@ pub mod bare_metal {
     /// with `-Zprint-type-sizes` (and in the qemu-virt board's ELF) as 64 bytes over the future
     /// (3,232 for 3,168), which gives this figure.
     pub const WORKER_TASK: usize = 2896;
+    /// What permessage-deflate would add per connection, inflating into a 512-byte window
+    /// (`DeflateConfig::SMALL`): `espws::proto::deflate::Inflate<[u8; 512]>`, miniz_oxide's
+    /// decompressor and its tables plus the window, on the 32-bit targets (checked by a `const`
+    /// assertion in every 32-bit build without std). The bare-metal pool does not agree to
+    /// compression: eight workers would need 88 KB more.
+    pub const INFLATE_SMALL: usize = 11_020;
     /// `embassy_net::StackResources<N>` is `SOCKET_STORAGE * N + STACK_INNER` bytes
     /// (riscv32imc, with the firmware's embassy-net features; asserted by the firmware).
     pub const SOCKET_STORAGE: usize = 352;

@@ -1,4 +1,5 @@
-//! The bare-metal worker task's size, checked against the budget on every 32-bit build.
+//! The bare-metal worker task's size, and the inflate state's, checked against the budget on
+//! every 32-bit build.
 
 #[cfg(all(feature = "embassy", target_pointer_width = "32"))]
 use super::bare_metal;
@@ -32,4 +33,11 @@ pub const WORKER_FUTURE_SIZE: usize =
 const _: () = assert!(
     WORKER_FUTURE_SIZE <= bare_metal::WORKER_FUTURE,
     "the worker's future grew: update budget::bare_metal::WORKER_FUTURE and WORKER_TASK, and firmware/README.md"
+);
+
+// The inflate state a device connection would need for permessage-deflate (inline without std).
+#[cfg(all(not(feature = "std"), target_pointer_width = "32"))]
+const _: () = assert!(
+    core::mem::size_of::<espws::proto::deflate::Inflate<[u8; 512]>>() == super::bare_metal::INFLATE_SMALL,
+    "the inflate state changed size: update budget::bare_metal::INFLATE_SMALL and firmware/README.md"
 );
