@@ -4,8 +4,10 @@
     console_test.py BASE_URL [--token T] [--sensor-url URL] [--out DIR]
 
 BASE_URL is where the server serves the console (e.g. http://127.0.0.1:9998/);
-the server must run the echo app on /ws. Uses Debian's /usr/bin/chromium and
-/usr/bin/chromedriver, never Selenium Manager (nothing is downloaded).
+the server must run the echo app on /ws and agree to permessage-deflate
+(espws-sim's default; one started with --no-deflate fails the deflate check).
+Uses Debian's /usr/bin/chromium and /usr/bin/chromedriver, never Selenium
+Manager (nothing is downloaded).
 Run it through scripts/browser-test, which installs what it needs.
 
 Screenshots go to reports/browser/ (console.png, console-mobile.png,
@@ -191,6 +193,48 @@ function sameBytes(a, b) {
   passed.push('browser clean close: code 1000, wasClean true');
   done({ passed });
 })().catch((e) => done({ error: String(e && e.message || e), passed }));
+"""
+
+# A WebSocket of its own to the console's URL: the permessage-deflate the server agreed to, and the
+# echo of a large, repetitive text message (JSON readings), compressed both ways.
+DEFLATE_SIZE = 256 * 1024
+DEFLATE_JS = r"""
+const [url, size, done] = arguments;
+// Lines of JSON readings, deterministic, cut to exactly `size` bytes (all ASCII).
+function readings(n) {
+  const lines = [];
+  let len = 0;
+  for (let i = 0; len < n; i++) {
+    const line = JSON.stringify({t: 1764547200000 + i * 20, temp: +(21.37 + (i % 17) * 0.01).toFixed(2),
+                                 rh: +(44.1 + (i % 5) * 0.1).toFixed(1), pressure: 1013.2, seq: i});
+    lines.push(line);
+    len += line.length + 1;
+  }
+  return lines.join('\n').slice(0, n);
+}
+(async () => {
+  const ws = await new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error('could not connect to ' + url));
+  });
+  const extensions = ws.extensions;
+  const text = readings(size);
+  const back = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no echo within 20 s')), 20000);
+    ws.onmessage = (e) => { clearTimeout(timer); resolve(e.data); };
+    ws.onclose = (e) => { clearTimeout(timer); reject(new Error('closed with ' + e.code + ' before the echo')); };
+    ws.send(text);
+  });
+  let first = -1;
+  if (back !== text) {
+    first = 0;
+    while (first < back.length && first < text.length && back[first] === text[first]) first++;
+  }
+  const closed = await new Promise((resolve) => { ws.onclose = resolve; ws.close(1000, 'done'); });
+  done({ extensions, sent: text.length, back: typeof back === 'string' ? back.length : -1,
+         same: back === text, first, head: text.slice(0, 80), closeCode: closed.code });
+})().catch((e) => done({ error: String(e && e.message || e) }));
 """
 
 
@@ -390,7 +434,28 @@ def main():
         for line in report["passed"]:
             ok(line)
 
-        # 11. the live plotter, from the page's state (plot_checks.py)
+        # 11. permessage-deflate (RFC 7692): a WebSocket of the page's own to the console's URL must
+        # have agreed to it (ws.extensions is the server's Sec-WebSocket-Extensions answer), and
+        # 256 KiB of JSON readings must come back identical: compressed by the browser, inflated
+        # by the server, echoed in fragments compressed by the server, reassembled and inflated by
+        # the browser. A server without deflate (espws-sim --no-deflate) fails here.
+        report = driver.execute_async_script(DEFLATE_JS, ws_url, DEFLATE_SIZE)
+        if report.get("error"):
+            raise CheckFailed(f"deflate check: {report['error']}")
+        ext = report["extensions"]
+        if not ext.startswith("permessage-deflate"):
+            raise CheckFailed(f"the server did not agree to permessage-deflate: ws.extensions is {ext!r} "
+                              "(was it started with --no-deflate, or with whole delivery?)")
+        ok(f"permessage-deflate agreed: Sec-WebSocket-Extensions {ext!r}")
+        if not report["same"]:
+            raise CheckFailed(f"compressed echo differs: sent {report['sent']} bytes, got {report['back']}, "
+                              f"first difference at character {report['first']}")
+        if report["closeCode"] != 1000:
+            raise CheckFailed(f"the deflate connection closed with {report['closeCode']}, not 1000")
+        ok(f"compressed echo of {report['sent']} bytes of JSON readings, identical "
+           f"(starts {report['head'][:60]!r}…), closed 1000")
+
+        # 12. the live plotter, from the page's state (plot_checks.py)
         driver.set_script_timeout(WAIT)
         plot_checks.run(driver, ok, args.out, args.sensor_url)
 
