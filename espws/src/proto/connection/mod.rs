@@ -80,8 +80,13 @@ enum Ready {
         span: Span,
         first: bool,
         last: bool,
-        /// The span is in the inflate window, not the receive buffer.
-        inflated: bool,
+    },
+    /// A chunk of a compressed message, in the inflate window rather than the receive buffer.
+    Inflated {
+        kind: DataKind,
+        span: Span,
+        first: bool,
+        last: bool,
     },
     Ping(Span),
     Pong(Span),
@@ -347,7 +352,7 @@ impl Connection {
             }
         }
         let ready = self.advance(rx, Some(inflate as &mut dyn Inflater))?;
-        if matches!(ready, Ready::Data { inflated: false, .. }) && self.config.delivery == Delivery::Whole {
+        if matches!(ready, Ready::Data { .. }) && self.config.delivery == Delivery::Whole {
             self.release_held = true;
         }
         Some(PendingEvent(ready))
@@ -362,7 +367,7 @@ impl Connection {
         inflate: &'b Inflate<W>,
     ) -> Event<'b> {
         match pending.0 {
-            Ready::Data { kind, span, first, last, inflated: true } => {
+            Ready::Inflated { kind, span, first, last } => {
                 Event::Data(Data { kind, payload: inflate.output(span.range()), first, last })
             }
             _ => self.event(pending, rx),
@@ -379,11 +384,12 @@ impl Connection {
     ) -> Event<'b> {
         let bytes = rx.bytes();
         match pending.0 {
-            // Inflated spans come only from `poll_pending_inflating`, and are looked at with
-            // `event_inflated`.
-            Ready::Data { kind, span, first, last, inflated } => {
-                let payload = if inflated { &[] } else { &bytes[span.range()] };
-                Event::Data(Data { kind, payload, first, last })
+            Ready::Data { kind, span, first, last } => {
+                Event::Data(Data { kind, payload: &bytes[span.range()], first, last })
+            }
+            // Only `poll_pending_inflating` finds these, and `event_inflated` looks at them.
+            Ready::Inflated { kind, first, last, .. } => {
+                Event::Data(Data { kind, payload: &[], first, last })
             }
             Ready::Ping(span) => Event::Ping(&bytes[span.range()]),
             Ready::Pong(span) => Event::Pong(&bytes[span.range()]),

@@ -133,7 +133,7 @@ impl Connection {
             self.fail(ProtocolError::InvalidUtf8);
             return self.closed_event.take();
         }
-        Some(Ready::Data { kind, span: Span::of(range), first: true, last: true, inflated: false })
+        Some(Ready::Data { kind, span: Span::of(range), first: true, last: true })
     }
 
     fn on_header(&mut self, header: FrameHeader, rsv1: bool, capacity: usize) -> Result<(), ProtocolError> {
@@ -263,7 +263,7 @@ impl Connection {
                     return Ok(None);
                 }
                 let held = rx.held_start..rx.held_start + rx.held_len;
-                Ok(Some(Ready::Data { kind, span: Span::of(held), first: true, last: true, inflated: false }))
+                Ok(Some(Ready::Data { kind, span: Span::of(held), first: true, last: true }))
             }
             Delivery::Chunked => {
                 // Empty middle frames carry nothing worth an event.
@@ -273,7 +273,7 @@ impl Connection {
                 if let Some(incoming) = self.incoming.as_mut() {
                     incoming.delivered = true;
                 }
-                Ok(Some(Ready::Data { kind, span: Span::of(range), first, last, inflated: false }))
+                Ok(Some(Ready::Data { kind, span: Span::of(range), first, last }))
             }
         }
     }
@@ -345,13 +345,7 @@ impl Connection {
         if !deliver {
             return Ok(Inflated::Again);
         }
-        Ok(Inflated::Ready(Ready::Data {
-            kind: incoming.kind,
-            span: Span::of(step.out),
-            first,
-            last,
-            inflated: true,
-        }))
+        Ok(Inflated::Ready(Ready::Inflated { kind: incoming.kind, span: Span::of(step.out), first, last }))
     }
 }
 
