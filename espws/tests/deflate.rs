@@ -1,6 +1,6 @@
 //! permessage-deflate between real sockets: the espws client and the blocking server agree on it
-//! and echo compressed messages of every size; a deflate bomb is refused with 1009 while the
-//! server keeps serving; a small server window is agreed only with a client that can limit its.
+//! and echo compressed messages of every size; a deflate bomb is refused with 1009, without the
+//! process's memory growing by the limit, while the server keeps serving; a small server window is agreed only with a client that can limit its.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -48,15 +48,54 @@ impl BlockingService for WholeEcho {
     }
 }
 
+/// Keeps nothing of a message and answers its length, so that a test can measure what the
+/// library holds.
+struct CountLengths;
+
+impl Service for CountLengths {
+    type Admission = ();
+    fn admit(&self, _req: &Request<'_, '_>) -> Result<(), Declined> {
+        Ok(())
+    }
+}
+
+impl BlockingService for CountLengths {
+    fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+        &self,
+        ws: &mut blocking::WebSocket<T, B, C>,
+        _client: &Client<'_>,
+        _admission: (),
+    ) {
+        let mut length = 0;
+        while let Ok(Some((event, mut sender))) = ws.next_event() {
+            if let Event::Data(data) = event {
+                length += data.payload.len();
+                if data.last {
+                    let _ = sender.send_text(&length.to_string());
+                    length = 0;
+                }
+            }
+        }
+    }
+}
+
 const MAX_MESSAGE: u64 = 1 << 20;
 
 fn start(deflate: DeflateConfig) -> SocketAddr {
+    start_service(deflate, WholeEcho)
+}
+
+fn start_service<S: BlockingService + Send + Sync + 'static>(
+    deflate: DeflateConfig,
+    service: S,
+) -> SocketAddr {
     let config = ServeConfig {
-        connection: Config { max_message: MAX_MESSAGE, ..Config::default() },
+        // No keepalive pings: the bomb test reads the server's frames raw.
+        connection: Config { max_message: MAX_MESSAGE, ping_interval: None, ..Config::default() },
         policy: Policy { deflate, ..Policy::default() },
         ..ServeConfig::default()
     };
-    let server = Server::bind("127.0.0.1:0", config, WholeEcho).unwrap();
+    let server = Server::bind("127.0.0.1:0", config, service).unwrap();
     let addr = server.local_addr().unwrap();
     std::thread::spawn(move || server.run());
     addr
@@ -129,18 +168,39 @@ fn a_small_window_is_agreed_with_a_client_that_can_limit_its() {
     ws.finish();
 }
 
-/// Raw DEFLATE of `data`, sync-flushed, trailer stripped (RFC 7692 section 7.2.1).
-fn deflate_raw(data: &[u8]) -> Vec<u8> {
+/// Raw DEFLATE of `megabytes` MiB of zeros, sync-flushed, trailer stripped (RFC 7692 section
+/// 7.2.1), compressed a MiB at a time so that the bomb never exists inflated in this process.
+fn zeros_bomb(megabytes: usize) -> Vec<u8> {
     let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
-    let mut out = Vec::with_capacity(data.len() / 100 + 1024);
-    compress.compress_vec(data, &mut out, flate2::FlushCompress::Sync).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    let mut out = Vec::with_capacity(megabytes * 1100 + 1024);
+    for i in 0..megabytes {
+        let flush =
+            if i + 1 == megabytes { flate2::FlushCompress::Sync } else { flate2::FlushCompress::None };
+        let before = compress.total_in();
+        while compress.total_in() - before < zeros.len() as u64 || flush == flate2::FlushCompress::Sync {
+            let used = (compress.total_in() - before) as usize;
+            out.reserve(64 * 1024);
+            let out_before = out.len();
+            compress.compress_vec(&zeros[used..], &mut out, flush).unwrap();
+            if used == zeros.len() && out.len() == out_before {
+                break;
+            }
+        }
+    }
     out.truncate(out.len() - 4);
     out
 }
 
-#[test]
-fn a_deflate_bomb_closes_with_1009_and_the_server_keeps_serving() {
-    let addr = start(DeflateConfig::FULL);
+/// The process's peak resident memory so far (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Opens a WebSocket by hand, offering permessage-deflate, and checks that it was agreed.
+fn raw_deflate_connection(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     stream
@@ -158,33 +218,73 @@ fn a_deflate_bomb_closes_with_1009_and_the_server_keeps_serving() {
     }
     let head = String::from_utf8(head).unwrap();
     assert!(head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"), "{head}");
+    stream
+}
 
-    // 64 MiB of zeros, 64 times the limit, in about 64 KiB on the wire.
-    let bomb = deflate_raw(&vec![0u8; 64 << 20]);
-    assert!(bomb.len() < 128 * 1024, "{}", bomb.len());
-    let mut frame = espws::wire::frame::masked_client_frame(0x82, &bomb, [9, 8, 7, 6]);
+/// Sends `compressed` as one masked binary frame with RSV1; returns the first frame that comes
+/// back: its first byte and payload.
+fn send_compressed(stream: &mut TcpStream, compressed: &[u8]) -> (u8, Vec<u8>) {
+    let mut frame = espws::wire::frame::masked_client_frame(0x82, compressed, [9, 8, 7, 6]);
     frame[0] |= 0x40; // RSV1: compressed
                       // The server may close before it has read everything: a write error then is expected.
     let _ = stream.write_all(&frame);
-
     let mut answer = Vec::new();
     let mut chunk = [0u8; 1024];
-    let close = loop {
+    loop {
         if let Ok(Status::Complete(h, n)) = FrameHeader::parse(&answer) {
             let end = n + h.payload_len as usize;
             if answer.len() >= end {
-                assert_eq!(answer[0], 0x88, "a close frame, nothing else");
-                break u16::from_be_bytes([answer[n], answer[n + 1]]);
+                return (answer[0], answer[n..end].to_vec());
             }
         }
         let n = stream.read(&mut chunk).unwrap();
-        assert!(n > 0, "the server closed TCP without a close frame");
+        assert!(n > 0, "the server closed TCP without a frame");
         answer.extend_from_slice(&chunk[..n]);
-    };
-    assert_eq!(close, 1009, "message too big, counted on inflated bytes");
+    }
+}
+
+#[test]
+fn a_deflate_bomb_closes_with_1009_and_the_server_keeps_serving() {
+    let addr = start_service(DeflateConfig::FULL, CountLengths);
+    // A compressed connection first, so that the peak below already holds what any connection
+    // with compression allocates (its deflater and inflater, its thread's stack).
+    let mut warm = raw_deflate_connection(addr);
+    let (b0, length) = send_compressed(&mut warm, &zeros_bomb(1)[..]);
+    assert_eq!((b0, length.as_slice()), (0x81, &b"1048576"[..]), "a 1 MiB message, at the limit, passes");
+    // Closed cleanly, and the server's FIN read: its compression state is freed by then.
+    warm.write_all(&espws::wire::frame::masked_client_frame(0x88, &1000u16.to_be_bytes(), [1, 2, 3, 4]))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = warm.read_to_end(&mut rest);
+    let bomb = zeros_bomb(16);
+    // 16 MiB of zeros, 16 times the limit, in about 16 KiB on the wire.
+    assert!(bomb.len() < 32 * 1024, "{}", bomb.len());
+    let peak_before = peak_rss_kib();
+
+    let mut stream = raw_deflate_connection(addr);
+    let (b0, payload) = send_compressed(&mut stream, &bomb);
+    assert_eq!(b0, 0x88, "a close frame, nothing else");
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1009, "message too big, on inflated bytes");
+    // Inflated a window at a time and stopped one byte past the limit: the server never held the
+    // message, let alone the bomb. Holding even the 1 MiB limit would show here.
+    let growth = peak_rss_kib().saturating_sub(peak_before);
+    println!("peak RSS grew by {growth} KiB while refusing a 16 MiB bomb (limit 1 MiB)");
+    assert!(growth < 768, "peak memory grew by {growth} KiB while refusing the bomb");
 
     // Everyone else is still served.
     let Connected { mut ws, .. } = dial(addr);
-    assert_eq!(echo(&mut ws, DataKind::Text, b"still here"), b"still here");
+    assert_eq!(echo_answer(&mut ws, b"still here"), b"10");
     ws.finish();
+}
+
+/// Sends `message` and returns the answer.
+fn echo_answer(ws: &mut client::std::StdWebSocket, message: &[u8]) -> Vec<u8> {
+    ws.sender().send(DataKind::Text, message).unwrap();
+    loop {
+        let (event, _) = ws.next_event().unwrap().expect("the connection ended");
+        if let Event::Data(data) = event {
+            assert!(data.first && data.last, "a short answer comes whole");
+            return data.payload.to_vec();
+        }
+    }
 }
