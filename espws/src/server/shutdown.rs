@@ -21,7 +21,7 @@ pub(crate) const POLL_AFTER_STOP: Duration = Duration::from_millis(10);
 
 /// Asks a server's connections to go away politely, and waits for them; clones share one
 /// shutdown. Servers: [`ServerHandle::shutdown`](super::ServerHandle::shutdown) (threads),
-/// [`tokio::run_until`](super::tokio::run_until).
+/// `server::tokio::run_until` (with the `tokio` feature).
 #[derive(Clone, Debug, Default)]
 pub struct Shutdown {
     inner: Arc<Inner>,
