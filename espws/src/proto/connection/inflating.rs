@@ -1,9 +1,9 @@
 //! The connection with permessage-deflate: turning it on, polling with an inflater, and the
 //! header of a compressed message. The inflating receiver itself is in `receive.rs`.
 
-use super::{Connection, PendingEvent, Ready, Recv};
-use crate::proto::deflate::{Inflate, Inflater};
-use crate::proto::{Data, DataKind, Delivery, Event, RecvBuf, SendError};
+use super::{Connection, PendingEvent};
+use crate::proto::deflate::Inflate;
+use crate::proto::{DataKind, Event, RecvBuf, SendError};
 use crate::wire::frame::EncodedHeader;
 
 impl Connection {
@@ -29,20 +29,7 @@ impl Connection {
         rx: &mut RecvBuf<B>,
         inflate: &mut Inflate<W>,
     ) -> Option<PendingEvent> {
-        self.release(rx);
-        if matches!(self.recv, Recv::Header) && self.closed_event.is_none() {
-            if rx.pending().len() < 2 {
-                return None;
-            }
-            if let Some(ready) = self.whole_frame(rx) {
-                return Some(PendingEvent(ready));
-            }
-        }
-        let ready = self.advance(rx, Some(inflate as &mut dyn Inflater))?;
-        if matches!(ready, Ready::Data { .. }) && self.config.delivery == Delivery::Whole {
-            self.release_held = true;
-        }
-        Some(PendingEvent(ready))
+        self.poll_pending_with(rx, || Some(inflate))
     }
 
     /// The event a [`poll_pending_inflating`](Self::poll_pending_inflating) found, borrowing the
@@ -53,12 +40,7 @@ impl Connection {
         rx: &'b RecvBuf<B>,
         inflate: &'b Inflate<W>,
     ) -> Event<'b> {
-        match pending.0 {
-            Ready::Inflated { kind, span, first, last } => {
-                Event::Data(Data { kind, payload: inflate.output(span.range()), first, last })
-            }
-            _ => self.event(pending, rx),
-        }
+        self.event_with(pending, rx, || Some(inflate))
     }
 
     /// Encodes the header of a whole compressed message of `len` bytes (RSV1 set); only once

@@ -61,7 +61,7 @@ pub(crate) fn start(
     (std::boxed::Box::new(inflate), std::boxed::Box::new(Deflate::new(&ours)))
 }
 
-/// The next pending event, inflating through the slot's session if there is one.
+/// The next pending event, inflating through the slot's inflater if there is one.
 #[inline(always)]
 pub(crate) fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
     conn: &mut Connection,
@@ -69,22 +69,13 @@ pub(crate) fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
     slot: &mut InflateSlot,
 ) -> Option<PendingEvent> {
     #[cfg(feature = "std")]
-    if let Some(inflate) = slot.as_deref_mut() {
-        return poll_inflating(conn, rx, inflate);
+    return conn
+        .poll_pending_with(rx, move || slot.as_deref_mut().map(|inflate| inflate as &mut dyn Inflater));
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = slot;
+        conn.poll_pending_with(rx, || None)
     }
-    let _ = slot;
-    conn.poll_pending(rx)
-}
-
-/// Not inlined, so that a driver's loop does not carry the inflating path's stack.
-#[cfg(feature = "std")]
-#[inline(never)]
-fn poll_inflating<B: AsRef<[u8]> + AsMut<[u8]>>(
-    conn: &mut Connection,
-    rx: &mut RecvBuf<B>,
-    inflate: &mut Inflate<std::vec::Vec<u8>>,
-) -> Option<PendingEvent> {
-    conn.poll_pending_inflating(rx, inflate)
 }
 
 /// The event [`poll_pending`] found.
@@ -96,11 +87,12 @@ pub(crate) fn event<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
     slot: &'b InflateSlot,
 ) -> Event<'b> {
     #[cfg(feature = "std")]
-    if let Some(inflate) = slot.as_deref() {
-        return conn.event_inflated(pending, rx, inflate);
+    return conn.event_with(pending, rx, move || slot.as_deref().map(|inflate| inflate as &dyn Inflater));
+    #[cfg(not(feature = "std"))]
+    {
+        let _ = slot;
+        conn.event_with(pending, rx, || None)
     }
-    let _ = slot;
-    conn.event(pending, rx)
 }
 
 #[cfg(test)]
