@@ -11,8 +11,9 @@ impl Connection {
     /// message's first frame is then allowed, and such a message is inflated by the
     /// [`Inflate`] given to [`poll_pending_inflating`](Self::poll_pending_inflating).
     ///
-    /// Compressed messages need [`Delivery::Chunked`]: inflated chunks are delivered from the
-    /// inflate window, so a whole message never has to fit anywhere.
+    /// Compressed messages need [`Delivery::Chunked`](crate::proto::Delivery::Chunked): inflated
+    /// chunks are delivered from the inflate window, so a whole message never has to fit
+    /// anywhere.
     pub fn enable_deflate(&mut self) {
         self.deflate = true;
     }
