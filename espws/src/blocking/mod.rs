@@ -90,11 +90,9 @@ pub struct WebSocket<T, B, C> {
     now: Instant,
     /// The `Closed` event was delivered; there is nothing more to read.
     finished: bool,
-    /// The inflater, once [`enable_deflate`](Self::enable_deflate) turned compression on.
-    inflate: deflate::InflateSlot,
-    /// The deflater, likewise.
-    #[cfg(feature = "std")]
-    deflate: Option<std::boxed::Box<deflate::Deflate>>,
+    /// The inflater and the deflater, once [`enable_deflate`](Self::enable_deflate) turned
+    /// compression on.
+    compression: deflate::Compression,
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
@@ -132,9 +130,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             idle_armed_ms: 0,
             now,
             finished: false,
-            inflate: Default::default(),
-            #[cfg(feature = "std")]
-            deflate: None,
+            compression: Default::default(),
         }
     }
 
@@ -142,12 +138,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
     /// inflated (into a window sized for the agreement), and whole outgoing messages are
     /// compressed when that makes them smaller. Needs chunked delivery.
     #[cfg(feature = "std")]
-    #[inline(never)]
     pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
-        self.conn.enable_deflate();
-        let (inflate, deflate) = deflate::start(agreed, self.conn.role());
-        self.inflate = Some(inflate);
-        self.deflate = Some(deflate);
+        self.compression.enable(&mut self.conn, agreed);
     }
 
     /// Blocks until the next event, and returns it with a [`Sender`] to answer it.
@@ -163,12 +155,14 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             if self.finished {
                 return Ok(None);
             }
-            if let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) {
+            if let Some(pending) =
+                deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.compression.inflate)
+            {
                 break pending;
             }
             self.wait_and_read()?;
         };
-        let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
+        let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
         if let Event::Closed { .. } = event {
             self.finished = true;
             write_final_frames(&mut self.io, &mut self.conn);
@@ -178,7 +172,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             conn: &mut self.conn,
             clock: &self.clock,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_deref_mut(),
+            deflate: self.compression.deflate.as_deref_mut(),
         };
         Ok(Some((event, sender)))
     }
@@ -199,11 +193,13 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             if self.conn.wants_transmit() {
                 self.flush_control();
             }
-            let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) else {
+            let Some(pending) =
+                deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.compression.inflate)
+            else {
                 self.wait_and_read()?;
                 continue;
             };
-            let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
+            let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
             let closed = matches!(event, Event::Closed { .. });
             if closed {
                 self.finished = true;
@@ -214,7 +210,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
                 conn: &mut self.conn,
                 clock: &self.clock,
                 #[cfg(feature = "std")]
-                deflate: self.deflate.as_deref_mut(),
+                deflate: self.compression.deflate.as_deref_mut(),
             };
             handler(event, &mut sender);
             if closed {
@@ -259,7 +255,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
             conn: &mut self.conn,
             clock: &self.clock,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_deref_mut(),
+            deflate: self.compression.deflate.as_deref_mut(),
         }
     }
 

@@ -61,11 +61,9 @@ pub struct WebSocket<T, B, K: Timer> {
     finished: bool,
     /// A shutdown shut the read side, so reads return at once: pause before the next.
     pause_before_read: bool,
-    /// The inflater, once [`enable_deflate`](Self::enable_deflate) turned compression on.
-    inflate: deflate::InflateSlot,
-    /// The deflater, likewise.
-    #[cfg(feature = "std")]
-    deflate: Option<std::boxed::Box<deflate::Deflate>>,
+    /// The inflater and the deflater, once [`enable_deflate`](Self::enable_deflate) turned
+    /// compression on.
+    compression: deflate::Compression,
 }
 
 /// Sends frames on a connection while an event borrows its receive buffer.
@@ -113,9 +111,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             armed: None,
             finished: false,
             pause_before_read: false,
-            inflate: Default::default(),
-            #[cfg(feature = "std")]
-            deflate: None,
+            compression: Default::default(),
         }
     }
 
@@ -123,12 +119,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// inflated (into a window sized for the agreement), and whole outgoing messages are
     /// compressed when that makes them smaller. Needs chunked delivery.
     #[cfg(feature = "std")]
-    #[inline(never)]
     pub fn enable_deflate(&mut self, agreed: &deflate::Agreed) {
-        self.conn.enable_deflate();
-        let (inflate, deflate) = deflate::start(agreed, self.conn.role());
-        self.inflate = Some(inflate);
-        self.deflate = Some(deflate);
+        self.compression.enable(&mut self.conn, agreed);
     }
 
     /// Waits for the next event, and returns it with a [`Sender`] to answer it.
@@ -161,14 +153,16 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             if self.finished {
                 return Ok(Next::End);
             }
-            if let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) {
+            if let Some(pending) =
+                deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.compression.inflate)
+            {
                 break pending;
             }
             if let Some(woken) = self.wait_and_read(wake.as_mut()).await {
                 return Ok(Next::Woken(woken, self.sender()));
             }
         };
-        let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
+        let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
         if let Event::Closed { .. } = event {
             self.finished = true;
             // The close frame goes out now, before the application hears of the end.
@@ -187,7 +181,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             timer: &self.timer,
             write_timeout: self.write_timeout,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_deref_mut(),
+            deflate: self.compression.deflate.as_deref_mut(),
         };
         Ok(Next::Event(event, sender))
     }
@@ -209,7 +203,9 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             if self.finished {
                 return Ok(());
             }
-            let Some(pending) = deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.inflate) else {
+            let Some(pending) =
+                deflate::poll_pending(&mut self.conn, &mut self.rx, &mut self.compression.inflate)
+            else {
                 if self.pause_before_read {
                     self.pause_after_stop().await;
                 }
@@ -224,7 +220,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 }
                 continue;
             };
-            let event = deflate::event(&self.conn, pending, &self.rx, &self.inflate);
+            let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
             if let Event::Closed { .. } = event {
                 self.finished = true;
                 // The close frame goes out now, before the application hears of the end. Written
@@ -244,7 +240,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             let mut failed = false;
             for (header, payload) in &replies.queued {
                 #[cfg(feature = "std")]
-                let compressed = self.deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload));
+                let compressed =
+                    self.compression.deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload));
                 #[cfg(feature = "std")]
                 let (header, payload) = match &compressed {
                     Some((header, payload)) => (header, payload),
@@ -437,7 +434,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             timer: &self.timer,
             write_timeout: self.write_timeout,
             #[cfg(feature = "std")]
-            deflate: self.deflate.as_deref_mut(),
+            deflate: self.compression.deflate.as_deref_mut(),
         }
     }
 

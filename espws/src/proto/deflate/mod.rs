@@ -35,6 +35,29 @@ pub(crate) type InflateSlot = Option<std::boxed::Box<Inflate<std::vec::Vec<u8>>>
 #[cfg(not(feature = "std"))]
 pub(crate) type InflateSlot = ();
 
+/// A driver's compression state for one connection: empty until permessage-deflate is agreed.
+#[derive(Default)]
+pub(crate) struct Compression {
+    /// The inflater.
+    pub(crate) inflate: InflateSlot,
+    /// The deflater.
+    #[cfg(feature = "std")]
+    pub(crate) deflate: Option<std::boxed::Box<Deflate>>,
+}
+
+impl Compression {
+    /// Turns compression on for `conn`, as `agreed` in the handshake. Out of line: connections
+    /// that never compress do not carry its frame.
+    #[cfg(feature = "std")]
+    #[inline(never)]
+    pub(crate) fn enable(&mut self, conn: &mut Connection, agreed: &Agreed) {
+        conn.enable_deflate();
+        let (inflate, deflate) = start(agreed, conn.role());
+        self.inflate = Some(inflate);
+        self.deflate = Some(deflate);
+    }
+}
+
 /// The sides of an agreement as the end `role` sees them: the inflater and the deflater read
 /// `client_*` as the peer's parameters and `server_*` as their own.
 #[cfg(feature = "std")]
@@ -50,7 +73,7 @@ fn as_seen_by(agreed: &Agreed, role: Role) -> Agreed {
 /// inflates with the client's window and compresses with its own, a client the other way round.
 #[cfg(feature = "std")]
 #[inline(never)]
-pub(crate) fn start(
+fn start(
     agreed: &Agreed,
     role: Role,
 ) -> (std::boxed::Box<Inflate<std::vec::Vec<u8>>>, std::boxed::Box<Deflate>) {
