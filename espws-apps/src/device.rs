@@ -9,7 +9,7 @@ use espws::hub::Reply;
 use espws::nonblocking::{self, AsyncService};
 use espws::proto::handshake::Declined;
 use espws::wire::http::{Request, Response};
-use espws::{Client, Data, DataKind, Service};
+use espws::{Client, Data, DataKind, Service, Storage};
 
 use crate::settings::{App, Settings};
 use crate::{echo, routes, sensor, DeviceHub};
@@ -91,14 +91,19 @@ impl AsyncService for Device<'_> {
         membership: Self::Admission,
     ) where
         T: nonblocking::Transport,
-        B: AsRef<[u8]> + AsMut<[u8]>,
+        B: Storage,
         K: nonblocking::Timer,
     {
         let app = self.settings.app;
         match (self.hub.zip(membership), app) {
             (Some((hub, member)), app) => {
-                espws::hub::serve_member(ws, &member, |data, scratch| hub_reply(app, hub, data, scratch))
-                    .await;
+                let serving =
+                    espws::hub::serve_member(ws, &member, |data, scratch| hub_reply(app, hub, data, scratch));
+                // On a PC the hub's larger future goes to the heap, so that an echo connection's
+                // task is no larger than the echo needs.
+                #[cfg(feature = "std")]
+                let serving = std::boxed::Box::pin(serving);
+                serving.await;
             }
             (None, App::Echo) => {
                 let _ = ws.run(echo::reply).await;
@@ -116,7 +121,7 @@ impl BlockingService for Device<'_> {
         membership: Self::Admission,
     ) where
         T: blocking::Transport,
-        B: AsRef<[u8]> + AsMut<[u8]>,
+        B: Storage,
         C: blocking::Clock,
     {
         let app = self.settings.app;

@@ -6,13 +6,13 @@
 //! reply.
 
 use espws::blocking::{Clock, Transport, WebSocket};
-use espws::Event;
+use espws::{Event, Storage};
 
 /// Echoes on a blocking connection until it ends.
 pub fn run_blocking<T, B, C>(ws: &mut WebSocket<T, B, C>)
 where
     T: Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     C: Clock,
 {
     let _ = ws.run(|event, tx| {
@@ -27,7 +27,7 @@ where
 pub async fn run_async<T, B, K>(ws: &mut espws::nonblocking::WebSocket<T, B, K>)
 where
     T: espws::nonblocking::Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     K: espws::nonblocking::Timer,
 {
     let _ = ws.run(reply).await;

@@ -27,7 +27,7 @@ impl Service for Chat {
 }
 
 impl BlockingService for Chat {
-    fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+    fn websocket<T: blocking::Transport, B: espws::Storage, C: blocking::Clock>(
         &self,
         ws: &mut blocking::WebSocket<T, B, C>,
         _client: &Client<'_>,

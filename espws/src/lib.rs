@@ -93,7 +93,7 @@ pub mod wire;
 pub use proto::handshake::{Declined, Policy};
 pub use proto::{
     Client, Closed, Config, Connection, Data, DataKind, Delivery, Event, HttpPhase, RecvBuf, ServeConfig,
-    Served, Service,
+    Served, Service, Storage,
 };
 pub use time::Instant;
 pub use wire::close::CloseCode;

@@ -70,7 +70,7 @@ mod blocking_server {
     }
 
     impl BlockingService for Shared {
-        fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+        fn websocket<T: blocking::Transport, B: espws::Storage, C: blocking::Clock>(
             &self,
             ws: &mut blocking::WebSocket<T, B, C>,
             _client: &Client<'_>,
@@ -207,7 +207,7 @@ mod async_serve {
     }
 
     impl AsyncService for &OneAtATime {
-        async fn websocket<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: nonblocking::Timer>(
+        async fn websocket<T: Transport, B: espws::Storage, K: nonblocking::Timer>(
             &self,
             ws: &mut WebSocket<T, B, K>,
             _client: &Client<'_>,

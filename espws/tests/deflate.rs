@@ -29,7 +29,7 @@ impl Service for WholeEcho {
 }
 
 impl BlockingService for WholeEcho {
-    fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+    fn websocket<T: blocking::Transport, B: espws::Storage, C: blocking::Clock>(
         &self,
         ws: &mut blocking::WebSocket<T, B, C>,
         _client: &Client<'_>,
@@ -60,7 +60,7 @@ impl Service for CountLengths {
 }
 
 impl BlockingService for CountLengths {
-    fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+    fn websocket<T: blocking::Transport, B: espws::Storage, C: blocking::Clock>(
         &self,
         ws: &mut blocking::WebSocket<T, B, C>,
         _client: &Client<'_>,

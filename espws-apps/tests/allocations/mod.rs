@@ -48,7 +48,7 @@ impl Service for Echo {
 }
 
 impl BlockingService for Echo {
-    fn websocket<T: blocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: blocking::Clock>(
+    fn websocket<T: blocking::Transport, B: espws::Storage, C: blocking::Clock>(
         &self,
         ws: &mut blocking::WebSocket<T, B, C>,
         _client: &Client<'_>,

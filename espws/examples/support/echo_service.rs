@@ -16,7 +16,7 @@ impl Service for Echo {
 }
 
 impl AsyncService for Echo {
-    async fn websocket<T: nonblocking::Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: nonblocking::Timer>(
+    async fn websocket<T: nonblocking::Transport, B: espws::Storage, K: nonblocking::Timer>(
         &self,
         ws: &mut nonblocking::WebSocket<T, B, K>,
         _client: &Client<'_>,

@@ -8,6 +8,7 @@ mod serve;
 #[cfg(feature = "std")]
 mod std_io;
 
+use crate::proto::Storage;
 use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
@@ -104,7 +105,7 @@ pub struct Sender<'a, T, C> {
     deflate: Option<&'a mut deflate::Deflate>,
 }
 
-impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock> WebSocket<T, B, C> {
+impl<T: Transport, B: Storage, C: Clock> WebSocket<T, B, C> {
     /// Runs `config` over `io`. `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, clock: C) -> Self {
         Self::build(io, rx, config, Role::Server, clock)

@@ -1,5 +1,6 @@
 //! Serving one connection with the blocking driver: the HTTP phase, then the WebSocket.
 
+use crate::proto::Storage;
 use core::net::SocketAddr;
 use core::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::proto::{
 pub trait BlockingService: Service {
     /// Runs one accepted WebSocket connection. [`serve`] finishes the closing handshake after
     /// this returns, if the service did not.
-    fn websocket<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, C: Clock>(
+    fn websocket<T: Transport, B: Storage, C: Clock>(
         &self,
         ws: &mut WebSocket<T, B, C>,
         client: &Client<'_>,
@@ -23,7 +24,7 @@ pub trait BlockingService: Service {
     );
 }
 
-impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>> Finished<T, B> {
+impl<T: Transport, B: Storage> Finished<T, B> {
     /// Sends FIN and, when the peer may still be reading, reads and discards until its FIN or
     /// [`LINGER`] passes, so that what was written last is not destroyed by a reset.
     pub fn linger(mut self, clock: &impl Clock) {
@@ -35,7 +36,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>> Finished<T, B> {
 }
 
 /// Reads and discards until the peer's FIN, an error or `deadline`.
-pub(super) fn drain_until<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>>(
+pub(super) fn drain_until<T: Transport, B: Storage>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     clock: &impl Clock,
@@ -72,7 +73,7 @@ pub fn serve<T, B, C, S>(
 ) -> Finished<T, B>
 where
     T: Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     C: Clock,
     S: BlockingService + ?Sized,
 {
@@ -101,7 +102,7 @@ fn run_websocket<T, B, C, S>(
 ) -> Finished<T, B>
 where
     T: Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     C: Clock,
     S: BlockingService + ?Sized,
 {
@@ -134,7 +135,7 @@ fn http_phase<'p, T, B, C, S>(
 ) -> HttpEnd<'p, S::Admission>
 where
     T: Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     C: Clock,
     S: BlockingService + ?Sized,
 {

@@ -1,5 +1,6 @@
 //! Connecting from bare metal: open an embassy-net TCP socket to the server and upgrade it.
 
+use crate::proto::Storage;
 use embassy_net::tcp::TcpSocket;
 use embassy_net::IpEndpoint;
 
@@ -12,7 +13,7 @@ use crate::proto::{MaskKeys, RecvBuf};
 ///
 /// The host name for `Host` comes from `config.request.url`; resolving it to `remote` is the
 /// caller's (embassy-net's DNS socket, or a fixed address from provisioning).
-pub async fn connect_tcp<'s, 'a, B: AsRef<[u8]> + AsMut<[u8]>>(
+pub async fn connect_tcp<'s, 'a, B: Storage>(
     mut socket: TcpSocket<'s>,
     remote: IpEndpoint,
     rx: RecvBuf<B>,

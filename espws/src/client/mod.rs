@@ -17,6 +17,7 @@ pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+use crate::proto::Storage;
 use core::time::Duration;
 
 use embassy_futures::select::{select, Either};
@@ -119,7 +120,7 @@ fn nonce(keys: MaskKeys) -> [u8; 16] {
 
 /// Writes the upgrade request into the empty space of `rx` (nothing is committed): its length
 /// and the answer to expect.
-fn write_request<B: AsRef<[u8]> + AsMut<[u8]>, E>(
+fn write_request<B: Storage, E>(
     request: &ClientRequest<'_>,
     rx: &mut RecvBuf<B>,
     keys: MaskKeys,
@@ -142,7 +143,7 @@ pub fn connect<'a, T, B, C>(
 ) -> Connect<'a, T, B, C>
 where
     T: blocking::Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     C: Clock,
 {
     use embedded_io::{Error as _, ErrorKind};
@@ -193,7 +194,7 @@ pub async fn connect_async<'a, T, B, K>(
 ) -> ConnectAsync<'a, T, B, K>
 where
     T: nonblocking::Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     K: Timer,
 {
     use embedded_io_async::{Error as _, ErrorKind};

@@ -2,6 +2,7 @@
 //! for it, at once, with the overflow close. Applications call these instead of writing the
 //! loop.
 
+use crate::proto::Storage;
 use embassy_futures::select::{select, Either};
 use embassy_sync::blocking_mutex::raw::RawMutex;
 
@@ -40,7 +41,7 @@ pub async fn serve_member<T, B, K, M, F>(
     mut on_data: F,
 ) where
     T: nonblocking::Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     K: nonblocking::Timer,
     M: RawMutex,
     F: for<'a> FnMut(Data<'a>, &'a mut [u8]) -> Reply<'a>,
@@ -102,6 +103,7 @@ pub use blocking::{serve_member_blocking, DrainThread};
 
 #[cfg(feature = "std")]
 mod blocking {
+    use crate::proto::Storage;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::task::Wake;
@@ -145,7 +147,7 @@ mod blocking {
         mut on_data: F,
     ) where
         T: Transport,
-        B: AsRef<[u8]> + AsMut<[u8]>,
+        B: Storage,
         C: Clock,
         M: RawMutex + Sync,
         F: for<'a> FnMut(Data<'a>, &'a mut [u8]) -> Reply<'a>,

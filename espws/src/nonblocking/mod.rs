@@ -7,13 +7,29 @@
 //! - `transport`: the [`Transport`] and [`Timer`] traits a runtime implements;
 //! - `websocket`: [`WebSocket`], one connection after its 101;
 //! - `write`: writes with a timeout, and the linger after the last one;
-//! - `serve`: [`serve`], one connection end to end through an [`AsyncService`].
+//! - `serve`: [`serve`], one connection end to end through an [`AsyncService`];
+//! - `pool` (std): [`PooledBuf`], receive buffers lent per thread while a connection has input.
+
+/// A future for an await that is rarely taken (a control frame, a write that has to wait, the
+/// closing handshake): boxed on a PC, so that it does not grow every connection's task, which
+/// is what an idle connection costs; inline on a device, which has no allocator.
+macro_rules! rarely_awaited {
+    ($future:expr) => {{
+        #[cfg(feature = "std")]
+        let future = std::boxed::Box::pin($future);
+        #[cfg(not(feature = "std"))]
+        let future = $future;
+        future
+    }};
+}
 
 // The coarse timer keeps deadlines in 64-bit atomics, which 32-bit devices lack.
 #[cfg(all(feature = "std", target_has_atomic = "64"))]
 mod coarse;
 #[cfg(feature = "embassy")]
 mod embassy;
+#[cfg(feature = "std")]
+mod pool;
 mod replies;
 mod serve;
 #[cfg(feature = "tokio")]
@@ -28,10 +44,13 @@ pub use coarse::{CoarseSleep, CoarseTimer};
 #[cfg(feature = "embassy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy")))]
 pub use embassy::EmbassyTimer;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use pool::{PooledBuf, CARRY_MAX};
 pub use replies::{Replies, ReplyError, MAX_REPLIES};
 pub use serve::{refuse, serve, AsyncService};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use tokio::TokioTimer;
+pub use tokio::{TokioTcp, TokioTimer};
 pub use transport::{Timer, Transport};
 pub use websocket::{Error, Next, Sender, WebSocket};

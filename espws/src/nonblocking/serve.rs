@@ -1,10 +1,13 @@
 //! Serving one connection with the async driver: the HTTP phase, then the WebSocket.
 
+use crate::proto::Storage;
+use core::future::poll_fn;
 use core::net::SocketAddr;
 
 use embassy_futures::select::{select, Either};
 use embedded_io_async::{Error as _, ErrorKind};
 
+use super::transport::poll_read_parking;
 use super::write::{linger, timed_write};
 use super::{Timer, Transport, WebSocket};
 use crate::proto::http_phase::HEAD_BUFFER;
@@ -18,7 +21,7 @@ use crate::wire::http;
 pub trait AsyncService: Service {
     /// Runs one accepted WebSocket connection. [`serve`] finishes the closing handshake after
     /// this returns, if the service did not.
-    async fn websocket<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+    async fn websocket<T: Transport, B: Storage, K: Timer>(
         &self,
         ws: &mut WebSocket<T, B, K>,
         client: &Client<'_>,
@@ -26,7 +29,7 @@ pub trait AsyncService: Service {
     );
 }
 
-impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>> Finished<T, B> {
+impl<T: Transport, B: Storage> Finished<T, B> {
     /// Sends FIN and, when the peer may still be reading, reads and discards until its FIN or
     /// [`LINGER`] passes, so that what was written last is not destroyed by a reset: the async
     /// driver's linger.
@@ -53,32 +56,34 @@ pub async fn serve<T, B, K, S>(
 ) -> Finished<T, B>
 where
     T: Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     K: Timer,
     S: AsyncService + ?Sized,
 {
     // Two futures awaited one after the other share their storage in this one: the HTTP
-    // phase's answer buffer costs a bare-metal worker nothing while its WebSocket runs.
-    match http_phase(&mut io, &mut rx, &timer, config, service, id, peer).await {
-        HttpEnd::Upgraded(client, admission) => {
-            client.log_connected();
-            let mut ws = WebSocket::new(io, rx, config.connection, timer, config.write_timeout);
-            #[cfg(feature = "std")]
-            if let Some(agreed) = client.deflate {
-                ws.enable_deflate(&agreed);
+    // phase's answer buffer costs a bare-metal worker nothing while its WebSocket runs. On a PC
+    // the HTTP phase's future lives on the heap for the handshake's duration, so that an open
+    // connection's task holds only the WebSocket's; the `let` ends the phase's result there too.
+    let (client, admission) =
+        match rarely_awaited!(http_phase(&mut io, &mut rx, &timer, config, service, id, peer)).await {
+            HttpEnd::Upgraded(client, admission) => (client, admission),
+            HttpEnd::Done { linger } => {
+                return Finished { served: Served::Http, transport: io, rx, wants_linger: linger };
             }
-            service.websocket(&mut ws, &client, admission).await;
-            ws.finish().await;
-            let outcome = ws.connection().outcome();
-            client.log_disconnected(outcome);
-            let (transport, rx) = ws.into_parts();
-            let how = outcome.unwrap_or(Closed::Dropped);
-            Finished { served: Served::WebSocket(how), transport, rx, wants_linger: how.wants_linger() }
-        }
-        HttpEnd::Done { linger } => {
-            Finished { served: Served::Http, transport: io, rx, wants_linger: linger }
-        }
+        };
+    client.log_connected();
+    let mut ws = WebSocket::new(io, rx, config.connection, timer, config.write_timeout);
+    #[cfg(feature = "std")]
+    if let Some(agreed) = client.deflate {
+        ws.enable_deflate(&agreed);
     }
+    service.websocket(&mut ws, &client, admission).await;
+    rarely_awaited!(ws.finish()).await;
+    let outcome = ws.connection().outcome();
+    client.log_disconnected(outcome);
+    let (transport, rx) = ws.into_parts();
+    let how = outcome.unwrap_or(Closed::Dropped);
+    Finished { served: Served::WebSocket(how), transport, rx, wants_linger: how.wants_linger() }
 }
 
 /// Runs the HTTP phase to its end.
@@ -93,10 +98,15 @@ async fn http_phase<'p, T, B, K, S>(
 ) -> HttpEnd<'p, S::Admission>
 where
     T: Transport,
-    B: AsRef<[u8]> + AsMut<[u8]>,
+    B: Storage,
     K: Timer,
     S: AsyncService + ?Sized,
 {
+    if !T::POLLS_READY {
+        // Parked storage (a new pooled buffer) is taken at once where reads cannot wait
+        // without it (TLS: rustls may hold decrypted bytes that no socket readiness shows).
+        rx.unpark();
+    }
     let policy = config.upgrade_policy();
     let mut phase = HttpPhase::new(id, peer, config.handshake_timeout, timer.now());
     let mut out = [0u8; HEAD_BUFFER];
@@ -104,7 +114,15 @@ where
     loop {
         match step {
             Step::Read => {
-                let read = select(io.read(rx.spare_mut()), timer.sleep_until(phase.poll_timeout())).await;
+                let sleep = timer.sleep_until(phase.poll_timeout());
+                let read = if T::POLLS_READY {
+                    // A connection that sent nothing yet, or a partial head, holds no buffer.
+                    let read = select(poll_fn(|cx| poll_read_parking(io, rx, cx)), sleep).await;
+                    rx.unpark();
+                    read
+                } else {
+                    select(io.read(rx.spare_mut()), sleep).await
+                };
                 step = match read {
                     Either::First(Ok(0)) => return HttpEnd::Done { linger: false },
                     Either::First(Ok(n)) => {
@@ -146,7 +164,7 @@ where
 
 /// Answers with an error status without reading the request (such as the 503 of a full
 /// server), then lingers so that the peer reads it.
-pub async fn refuse<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+pub async fn refuse<T: Transport, B: Storage, K: Timer>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     timer: &K,

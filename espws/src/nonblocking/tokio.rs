@@ -1,9 +1,11 @@
-//! The async driver on tokio, through `embedded-io-adapters`.
+//! The async driver on tokio: through `embedded-io-adapters`, or over a shared stream read by
+//! readiness ([`TokioTcp`], the tokio server's).
 
 use std::boxed::Box;
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
 
 use tokio::io::AsyncRead as _;
 
@@ -63,6 +65,175 @@ impl Transport for FromTokio<TcpStream> {
 
     async fn shutdown_write(&mut self) -> Result<(), std::io::Error> {
         self.inner_mut().shutdown().await
+    }
+}
+
+/// A tokio TCP stream that its owner shares (the tokio server's shutdown keeps a weak handle, to
+/// shut its read side), read by readiness: a connection can wait for input without a buffer.
+#[derive(Debug)]
+pub struct TokioTcp {
+    stream: Rc<TcpStream>,
+}
+
+impl TokioTcp {
+    /// Wraps a shared stream.
+    pub fn new(stream: Rc<TcpStream>) -> Self {
+        TokioTcp { stream }
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Reads as tokio's own `poll_read` does: wait for readiness, then try.
+    fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn poll_write_parts(&self, cx: &mut Context<'_>, parts: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.stream.poll_write_ready(cx))?;
+            match self.stream.try_write_vectored(parts) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn shut_write(&self) -> io::Result<()> {
+        socket2::SockRef::from(&*self.stream).shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl embedded_io_async::ErrorType for TokioTcp {
+    type Error = io::Error;
+}
+
+impl embedded_io_async::Read for TokioTcp {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        core::future::poll_fn(|cx| self.poll_read_bytes(cx, buf)).await
+    }
+}
+
+impl embedded_io_async::Write for TokioTcp {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        core::future::poll_fn(|cx| self.poll_write_parts(cx, &[IoSlice::new(buf)])).await
+    }
+
+    /// Nothing to flush: writes go straight to the socket.
+    async fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for TokioTcp {
+    async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        match parts {
+            [head, body] => self.write_both(head, body).await,
+            _ => {
+                for part in parts {
+                    self.write_both(part, &[]).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<io::Result<usize>> {
+        let [head, body] = parts else {
+            return None;
+        };
+        Some(match self.stream.try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        })
+    }
+
+    const POLLS_READ: bool = true;
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_read_bytes(cx, buf)
+    }
+
+    const POLLS_READY: bool = true;
+
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream.poll_read_ready(cx)
+    }
+
+    async fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shut_write()
+    }
+}
+
+impl TokioTcp {
+    /// Writes all of `head` then `body`, in vectored writes.
+    async fn write_both(&self, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
+        while !head.is_empty() || !body.is_empty() {
+            let n = core::future::poll_fn(|cx| {
+                self.poll_write_parts(cx, &[IoSlice::new(head), IoSlice::new(body)])
+            })
+            .await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            let from_head = n.min(head.len());
+            head = &head[from_head..];
+            body = &body[n - from_head..];
+        }
+        Ok(())
+    }
+}
+
+/// For tokio-rustls, which runs TLS over any tokio stream.
+impl tokio::io::AsyncRead for TokioTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = ready!(self.poll_read_bytes(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for TokioTcp {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_parts(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        parts: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_parts(cx, parts)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shut_write())
     }
 }
 

@@ -5,6 +5,7 @@ use core::task::Poll;
 
 use embedded_io_async::{Read, Write};
 
+use crate::proto::{RecvBuf, Storage};
 use crate::time::{Clock, Instant};
 
 /// An async byte stream the driver can run a connection over.
@@ -43,11 +44,47 @@ pub trait Transport: Read + Write {
         Poll::Pending
     }
 
+    /// Whether [`poll_read_ready`](Self::poll_read_ready) works (with
+    /// [`POLLS_READ`](Self::POLLS_READ)): then a connection waits for input without touching its
+    /// receive buffer, and one whose storage can be parked gives it back meanwhile
+    /// ([`PooledBuf`](super::PooledBuf)).
+    const POLLS_READY: bool = false;
+
+    /// Polls until a read would find input (or end of stream, or an error) without reading;
+    /// only called when [`POLLS_READY`](Self::POLLS_READY) is set.
+    fn poll_read_ready(&mut self, _cx: &mut core::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
     /// Whether the server is shutting down: then a read's end of stream is the server's own
     /// doing (it shut the read side to wake the read), and the connection closes with 1001.
     fn stop_requested(&self) -> bool {
         false
     }
+}
+
+/// Polls a read into the spare of `rx`: through [`Transport::poll_read`], and, when the
+/// transport can tell readiness, with the storage given back while it waits (see
+/// [`PooledBuf`](super::PooledBuf)). A wait that ends otherwise leaves it parked: the caller
+/// unparks before it touches `rx` again.
+#[inline(always)]
+pub(super) fn poll_read_parking<T: Transport, B: Storage>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    cx: &mut core::task::Context<'_>,
+) -> Poll<Result<usize, T::Error>> {
+    if T::POLLS_READY && rx.storage_parked() {
+        match io.poll_read_ready(cx) {
+            Poll::Ready(Ok(())) => rx.unpark(),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    let read = io.poll_read(cx, rx.spare_mut());
+    if T::POLLS_READY && read.is_pending() {
+        rx.park();
+    }
+    read
 }
 
 /// A borrowed transport, so that its owner can still end the connection after the driver is done
@@ -73,6 +110,12 @@ impl<T: Transport + ?Sized> Transport for &mut T {
         buf: &mut [u8],
     ) -> Poll<Result<usize, Self::Error>> {
         T::poll_read(self, cx, buf)
+    }
+
+    const POLLS_READY: bool = T::POLLS_READY;
+
+    fn poll_read_ready(&mut self, cx: &mut core::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+        T::poll_read_ready(self, cx)
     }
 
     fn stop_requested(&self) -> bool {

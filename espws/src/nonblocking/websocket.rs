@@ -1,5 +1,6 @@
 //! One WebSocket connection on the async driver: events in, frames out, deadlines kept.
 
+use crate::proto::Storage;
 use core::convert::Infallible;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
@@ -10,6 +11,7 @@ use embassy_futures::select::{select, Either3};
 use embedded_io_async::{Error as _, ErrorKind};
 
 use super::replies::Replies;
+use super::transport::poll_read_parking;
 #[cfg(feature = "client")]
 use super::write::{drain_until, timed_write_masked};
 use super::write::{linger, timed_write, timed_write_from, try_write};
@@ -76,7 +78,7 @@ pub struct Sender<'a, T, K> {
     deflate: Option<&'a mut deflate::Deflate>,
 }
 
-impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
+impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
     /// Runs `config` over `io`; a write blocked longer than `write_timeout` drops the peer.
     /// `rx` may already hold bytes that followed the request head.
     pub fn new(io: T, rx: RecvBuf<B>, config: Config, timer: K, write_timeout: Duration) -> Self {
@@ -148,7 +150,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         let mut wake = pin!(wake);
         let pending = loop {
             if self.conn.wants_transmit() {
-                self.flush_control().await;
+                rarely_awaited!(self.flush_control()).await;
             }
             if self.finished {
                 return Ok(Next::End);
@@ -167,10 +169,9 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
             self.finished = true;
             // The close frame goes out now, before the application hears of the end.
             while let Some(frame) = self.conn.poll_transmit() {
-                if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()])
-                    .await
-                    .is_err()
-                {
+                let parts = [frame.as_bytes()];
+                let write = timed_write(&mut self.io, &self.timer, self.write_timeout, &parts);
+                if rarely_awaited!(write).await.is_err() {
                     break;
                 }
             }
@@ -198,7 +199,7 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         let mut never = pin!(core::future::pending::<Infallible>());
         loop {
             if self.conn.wants_transmit() {
-                self.flush_control().await;
+                rarely_awaited!(self.flush_control()).await;
             }
             if self.finished {
                 return Ok(());
@@ -227,10 +228,9 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 // out here and in `next_or` rather than in a helper: a helper's future would add
                 // 64 bytes to every bare-metal worker task.
                 while let Some(frame) = self.conn.poll_transmit() {
-                    if timed_write(&mut self.io, &self.timer, self.write_timeout, &[frame.as_bytes()])
-                        .await
-                        .is_err()
-                    {
+                    let parts = [frame.as_bytes()];
+                    let write = timed_write(&mut self.io, &self.timer, self.write_timeout, &parts);
+                    if rarely_awaited!(write).await.is_err() {
                         break;
                     }
                 }
@@ -250,17 +250,15 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                 #[cfg(feature = "client")]
                 if let Some(key) = header.mask() {
                     // A client's reply: masked through a buffer, as Sender::send_part does.
-                    if timed_write_masked(
+                    let write = timed_write_masked(
                         &mut self.io,
                         &self.timer,
                         self.write_timeout,
                         header.as_bytes(),
                         payload,
                         key,
-                    )
-                    .await
-                    .is_err()
-                    {
+                    );
+                    if rarely_awaited!(write).await.is_err() {
                         failed = true;
                         break;
                     }
@@ -277,10 +275,8 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
                     }
                     None => 0,
                 };
-                if timed_write_from(&mut self.io, &self.timer, self.write_timeout, &parts, written)
-                    .await
-                    .is_err()
-                {
+                let write = timed_write_from(&mut self.io, &self.timer, self.write_timeout, &parts, written);
+                if rarely_awaited!(write).await.is_err() {
                     failed = true;
                     break;
                 }
@@ -341,13 +337,13 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
         &'s mut self,
         mut wake: Pin<&'s mut impl Future<Output = W>>,
     ) -> impl Future<Output = Either3<Result<usize, T::Error>, (), W>> + 's {
-        let space = self.conn.read_buf(&mut self.rx);
-        let io = &mut self.io;
+        self.conn.read_buf(&mut self.rx);
+        let (io, rx) = (&mut self.io, &mut self.rx);
         let mut sleep = match self.armed {
             Some(_) => self.sleep.as_mut(),
             None => None,
         };
-        poll_fn(move |cx| match io.poll_read(cx, space) {
+        poll_fn(move |cx| match poll_read_parking(io, rx, cx) {
             Poll::Ready(result) => Poll::Ready(Either3::First(result)),
             Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
         })
@@ -377,6 +373,9 @@ impl<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer> WebSocket<T, B, K> {
     /// Acts on what [`wait`](Self::wait) found.
     #[inline(always)]
     fn after_wait<W>(&mut self, step: Either3<Result<usize, T::Error>, (), W>) -> Option<W> {
+        if T::POLLS_READY {
+            self.rx.unpark();
+        }
         match step {
             Either3::First(Ok(0)) => self.on_end_of_stream(),
             Either3::First(Ok(n)) => self.conn.handle_read_untimed(&mut self.rx, n),

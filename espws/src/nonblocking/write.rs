@@ -1,5 +1,6 @@
 //! Writes with a timeout, and the linger after the last one.
 
+use crate::proto::Storage;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
@@ -68,13 +69,14 @@ pub(super) async fn timed_write_from<T: Transport, K: Timer>(
 }
 
 /// Sends FIN, then reads and discards until the peer's FIN or `deadline`.
-pub(super) async fn linger<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+pub(super) async fn linger<T: Transport, B: Storage, K: Timer>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     timer: &K,
     deadline: Instant,
 ) {
     let _ = select(io.shutdown_write(), timer.sleep_until(deadline)).await;
+    rx.unpark();
     loop {
         rx.clear();
         match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {
@@ -122,7 +124,7 @@ pub(super) async fn timed_write_masked<T: Transport, K: Timer>(
 /// Reads and discards until the peer's FIN, an error or `deadline`: a client's wait for the
 /// server to close first.
 #[cfg(feature = "client")]
-pub(super) async fn drain_until<T: Transport, B: AsRef<[u8]> + AsMut<[u8]>, K: Timer>(
+pub(super) async fn drain_until<T: Transport, B: Storage, K: Timer>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     timer: &K,

@@ -33,7 +33,7 @@ pub use control::ControlFrame;
 pub use error::{ProtocolError, SendError};
 pub use event::{Closed, Data, DataKind, Event, Side};
 pub use http_phase::{HttpPhase, Step};
-pub use recv_buf::RecvBuf;
+pub use recv_buf::{RecvBuf, Storage};
 pub use role::{MaskKeys, Role};
 pub use serve_config::{ServeConfig, LINGER};
 pub(crate) use service::HttpEnd;

@@ -1,4 +1,47 @@
-//! The caller-owned receive buffer and its layout.
+//! The caller-owned receive buffer, its layout, and the storage behind it.
+
+use core::ops::Range;
+
+/// The bytes behind a [`RecvBuf`]: any byte slice the caller owns (an array, a `&mut [u8]`, a
+/// `Vec<u8>`), or storage that it can give back while the connection waits for input (the
+/// tokio server's pooled buffers).
+pub trait Storage {
+    /// The whole storage.
+    fn bytes(&self) -> &[u8];
+
+    /// The whole storage, to write into.
+    fn bytes_mut(&mut self) -> &mut [u8];
+
+    /// Gives the storage back while the connection waits, keeping only the bytes in `pending`;
+    /// `false` if this storage cannot (the default: it stays).
+    fn park(&mut self, pending: Range<usize>) -> bool {
+        let _ = pending;
+        false
+    }
+
+    /// Takes storage again after a [`park`](Self::park) that returned `true`, with the kept
+    /// bytes at its front; their count, or `None` if it was not parked.
+    fn unpark(&mut self) -> Option<usize> {
+        None
+    }
+
+    /// Whether the storage is parked.
+    fn is_parked(&self) -> bool {
+        false
+    }
+}
+
+impl<S: AsRef<[u8]> + AsMut<[u8]>> Storage for S {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self.as_ref()
+    }
+
+    #[inline(always)]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.as_mut()
+    }
+}
 
 /// A receive buffer the caller owns, with the layout the state machine keeps in it.
 ///
@@ -19,20 +62,25 @@ pub struct RecvBuf<B> {
     pub(crate) end: usize,
 }
 
-impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
+impl<B: Storage> RecvBuf<B> {
     /// Wraps `storage`, which may be an array, a `&mut [u8]` or a `Vec<u8>`.
     pub fn new(storage: B) -> Self {
         RecvBuf { storage, held_start: 0, held_len: 0, start: 0, end: 0 }
     }
 
+    /// The storage, for inspection.
+    pub fn storage(&self) -> &B {
+        &self.storage
+    }
+
     /// The buffer's size in bytes.
     pub fn capacity(&self) -> usize {
-        self.storage.as_ref().len()
+        self.storage.bytes().len()
     }
 
     /// Received bytes not yet consumed.
     pub fn pending(&self) -> &[u8] {
-        &self.storage.as_ref()[self.start..self.end]
+        &self.storage.bytes()[self.start..self.end]
     }
 
     /// How many received bytes are not yet consumed: `pending().len()`, without making the slice.
@@ -44,7 +92,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
     /// Free space after the pending bytes.
     pub fn spare_mut(&mut self) -> &mut [u8] {
         let end = self.end;
-        &mut self.storage.as_mut()[end..]
+        &mut self.storage.bytes_mut()[end..]
     }
 
     /// Records that `n` bytes were written to the front of [`spare_mut`](Self::spare_mut).
@@ -72,12 +120,42 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
         self.end = 0;
     }
 
+    /// Gives the storage back while the connection waits for input, if it can be and nothing
+    /// is held: pending bytes stay in the storage's own carry. The driver unparks before it
+    /// touches the buffer again.
+    #[cfg(feature = "async")]
+    #[inline(always)]
+    pub(crate) fn park(&mut self) {
+        if self.held_len == 0 && self.storage.park(self.start..self.end) {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Whether the storage is parked: given back until [`unpark`](Self::unpark).
+    #[cfg(feature = "async")]
+    #[inline(always)]
+    pub(crate) fn storage_parked(&self) -> bool {
+        self.storage.is_parked()
+    }
+
+    /// Takes storage again after [`park`](Self::park), with the pending bytes at its front.
+    #[cfg(feature = "async")]
+    #[inline(always)]
+    pub(crate) fn unpark(&mut self) {
+        if let Some(kept) = self.storage.unpark() {
+            self.held_start = 0;
+            self.start = 0;
+            self.end = kept;
+        }
+    }
+
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
-        self.storage.as_mut()
+        self.storage.bytes_mut()
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
-        self.storage.as_ref()
+        self.storage.bytes()
     }
 
     /// Makes room at the end by moving held and pending bytes to the front, when that frees
@@ -104,7 +182,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> RecvBuf<B> {
             return;
         }
         let (held_start, held_len, start, end) = (self.held_start, self.held_len, self.start, self.end);
-        let bytes = self.storage.as_mut();
+        let bytes = self.storage.bytes_mut();
         bytes.copy_within(held_start..held_start + held_len, 0);
         bytes.copy_within(start..end, held_len);
         self.held_start = 0;

@@ -45,9 +45,6 @@ struct Inner {
 pub(crate) struct Registration {
     inner: Arc<Inner>,
     id: u64,
-    /// A handle on the socket owned for the registration's life, when the connection's own
-    /// stream is not shared (tokio's).
-    _handle: Option<Arc<TcpStream>>,
 }
 
 impl Shutdown {
@@ -159,17 +156,15 @@ impl Shutdown {
         if self.is_requested() {
             wake(stream);
         }
-        Registration { inner: self.inner.clone(), id, _handle: None }
+        Registration { inner: self.inner.clone(), id }
     }
 
-    /// [`register`](Self::register) with a handle of its own on the socket (a duplicate of
-    /// the connection's descriptor), kept until the registration is dropped.
+    /// Counts connection `id` until the registration is dropped, without a socket to wake: its
+    /// own thread wakes it (the tokio server's accept loops do).
     #[cfg(feature = "tokio")]
-    pub(crate) fn register_handle(&self, id: u64, handle: TcpStream) -> Registration {
-        let handle = Arc::new(handle);
-        let mut registration = self.register(id, &handle);
-        registration._handle = Some(handle);
-        registration
+    pub(crate) fn register_counted(&self, id: u64) -> Registration {
+        self.live().insert(id, Weak::new());
+        Registration { inner: self.inner.clone(), id }
     }
 
     fn live(&self) -> MutexGuard<'_, BTreeMap<u64, Weak<TcpStream>>> {

@@ -4,8 +4,12 @@
 //! Local tasks need not be `Send`, so any [`AsyncService`] runs here as written for the device,
 //! and a connection never moves between threads (its buffers stay in one core's cache).
 
+use core::cell::RefCell;
+use std::boxed::Box;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +21,7 @@ use embedded_io_adapters::tokio_1::FromTokio;
 use super::shutdown::{Registration, Shutdown};
 use super::slots::{Slots, FULL};
 use super::threads::{listen, set_keepalive};
-use crate::nonblocking::{self, AsyncService, CoarseTimer};
+use crate::nonblocking::{self, AsyncService, CoarseTimer, PooledBuf, TokioTcp};
 use crate::proto::{PeerLabel, RecvBuf, ServeConfig};
 
 /// Binds a listening socket for [`run`], with a backlog that absorbs bursts of connections.
@@ -172,6 +176,7 @@ async fn accept_loop<S: AsyncService + 'static>(
         if shared.shutdown.is_requested() {
             // Stop accepting; serve this thread's connections until the shutdown is done.
             drop(listener);
+            Live::wake_all();
             while !shared.shutdown.is_finished() {
                 tokio::time::sleep(SHUTDOWN_CHECK).await;
             }
@@ -202,52 +207,99 @@ async fn serve_stream<S: AsyncService>(
     let timer = shared.timer.clone();
     let config = &shared.config;
     let Some(slot) = Slots::take(shared.slots.clone(), &PeerLabel::new(id, Some(peer))) else {
-        let mut rx = RecvBuf::new([0u8; 512]);
+        let mut rx = RecvBuf::new(vec![0u8; 512]);
         nonblocking::refuse(&mut FromTokio::new(stream), &mut rx, &timer, config, FULL).await;
         return;
     };
-    let rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
-    let registration = register(&shared.shutdown, id, &stream);
+    let stream = Rc::new(stream);
+    let registration = Live::enter(&shared.shutdown, id, &stream);
+    let io = TokioTcp::new(stream);
+    // The buffer goes back to this thread's pool whenever the connection waits for input.
+    let rx = RecvBuf::new(PooledBuf::new(config.rx_buffer));
     #[cfg(feature = "tls-tokio")]
     if let Some(tls) = &shared.tls {
-        match crate::tls::tokio::accept(stream, tls, config.handshake_timeout).await {
-            Ok(io) => {
-                let io = Watched { io, shutdown: &shared.shutdown };
-                let finished =
-                    nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
-                drop(registration);
-                drop(slot);
-                finished.linger_async(&timer).await;
-            }
-            Err(e) => crate::tls::log_refused(id, peer, &e),
-        }
+        // Boxed: a TLS session's state would otherwise sit in every plain connection's task too.
+        Box::pin(serve_tls(&shared, io, rx, tls, id, peer, registration, slot)).await;
         return;
     }
-    let io = Watched { io: FromTokio::new(stream), shutdown: &shared.shutdown };
+    let io = Watched { io, shutdown: &shared.shutdown };
     let finished = nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
     drop(registration);
     drop(slot);
     finished.linger_async(&timer).await;
 }
 
+/// The rest of [`serve_stream`] for a TLS connection: the TLS handshake, then the same serving.
+#[cfg(feature = "tls-tokio")]
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls<S: AsyncService>(
+    shared: &Shared<S>,
+    io: TokioTcp,
+    rx: RecvBuf<PooledBuf>,
+    tls: &crate::tls::TlsConfig,
+    id: u64,
+    peer: SocketAddr,
+    registration: Live,
+    slot: impl Sized,
+) {
+    let timer = shared.timer.clone();
+    let config = &shared.config;
+    match crate::tls::tokio::accept(io, tls, config.handshake_timeout).await {
+        Ok(io) => {
+            let io = Watched { io, shutdown: &shared.shutdown };
+            let finished =
+                nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
+            drop(registration);
+            drop(slot);
+            finished.linger_async(&timer).await;
+        }
+        Err(e) => crate::tls::log_refused(id, peer, &e),
+    }
+}
+
 /// How often an accept loop, once a shutdown is requested, looks for its end.
 const SHUTDOWN_CHECK: Duration = Duration::from_millis(100);
 
-/// Enters a connection in the shutdown, through a duplicate of its descriptor (the task owns
-/// the stream). Without one (out of descriptors), the connection is not woken by a shutdown
-/// and ends when the process does.
-fn register(shutdown: &Shutdown, id: u64, stream: &tokio::net::TcpStream) -> Option<Registration> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsFd as _;
-        match stream.as_fd().try_clone_to_owned() {
-            Ok(handle) => return Some(shutdown.register_handle(id, std::net::TcpStream::from(handle))),
-            Err(e) => warn!("client {}: no descriptor to watch for a shutdown: {}", id, e),
+std::thread_local! {
+    /// This worker thread's connections, for its accept loop to wake when a shutdown comes: a
+    /// connection's task owns its stream, and a handle here costs no descriptor.
+    static LIVE: RefCell<BTreeMap<u64, Weak<tokio::net::TcpStream>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// A connection's entry among its thread's live connections and in the server's [`Shutdown`],
+/// until dropped.
+struct Live {
+    id: u64,
+    _counted: Registration,
+}
+
+impl Live {
+    /// Enters connection `id`; one that comes in after a shutdown was requested is woken at once.
+    fn enter(shutdown: &Shutdown, id: u64, stream: &Rc<tokio::net::TcpStream>) -> Live {
+        LIVE.with(|live| live.borrow_mut().insert(id, Rc::downgrade(stream)));
+        let live = Live { id, _counted: shutdown.register_counted(id) };
+        if shutdown.is_requested() {
+            wake(stream);
         }
+        live
     }
-    #[cfg(not(unix))]
-    let _ = (shutdown, id, stream);
-    None
+
+    /// Wakes every connection of this thread: their reads see end of stream from now on, and
+    /// the driver closes them with 1001.
+    fn wake_all() {
+        LIVE.with(|live| live.borrow().values().filter_map(Weak::upgrade).for_each(|stream| wake(&stream)));
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        LIVE.with(|live| live.borrow_mut().remove(&self.id));
+    }
+}
+
+/// Shuts the read side of a connection's socket, which wakes its read.
+fn wake(stream: &tokio::net::TcpStream) {
+    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Read);
 }
 
 /// A connection's transport that knows of the server's shutdown.
@@ -304,6 +356,16 @@ impl<T: nonblocking::Transport> nonblocking::Transport for Watched<'_, T> {
         buf: &mut [u8],
     ) -> core::task::Poll<Result<usize, Self::Error>> {
         self.io.poll_read(cx, buf)
+    }
+
+    const POLLS_READY: bool = T::POLLS_READY;
+
+    #[inline(always)]
+    fn poll_read_ready(
+        &mut self,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Result<(), Self::Error>> {
+        self.io.poll_read_ready(cx)
     }
 
     fn stop_requested(&self) -> bool {

@@ -1,4 +1,4 @@
-//! TLS for the async driver on tokio: tokio-rustls over a `tokio::net::TcpStream`.
+//! TLS for the async driver on tokio: tokio-rustls over the tokio server's [`TokioTcp`].
 
 use core::future::poll_fn;
 use core::time::Duration;
@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead as _, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::{plain_http_answer, TlsConfig, TlsError, HANDSHAKE_RECORD};
-use crate::nonblocking::Transport;
+use crate::nonblocking::{TokioTcp, Transport};
 
 /// A TLS connection over a tokio TCP stream, as a transport for the async driver.
 ///
@@ -18,7 +18,7 @@ use crate::nonblocking::Transport;
 /// socket does not take, and a frame left in that buffer would wait for the next write, so
 /// every write is flushed (which also keeps the driver's write timeout meaningful).
 pub struct TlsStream {
-    inner: tokio_rustls::server::TlsStream<TcpStream>,
+    inner: tokio_rustls::server::TlsStream<TokioTcp>,
 }
 
 impl core::fmt::Debug for TlsStream {
@@ -30,7 +30,7 @@ impl core::fmt::Debug for TlsStream {
 impl TlsStream {
     /// The TCP stream, for socket options.
     pub fn stream(&self) -> &TcpStream {
-        self.inner.get_ref().0
+        self.inner.get_ref().0.stream()
     }
 }
 
@@ -108,10 +108,10 @@ impl Transport for TlsStream {
 ///
 /// A client whose first byte is not a TLS handshake record gets a plain-HTTP `400` naming the
 /// `https://` URL ([`TlsError::NotTls`]).
-pub async fn accept(stream: TcpStream, config: &TlsConfig, timeout: Duration) -> Result<TlsStream, TlsError> {
+pub async fn accept(stream: TokioTcp, config: &TlsConfig, timeout: Duration) -> Result<TlsStream, TlsError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut first = [0u8; 1];
-    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+    match tokio::time::timeout_at(deadline, stream.stream().peek(&mut first)).await {
         Err(_) => return Err(TlsError::TimedOut),
         Ok(Ok(0)) => return Err(TlsError::Closed),
         Ok(Ok(_)) => {}
@@ -141,8 +141,8 @@ fn handshake_error(e: io::Error) -> TlsError {
 }
 
 /// Answers a plain-HTTP client with the `400`, then closes without a reset.
-async fn answer_plain_http(mut stream: TcpStream) {
-    let Ok(local) = stream.local_addr() else { return };
+async fn answer_plain_http(mut stream: TokioTcp) {
+    let Ok(local) = stream.stream().local_addr() else { return };
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(plain_http_answer(local).as_bytes()).await?;
         stream.shutdown().await?;

@@ -3,6 +3,7 @@
 
 use super::{Connection, PendingEvent};
 use crate::proto::deflate::Inflate;
+use crate::proto::Storage;
 use crate::proto::{DataKind, Event, RecvBuf, SendError};
 use crate::wire::frame::EncodedHeader;
 
@@ -25,7 +26,7 @@ impl Connection {
 
     /// Like [`poll_pending`](Self::poll_pending), inflating compressed messages with `inflate`.
     /// Look at the event with [`event_inflated`](Self::event_inflated).
-    pub fn poll_pending_inflating<B: AsRef<[u8]> + AsMut<[u8]>, W: AsRef<[u8]> + AsMut<[u8]>>(
+    pub fn poll_pending_inflating<B: Storage, W: AsRef<[u8]> + AsMut<[u8]>>(
         &mut self,
         rx: &mut RecvBuf<B>,
         inflate: &mut Inflate<W>,
@@ -35,7 +36,7 @@ impl Connection {
 
     /// The event a [`poll_pending_inflating`](Self::poll_pending_inflating) found, borrowing the
     /// buffer or the inflate window.
-    pub fn event_inflated<'b, B: AsRef<[u8]> + AsMut<[u8]>, W: AsRef<[u8]> + AsMut<[u8]>>(
+    pub fn event_inflated<'b, B: Storage, W: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
         pending: PendingEvent,
         rx: &'b RecvBuf<B>,

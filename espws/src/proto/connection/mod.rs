@@ -1,5 +1,6 @@
 //! The connection state machine (RFC 6455 sections 5 to 7), after the opening handshake.
 
+use crate::proto::Storage;
 use core::ops::Range;
 
 mod inflating;
@@ -212,7 +213,7 @@ impl Connection {
     /// frees worthwhile room. Never empty while the connection is open: the size checks on frame
     /// headers keep a buffered message within the buffer.
     #[inline(always)]
-    pub fn read_buf<'b, B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &'b mut RecvBuf<B>) -> &'b mut [u8] {
+    pub fn read_buf<'b, B: Storage>(&mut self, rx: &'b mut RecvBuf<B>) -> &'b mut [u8] {
         self.release(rx);
         rx.make_room();
         rx.spare_mut()
@@ -221,10 +222,7 @@ impl Connection {
     /// [`read_buf`](Self::read_buf) for a driver that calls it only right after a
     /// [`poll_pending`](Self::poll_pending) that found nothing, which released the buffer.
     #[inline(always)]
-    pub(crate) fn read_buf_after_poll<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
-        &mut self,
-        rx: &'b mut RecvBuf<B>,
-    ) -> &'b mut [u8] {
+    pub(crate) fn read_buf_after_poll<'b, B: Storage>(&mut self, rx: &'b mut RecvBuf<B>) -> &'b mut [u8] {
         debug_assert!(!self.release_held, "read_buf_after_poll without a poll before it");
         rx.make_room();
         rx.spare_mut()
@@ -232,7 +230,7 @@ impl Connection {
 
     /// Records `n` bytes read into [`read_buf`](Self::read_buf) at `now`.
     #[inline(always)]
-    pub fn handle_read<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>, n: usize, now: Instant) {
+    pub fn handle_read<B: Storage>(&mut self, rx: &mut RecvBuf<B>, n: usize, now: Instant) {
         if self.state == State::Closed {
             rx.clear();
             return;
@@ -251,7 +249,7 @@ impl Connection {
     /// [`poll_timeout`](Self::poll_timeout) then asks for at least every quarter of the ping
     /// interval: a keepalive ping is never early, and at most a quarter interval late.
     #[inline(always)]
-    pub fn handle_read_untimed<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>, n: usize) {
+    pub fn handle_read_untimed<B: Storage>(&mut self, rx: &mut RecvBuf<B>, n: usize) {
         if self.state == State::Closed {
             rx.clear();
             return;
@@ -288,10 +286,7 @@ impl Connection {
     ///
     /// After each event, write out what [`poll_transmit`](Self::poll_transmit) yields: a ping's
     /// pong and the close reply are queued there.
-    pub fn poll_event<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
-        &mut self,
-        rx: &'b mut RecvBuf<B>,
-    ) -> Option<Event<'b>> {
+    pub fn poll_event<'b, B: Storage>(&mut self, rx: &'b mut RecvBuf<B>) -> Option<Event<'b>> {
         let pending = self.poll_pending(rx)?;
         Some(self.event(pending, rx))
     }
@@ -299,10 +294,7 @@ impl Connection {
     /// Like [`poll_event`](Self::poll_event), in two steps: find the event without borrowing
     /// the buffer, then look at it with [`event`](Self::event).
     #[inline(always)]
-    pub fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
-        &mut self,
-        rx: &mut RecvBuf<B>,
-    ) -> Option<PendingEvent> {
+    pub fn poll_pending<B: Storage>(&mut self, rx: &mut RecvBuf<B>) -> Option<PendingEvent> {
         self.poll_pending_with(rx, || None)
     }
 
@@ -312,7 +304,7 @@ impl Connection {
     /// driver that chose between two polls kept it in memory in between, about 50 instructions
     /// more per message).
     #[inline(always)]
-    pub(crate) fn poll_pending_with<'i, B: AsRef<[u8]> + AsMut<[u8]>>(
+    pub(crate) fn poll_pending_with<'i, B: Storage>(
         &mut self,
         rx: &mut RecvBuf<B>,
         inflate: impl FnOnce() -> Option<&'i mut dyn Inflater>,
@@ -338,18 +330,14 @@ impl Connection {
     /// The event a [`poll_pending`](Self::poll_pending) found, borrowing the buffer. Call it
     /// before anything else touches the buffer.
     #[inline(always)]
-    pub fn event<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
-        &self,
-        pending: PendingEvent,
-        rx: &'b RecvBuf<B>,
-    ) -> Event<'b> {
+    pub fn event<'b, B: Storage>(&self, pending: PendingEvent, rx: &'b RecvBuf<B>) -> Event<'b> {
         self.event_with(pending, rx, || None)
     }
 
     /// [`event`](Self::event) for a [`poll_pending_with`](Self::poll_pending_with), whose
     /// inflated chunks are in the window of the inflater `inflate` gives.
     #[inline(always)]
-    pub(crate) fn event_with<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
+    pub(crate) fn event_with<'b, B: Storage>(
         &self,
         pending: PendingEvent,
         rx: &'b RecvBuf<B>,
@@ -534,7 +522,7 @@ impl Connection {
         Ok(())
     }
 
-    fn release<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) {
+    fn release<B: Storage>(&mut self, rx: &mut RecvBuf<B>) {
         // Tested before it is cleared: no store in the common case, where nothing is held.
         if self.release_held {
             self.release_held = false;

@@ -1,5 +1,6 @@
 //! The receiver: frame headers, payloads and control frames, in any number of pieces.
 
+use crate::proto::Storage;
 use core::ops::Range;
 
 use super::{Connection, Incoming, Ready, Recv, Span, State};
@@ -14,7 +15,7 @@ use crate::wire::Status;
 impl Connection {
     /// The general receiver: any frame, in any number of pieces.
     #[inline(never)]
-    pub(super) fn advance<B: AsRef<[u8]> + AsMut<[u8]>>(
+    pub(super) fn advance<B: Storage>(
         &mut self,
         rx: &mut RecvBuf<B>,
         mut inflate: Option<&mut dyn Inflater>,
@@ -99,7 +100,7 @@ impl Connection {
     /// masked text or binary frame with a 7- or 16-bit length. Anything else (or anything wrong
     /// with it) is left untouched for the general path, which gives the same result.
     #[inline(always)]
-    pub(super) fn whole_frame<B: AsRef<[u8]> + AsMut<[u8]>>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
+    pub(super) fn whole_frame<B: Storage>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
         if self.incoming.is_some() || self.state != State::Open || !self.role.is_server() {
             // A client's frames from the server are unmasked: the general path reads them.
             return None;
@@ -222,7 +223,7 @@ impl Connection {
         }
     }
 
-    fn on_payload<B: AsRef<[u8]> + AsMut<[u8]>>(
+    fn on_payload<B: Storage>(
         &mut self,
         range: Range<usize>,
         last: bool,
@@ -282,7 +283,7 @@ impl Connection {
     /// limits and UTF-8 apply to the inflated bytes, which are delivered in chunks from the window.
     /// Not inlined: its frame stays off the stack of connections that never compress.
     #[inline(never)]
-    fn on_compressed<B: AsRef<[u8]> + AsMut<[u8]>>(
+    fn on_compressed<B: Storage>(
         &mut self,
         rx: &mut RecvBuf<B>,
         inflate: &mut dyn Inflater,

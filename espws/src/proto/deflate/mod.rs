@@ -26,7 +26,7 @@ pub use outgoing::Deflate;
 
 #[cfg(feature = "std")]
 use crate::proto::Role;
-use crate::proto::{Connection, Event, PendingEvent, RecvBuf};
+use crate::proto::{Connection, Event, PendingEvent, RecvBuf, Storage};
 
 /// Where a std driver keeps a connection's inflater, allocated only once compression is agreed.
 #[cfg(feature = "std")]
@@ -86,7 +86,7 @@ fn start(
 
 /// The next pending event, inflating through the slot's inflater if there is one.
 #[inline(always)]
-pub(crate) fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
+pub(crate) fn poll_pending<B: Storage>(
     conn: &mut Connection,
     rx: &mut RecvBuf<B>,
     slot: &mut InflateSlot,
@@ -103,7 +103,7 @@ pub(crate) fn poll_pending<B: AsRef<[u8]> + AsMut<[u8]>>(
 
 /// The event [`poll_pending`] found.
 #[inline(always)]
-pub(crate) fn event<'b, B: AsRef<[u8]> + AsMut<[u8]>>(
+pub(crate) fn event<'b, B: Storage>(
     conn: &Connection,
     pending: PendingEvent,
     rx: &'b RecvBuf<B>,
