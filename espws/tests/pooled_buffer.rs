@@ -1,6 +1,7 @@
 //! A connection on the tokio transport gives its pooled receive buffer back while it waits for
 //! input, keeps a partial frame in its carry meanwhile, and takes a buffer again when bytes come.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io::Write as _;
 use std::pin::pin;
@@ -40,7 +41,7 @@ fn a_waiting_connection_holds_no_buffer_and_keeps_a_partial_frame() {
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         server.set_nonblocking(true).unwrap();
-        let io = TokioTcp::new(Rc::new(tokio::net::TcpStream::from_std(server).unwrap()));
+        let io = TokioTcp::new(Rc::new(RefCell::new(tokio::net::TcpStream::from_std(server).unwrap())));
         let rx = RecvBuf::new(PooledBuf::new(4096));
         let mut ws = WebSocket::new(io, rx, Config::default(), TokioTimer::new(), Duration::from_secs(5));
         let lent_before = PooledBuf::pooled_here();

@@ -51,6 +51,6 @@ pub use replies::{Replies, ReplyError, MAX_REPLIES};
 pub use serve::{refuse, serve, AsyncService};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use tokio::{TokioTcp, TokioTimer};
+pub use tokio::{SharedTcp, TokioTcp, TokioTimer};
 pub use transport::{Timer, Transport};
 pub use websocket::{Error, Next, Sender, WebSocket};

@@ -102,7 +102,7 @@ where
     K: Timer,
     S: AsyncService + ?Sized,
 {
-    if !T::POLLS_READY {
+    if !T::PARKS_WHILE_PENDING {
         // Parked storage (a new pooled buffer) is taken at once where reads cannot wait
         // without it (TLS: rustls may hold decrypted bytes that no socket readiness shows).
         rx.unpark();
@@ -115,7 +115,7 @@ where
         match step {
             Step::Read => {
                 let sleep = timer.sleep_until(phase.poll_timeout());
-                let read = if T::POLLS_READY {
+                let read = if T::PARKS_WHILE_PENDING {
                     // A connection that sent nothing yet, or a partial head, holds no buffer.
                     let read = select(poll_fn(|cx| poll_read_parking(io, rx, cx)), sleep).await;
                     rx.unpark();

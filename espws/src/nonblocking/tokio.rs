@@ -1,13 +1,14 @@
 //! The async driver on tokio: through `embedded-io-adapters`, or over a shared stream read by
 //! readiness ([`TokioTcp`], the tokio server's).
 
+use core::cell::{Ref, RefCell};
 use std::boxed::Box;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::AsyncRead as _;
+use tokio::io::{AsyncRead as _, AsyncWrite as _};
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::io::AsyncWriteExt as _;
@@ -72,43 +73,38 @@ impl Transport for FromTokio<TcpStream> {
 /// shut its read side), read by readiness: a connection can wait for input without a buffer.
 #[derive(Debug)]
 pub struct TokioTcp {
-    stream: Rc<TcpStream>,
+    stream: SharedTcp,
 }
+
+/// A tokio TCP stream with more than one owner on its thread: its connection's transport, and
+/// whoever may shut it (borrowed only between polls, never across one).
+pub type SharedTcp = Rc<RefCell<TcpStream>>;
 
 impl TokioTcp {
     /// Wraps a shared stream.
-    pub fn new(stream: Rc<TcpStream>) -> Self {
+    pub fn new(stream: SharedTcp) -> Self {
         TokioTcp { stream }
     }
 
     /// The stream.
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
+    pub fn stream(&self) -> Ref<'_, TcpStream> {
+        self.stream.borrow()
     }
 
-    /// Reads as tokio's own `poll_read` does: wait for readiness, then try.
+    /// Reads through tokio's own `poll_read`, which also notices that a short read drained the
+    /// socket (so the next read waits without a system call).
     fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.stream.poll_read_ready(cx))?;
-            match self.stream.try_read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                result => return Poll::Ready(result),
-            }
-        }
+        let mut buf = tokio::io::ReadBuf::new(buf);
+        ready!(Pin::new(&mut *self.stream.borrow_mut()).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
     }
 
     fn poll_write_parts(&self, cx: &mut Context<'_>, parts: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.stream.poll_write_ready(cx))?;
-            match self.stream.try_write_vectored(parts) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                result => return Poll::Ready(result),
-            }
-        }
+        Pin::new(&mut *self.stream.borrow_mut()).poll_write_vectored(cx, parts)
     }
 
     fn shut_write(&self) -> io::Result<()> {
-        socket2::SockRef::from(&*self.stream).shutdown(std::net::Shutdown::Write)
+        socket2::SockRef::from(&*self.stream.borrow()).shutdown(std::net::Shutdown::Write)
     }
 }
 
@@ -153,7 +149,7 @@ impl Transport for TokioTcp {
         let [head, body] = parts else {
             return None;
         };
-        Some(match self.stream.try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
+        Some(match self.stream.borrow().try_write_vectored(&[IoSlice::new(head), IoSlice::new(body)]) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
             other => other,
         })
@@ -168,11 +164,7 @@ impl Transport for TokioTcp {
         self.poll_read_bytes(cx, buf)
     }
 
-    const POLLS_READY: bool = true;
-
-    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.stream.poll_read_ready(cx)
-    }
+    const PARKS_WHILE_PENDING: bool = true;
 
     async fn shutdown_write(&mut self) -> io::Result<()> {
         self.shut_write()

@@ -44,17 +44,11 @@ pub trait Transport: Read + Write {
         Poll::Pending
     }
 
-    /// Whether [`poll_read_ready`](Self::poll_read_ready) works (with
-    /// [`POLLS_READ`](Self::POLLS_READ)): then a connection waits for input without touching its
-    /// receive buffer, and one whose storage can be parked gives it back meanwhile
-    /// ([`PooledBuf`](super::PooledBuf)).
-    const POLLS_READY: bool = false;
-
-    /// Polls until a read would find input (or end of stream, or an error) without reading;
-    /// only called when [`POLLS_READY`](Self::POLLS_READY) is set.
-    fn poll_read_ready(&mut self, _cx: &mut core::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
+    /// Whether a pending [`poll_read`](Self::poll_read) keeps nothing of the buffer it was
+    /// given (with [`POLLS_READ`](Self::POLLS_READ)): the waker alone brings the next poll, so
+    /// a connection can give its receive buffer back while it waits ([`PooledBuf`](super::PooledBuf)).
+    /// Not so for TLS, whose session may hold decrypted bytes no socket readiness shows.
+    const PARKS_WHILE_PENDING: bool = false;
 
     /// Whether the server is shutting down: then a read's end of stream is the server's own
     /// doing (it shut the read side to wake the read), and the connection closes with 1001.
@@ -64,8 +58,9 @@ pub trait Transport: Read + Write {
 }
 
 /// Polls a read into the spare of `rx`: through [`Transport::poll_read`], and, when the
-/// transport can tell readiness, with the storage given back while it waits (see
-/// [`PooledBuf`](super::PooledBuf)). A wait that ends otherwise leaves it parked: the caller
+/// transport allows it, with the storage given back while the read is pending (see
+/// [`PooledBuf`](super::PooledBuf)). A parked buffer is taken again at the next poll, which
+/// the pending read's waker brings; a wait that ends otherwise leaves it parked, and the caller
 /// unparks before it touches `rx` again.
 #[inline(always)]
 pub(super) fn poll_read_parking<T: Transport, B: Storage>(
@@ -73,15 +68,11 @@ pub(super) fn poll_read_parking<T: Transport, B: Storage>(
     rx: &mut RecvBuf<B>,
     cx: &mut core::task::Context<'_>,
 ) -> Poll<Result<usize, T::Error>> {
-    if T::POLLS_READY && rx.storage_parked() {
-        match io.poll_read_ready(cx) {
-            Poll::Ready(Ok(())) => rx.unpark(),
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        }
+    if T::PARKS_WHILE_PENDING {
+        rx.unpark();
     }
     let read = io.poll_read(cx, rx.spare_mut());
-    if T::POLLS_READY && read.is_pending() {
+    if T::PARKS_WHILE_PENDING && read.is_pending() {
         rx.park();
     }
     read
@@ -112,11 +103,7 @@ impl<T: Transport + ?Sized> Transport for &mut T {
         T::poll_read(self, cx, buf)
     }
 
-    const POLLS_READY: bool = T::POLLS_READY;
-
-    fn poll_read_ready(&mut self, cx: &mut core::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
-        T::poll_read_ready(self, cx)
-    }
+    const PARKS_WHILE_PENDING: bool = T::PARKS_WHILE_PENDING;
 
     fn stop_requested(&self) -> bool {
         T::stop_requested(self)

@@ -373,7 +373,7 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
     /// Acts on what [`wait`](Self::wait) found.
     #[inline(always)]
     fn after_wait<W>(&mut self, step: Either3<Result<usize, T::Error>, (), W>) -> Option<W> {
-        if T::POLLS_READY {
+        if T::PARKS_WHILE_PENDING {
             self.rx.unpark();
         }
         match step {

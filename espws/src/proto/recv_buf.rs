@@ -132,17 +132,14 @@ impl<B: Storage> RecvBuf<B> {
         }
     }
 
-    /// Whether the storage is parked: given back until [`unpark`](Self::unpark).
-    #[cfg(feature = "async")]
-    #[inline(always)]
-    pub(crate) fn storage_parked(&self) -> bool {
-        self.storage.is_parked()
-    }
-
     /// Takes storage again after [`park`](Self::park), with the pending bytes at its front.
     #[cfg(feature = "async")]
     #[inline(always)]
     pub(crate) fn unpark(&mut self) {
+        // The look first, inline: most calls find the storage in place.
+        if !self.storage.is_parked() {
+            return;
+        }
         if let Some(kept) = self.storage.unpark() {
             self.held_start = 0;
             self.start = 0;

@@ -5,7 +5,6 @@
 //! and a connection never moves between threads (its buffers stay in one core's cache).
 
 use core::cell::RefCell;
-use std::boxed::Box;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -21,7 +20,7 @@ use embedded_io_adapters::tokio_1::FromTokio;
 use super::shutdown::{Registration, Shutdown};
 use super::slots::{Slots, FULL};
 use super::threads::{listen, set_keepalive};
-use crate::nonblocking::{self, AsyncService, CoarseTimer, PooledBuf, TokioTcp};
+use crate::nonblocking::{self, AsyncService, CoarseTimer, PooledBuf, SharedTcp, TokioTcp};
 use crate::proto::{PeerLabel, RecvBuf, ServeConfig};
 
 /// Binds a listening socket for [`run`], with a backlog that absorbs bursts of connections.
@@ -211,7 +210,7 @@ async fn serve_stream<S: AsyncService>(
         nonblocking::refuse(&mut FromTokio::new(stream), &mut rx, &timer, config, FULL).await;
         return;
     };
-    let stream = Rc::new(stream);
+    let stream = Rc::new(RefCell::new(stream));
     let registration = Live::enter(&shared.shutdown, id, &stream);
     let io = TokioTcp::new(stream);
     // The buffer goes back to this thread's pool whenever the connection waits for input.
@@ -219,7 +218,7 @@ async fn serve_stream<S: AsyncService>(
     #[cfg(feature = "tls-tokio")]
     if let Some(tls) = &shared.tls {
         // Boxed: a TLS session's state would otherwise sit in every plain connection's task too.
-        Box::pin(serve_tls(&shared, io, rx, tls, id, peer, registration, slot)).await;
+        std::boxed::Box::pin(serve_tls(&shared, io, rx, tls, id, peer, registration, slot)).await;
         return;
     }
     let io = Watched { io, shutdown: &shared.shutdown };
@@ -263,7 +262,7 @@ const SHUTDOWN_CHECK: Duration = Duration::from_millis(100);
 std::thread_local! {
     /// This worker thread's connections, for its accept loop to wake when a shutdown comes: a
     /// connection's task owns its stream, and a handle here costs no descriptor.
-    static LIVE: RefCell<BTreeMap<u64, Weak<tokio::net::TcpStream>>> = const { RefCell::new(BTreeMap::new()) };
+    static LIVE: RefCell<BTreeMap<u64, Weak<RefCell<tokio::net::TcpStream>>>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// A connection's entry among its thread's live connections and in the server's [`Shutdown`],
@@ -275,7 +274,7 @@ struct Live {
 
 impl Live {
     /// Enters connection `id`; one that comes in after a shutdown was requested is woken at once.
-    fn enter(shutdown: &Shutdown, id: u64, stream: &Rc<tokio::net::TcpStream>) -> Live {
+    fn enter(shutdown: &Shutdown, id: u64, stream: &SharedTcp) -> Live {
         LIVE.with(|live| live.borrow_mut().insert(id, Rc::downgrade(stream)));
         let live = Live { id, _counted: shutdown.register_counted(id) };
         if shutdown.is_requested() {
@@ -298,8 +297,11 @@ impl Drop for Live {
 }
 
 /// Shuts the read side of a connection's socket, which wakes its read.
-fn wake(stream: &tokio::net::TcpStream) {
-    let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Read);
+fn wake(stream: &RefCell<tokio::net::TcpStream>) {
+    // Borrowed between the connection's polls (this thread runs one task at a time).
+    if let Ok(stream) = stream.try_borrow() {
+        let _ = socket2::SockRef::from(&*stream).shutdown(std::net::Shutdown::Read);
+    }
 }
 
 /// A connection's transport that knows of the server's shutdown.
@@ -358,15 +360,7 @@ impl<T: nonblocking::Transport> nonblocking::Transport for Watched<'_, T> {
         self.io.poll_read(cx, buf)
     }
 
-    const POLLS_READY: bool = T::POLLS_READY;
-
-    #[inline(always)]
-    fn poll_read_ready(
-        &mut self,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<Result<(), Self::Error>> {
-        self.io.poll_read_ready(cx)
-    }
+    const PARKS_WHILE_PENDING: bool = T::PARKS_WHILE_PENDING;
 
     fn stop_requested(&self) -> bool {
         self.shutdown.is_requested()

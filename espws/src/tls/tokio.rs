@@ -29,7 +29,7 @@ impl core::fmt::Debug for TlsStream {
 
 impl TlsStream {
     /// The TCP stream, for socket options.
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> core::cell::Ref<'_, TcpStream> {
         self.inner.get_ref().0.stream()
     }
 }
