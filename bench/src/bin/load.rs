@@ -5,6 +5,14 @@
 //! the machine as little as possible beside the server it measures. `--idle` instead opens the
 //! connections and holds them (answering pings) to measure what idle clients cost a server.
 //!
+//! Echoing and idle connections are opened at most `--connect-batch` at a time (a listen
+//! backlog is finite: a burst beyond it costs SYN retransmissions of a second and more), each
+//! within `--connect-timeout`; once one fails, no further one is opened. Echoing starts measuring once
+//! every connection is connected and warmed up. `--source-addrs K` spreads the connections
+//! over the loopback source addresses 127.0.0.1 to 127.0.0.K, each with its own ephemeral
+//! ports, so that tens of thousands of connections (and those still in TIME_WAIT from the last
+//! run) do not run out of ports.
+//!
 //! `--raw` loads a plain TCP echo server (the floors in `bench/examples/raw_tcp_*.rs`): no
 //! handshake, the same masked frame bytes are sent and as many bytes are read back, so that
 //! the floor moves the same bytes through the same client as a WebSocket echo. `--count K`
@@ -17,9 +25,10 @@
 //!
 //! The last line of output is one JSON object with the figures, for scripts.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -27,6 +36,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 /// Loads a WebSocket echo server and reports throughput and latency.
@@ -54,12 +64,21 @@ struct Args {
     /// Send text (valid UTF-8) instead of binary.
     #[arg(long)]
     text: bool,
-    /// Open the connections and hold them idle for this many seconds instead of echoing.
+    /// Open the connections and hold them idle instead of echoing, for this many seconds after
+    /// the last one is open.
     #[arg(long, value_name = "SECS")]
     idle: Option<f64>,
-    /// Connections opened at once while connecting (the server's listen backlog is finite).
-    #[arg(long, default_value_t = 200)]
-    connect_batch: usize,
+    /// Connections being opened at once, at most (the server's listen backlog is finite).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    connect_batch: u32,
+    /// A connection whose TCP, TLS and WebSocket handshakes take longer fails.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = positive_seconds)]
+    connect_timeout: f64,
+    /// Spread the connections round-robin over the source addresses 127.0.0.1 to 127.0.0.K
+    /// (bound before connecting), for more ephemeral ports than one address has; the server
+    /// must then be on loopback too. 1 leaves the source to the kernel.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=254))]
+    source_addrs: u8,
     /// Print the PID-free summary only.
     #[arg(long)]
     quiet: bool,
@@ -77,6 +96,14 @@ struct Args {
     /// Count complete handshakes (TCP, TLS, WebSocket) per second instead of echoes.
     #[arg(long, conflicts_with_all = ["idle", "raw", "count"])]
     handshakes: bool,
+}
+
+/// A number of seconds above zero.
+fn positive_seconds(arg: &str) -> Result<f64, String> {
+    match arg.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() => Ok(secs),
+        _ => Err(format!("`{arg}` is not a number of seconds above zero")),
+    }
 }
 
 /// A connection: plain TCP or TLS over it.
@@ -234,8 +261,50 @@ async fn read_raw(stream: &mut Conn, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(buf.len())
 }
 
-async fn connect(args: &Args) -> std::io::Result<Conn> {
-    let tcp = TcpStream::connect(args.addr).await?;
+/// Connects `args.addr`: connection `index` from source address 127.0.0.(1 + index % K) with
+/// `--source-addrs K` above 1.
+async fn open_tcp(args: &Args, index: usize) -> std::io::Result<TcpStream> {
+    if args.source_addrs <= 1 {
+        return TcpStream::connect(args.addr).await;
+    }
+    let source = Ipv4Addr::new(127, 0, 0, 1 + (index % usize::from(args.source_addrs)) as u8);
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::from((source, 0)).into())?;
+    tokio::net::TcpSocket::from_std_stream(socket.into()).connect(args.addr).await
+}
+
+/// Opens connection `index` (TCP, TLS with `--tls-ca`, and the WebSocket upgrade unless
+/// `--raw`) within `--connect-timeout`.
+async fn connect(args: &Args, index: usize) -> std::io::Result<Conn> {
+    let limit = Duration::from_secs_f64(args.connect_timeout);
+    match tokio::time::timeout(limit, handshake(args, index)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("not open after {} s (--connect-timeout)", args.connect_timeout),
+        )),
+    }
+}
+
+/// The error of a connection not attempted because an earlier one failed.
+const NOT_OPENED: &str = "not opened: an earlier connection failed";
+
+/// Connects at most `--connect-batch` at a time, through `gate`. The first connection that
+/// fails closes the gate: the ones still waiting then fail at once instead of one by one.
+async fn connect_gated(args: &Args, index: usize, gate: &Semaphore) -> Result<Conn, String> {
+    let Ok(_permit) = gate.acquire().await else {
+        return Err(NOT_OPENED.to_string());
+    };
+    connect(args, index).await.map_err(|e| {
+        gate.close();
+        format!("connect: {e}")
+    })
+}
+
+async fn handshake(args: &Args, index: usize) -> std::io::Result<Conn> {
+    let tcp = open_tcp(args, index).await?;
     tcp.set_nodelay(true)?;
     if args.raw {
         return Ok(Conn::Plain(tcp));
@@ -280,12 +349,49 @@ struct Tally {
     last_done: Option<Instant>,
 }
 
-async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Instant, end: Instant) -> Tally {
+/// Counts the echoing connections that are warmed up (or have given up), and wakes the start of
+/// the measurement when the last one is.
+struct Ready {
+    count: AtomicUsize,
+    of: usize,
+    all: Notify,
+}
+
+/// A connection's one count in [`Ready`]: given when it is warmed up, or when it ends before.
+struct ReadySignal(Option<Arc<Ready>>);
+
+impl ReadySignal {
+    fn give(&mut self) {
+        if let Some(ready) = self.0.take() {
+            if ready.count.fetch_add(1, Ordering::AcqRel) + 1 == ready.of {
+                ready.all.notify_one();
+            }
+        }
+    }
+}
+
+impl Drop for ReadySignal {
+    fn drop(&mut self) {
+        self.give();
+    }
+}
+
+/// When the measurement starts and ends, sent once every connection is warmed up.
+type Window = Option<(Instant, Instant)>;
+
+async fn echo_connection(
+    args: Args,
+    index: usize,
+    frame: Arc<Vec<u8>>,
+    gate: Arc<Semaphore>,
+    mut ready: ReadySignal,
+    mut go: watch::Receiver<Window>,
+) -> Tally {
     let mut tally = Tally::default();
-    let mut stream = match connect(&args).await {
+    let mut stream = match connect_gated(&args, index, &gate).await {
         Ok(stream) => stream,
         Err(e) => {
-            tally.error = Some(format!("connect: {e}"));
+            tally.error = Some(e);
             return tally;
         }
     };
@@ -295,12 +401,19 @@ async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Inst
     // A raw echo returns the frame's bytes as they were sent.
     let expected = if args.raw { frame.len() } else { args.size };
     // Everyone starts measuring together, once connected and warmed up.
+    let mut window: Window = None;
     loop {
-        match args.count {
-            Some(count) if tally.messages >= count => break,
-            Some(_) => {}
-            None if Instant::now() >= end => break,
-            None => {}
+        if window.is_none() && round == args.warmup {
+            ready.give();
+            match go.wait_for(Option::is_some).await {
+                Ok(w) => window = *w,
+                Err(_) => break,
+            }
+        }
+        match (args.count, window) {
+            (Some(count), _) if tally.messages >= count => break,
+            (None, Some((_, end))) if Instant::now() >= end => break,
+            _ => {}
         }
         let sent = Instant::now();
         let result = async {
@@ -325,15 +438,13 @@ async fn echo_connection(args: Args, frame: std::sync::Arc<Vec<u8>>, start: Inst
             }
         }
         round += 1;
-        // With --count every round trip after the warm-up counts, however late it starts.
-        if round > args.warmup && (sent >= start || args.count.is_some()) {
+        // Every round trip after the warm-up counts (the window started before it was sent).
+        if window.is_some() {
             let done = Instant::now();
             tally.messages += 1;
             tally.latencies_us.push((done - sent).as_micros().min(u32::MAX as u128) as u32);
             tally.first_sent.get_or_insert(sent);
             tally.last_done = Some(done);
-        } else if round == args.warmup {
-            tokio::time::sleep_until(start.into()).await;
         }
     }
     tally
@@ -347,18 +458,29 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 }
 
 async fn run_echo(args: &Args) -> ExitCode {
-    let frame = std::sync::Arc::new(client_frame(args.text, args.size));
-    // Time to connect and warm up all connections before the measured window starts.
+    let frame = Arc::new(client_frame(args.text, args.size));
+    // Measuring starts once every connection is connected and warmed up, or after this long,
+    // whichever comes first (a late connection then measures from when it is ready).
     let setup = Duration::from_millis(500 + args.connections as u64 * 2);
-    let start = Instant::now() + setup;
-    let end = start + Duration::from_secs_f64(args.seconds);
+    let latest_start = Instant::now() + setup;
+    let gate = Arc::new(Semaphore::new(args.connect_batch as usize));
+    let ready = Arc::new(Ready { count: AtomicUsize::new(0), of: args.connections, all: Notify::new() });
+    let (go, window) = watch::channel(None);
     let mut tasks = JoinSet::new();
     for i in 0..args.connections {
-        if i > 0 && i % args.connect_batch == 0 {
-            tokio::task::yield_now().await;
-        }
-        tasks.spawn_local(echo_connection(args.clone(), frame.clone(), start, end));
+        let signal = ReadySignal(Some(ready.clone()));
+        tasks.spawn_local(echo_connection(
+            args.clone(),
+            i,
+            frame.clone(),
+            gate.clone(),
+            signal,
+            window.clone(),
+        ));
     }
+    let _ = tokio::time::timeout_at(latest_start.into(), ready.all.notified()).await;
+    let start = Instant::now();
+    go.send_replace(Some((start, start + Duration::from_secs_f64(args.seconds))));
     let mut latencies = Vec::new();
     let (mut messages, mut errors, mut first_error) = (0u64, 0usize, None);
     let (mut first_sent, mut last_done) = (None::<Instant>, None::<Instant>);
@@ -373,7 +495,9 @@ async fn run_echo(args: &Args) -> ExitCode {
         latencies.extend(tally.latencies_us);
         if let Some(e) = tally.error {
             errors += 1;
-            first_error.get_or_insert(e);
+            if e != NOT_OPENED {
+                first_error.get_or_insert(e);
+            }
         }
     }
     latencies.sort_unstable();
@@ -408,58 +532,67 @@ async fn run_echo(args: &Args) -> ExitCode {
 
 async fn run_idle(args: &Args, hold: f64) -> ExitCode {
     let mut tasks = JoinSet::new();
-    let opened = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let gate = Arc::new(Semaphore::new(args.connect_batch as usize));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let (release, released) = watch::channel(false);
     let started = Instant::now();
-    let release =
-        started + Duration::from_secs_f64(hold) + Duration::from_millis(args.connections as u64 / 5);
     for i in 0..args.connections {
-        let task_args = args.clone();
-        let task_opened = opened.clone();
+        let (args, gate, opened, mut released) =
+            (args.clone(), gate.clone(), opened.clone(), released.clone());
         tasks.spawn_local(async move {
-            let (args, opened) = (task_args, task_opened);
-            let mut stream = connect(&args).await.map_err(|e| format!("connect: {e}"))?;
-            opened.add_permits(1);
+            let mut stream = connect_gated(&args, i, &gate).await?;
+            opened.fetch_add(1, Ordering::Relaxed);
             let mut buf = vec![0u8; 256];
             let mut filled = 0;
             // Idle, but alive: answer the server's pings until released.
-            let idle =
-                tokio::time::timeout_at(release.into(), read_message(&mut stream, &mut buf, &mut filled))
-                    .await;
-            match idle {
-                Err(_) => Ok(()),
-                Ok(Err(e)) => Err(format!("dropped while idle: {e}")),
-                Ok(Ok(_)) => Err("unexpected message while idle".to_string()),
+            tokio::select! {
+                idle = read_message(&mut stream, &mut buf, &mut filled) => match idle {
+                    Err(e) => Err(format!("dropped while idle: {e}")),
+                    Ok(_) => Err("unexpected message while idle".to_string()),
+                },
+                _ = released.wait_for(|&r| r) => Ok(()),
             }
         });
-        if i % args.connect_batch == args.connect_batch - 1 {
-            // Let the server accept the batch before the next one.
-            while opened.available_permits() + 2 * args.connect_batch < i {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
     }
-    // Report once all are open: the server's memory is read at this point by the caller.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while opened.available_permits() < args.connections && Instant::now() < deadline && !tasks.is_empty() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        while let Some(done) = tasks.try_join_next() {
-            if let Ok(Err(e)) = done {
-                println!("error: {e}");
-            }
+    let (mut errors, mut first_error) = (0usize, None);
+    let mut record = |done: Result<Result<(), String>, tokio::task::JoinError>| {
+        let error = match done {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e,
+            Err(e) => format!("task: {e}"),
+        };
+        errors += 1;
+        if error != NOT_OPENED {
+            first_error.get_or_insert(error);
         }
+    };
+    // Wait until every connection is open or has failed: the caller reads the server's memory
+    // once this reports them open.
+    let deadline = started + Duration::from_secs(60);
+    let mut failed = 0;
+    loop {
+        while let Some(done) = tasks.try_join_next() {
+            failed += 1;
+            record(done);
+        }
+        let open = opened.load(Ordering::Relaxed);
+        if open + failed >= args.connections || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     println!(
         "open {} connections after {:.1} s",
-        opened.available_permits(),
+        opened.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64()
     );
-    let mut errors = 0usize;
-    let mut first_error = None;
+    // Hold them, unless the run has failed already.
+    if failed == 0 {
+        tokio::time::sleep(Duration::from_secs_f64(hold)).await;
+    }
+    release.send_replace(true);
     while let Some(done) = tasks.join_next().await {
-        if let Ok(Err(e)) = done {
-            errors += 1;
-            first_error.get_or_insert(e);
-        }
+        record(done);
     }
     if let Some(e) = &first_error {
         println!("first error: {e}");
@@ -467,7 +600,7 @@ async fn run_idle(args: &Args, hold: f64) -> ExitCode {
     println!(
         "{{\"connections\":{},\"opened\":{},\"errors\":{}}}",
         args.connections,
-        opened.available_permits(),
+        opened.load(Ordering::Relaxed),
         errors
     );
     if errors == 0 {
@@ -482,12 +615,12 @@ async fn run_idle(args: &Args, hold: f64) -> ExitCode {
 async fn run_handshakes(args: &Args) -> ExitCode {
     let end = Instant::now() + Duration::from_secs_f64(args.seconds);
     let mut tasks = JoinSet::new();
-    for _ in 0..args.connections {
+    for i in 0..args.connections {
         let args = args.clone();
         tasks.spawn_local(async move {
             let (mut done, mut error) = (0u64, None);
             while Instant::now() < end {
-                match connect(&args).await {
+                match connect(&args, i).await {
                     Ok(mut stream) => {
                         let _ = stream.shutdown().await;
                         done += 1;
@@ -531,6 +664,10 @@ async fn run_handshakes(args: &Args) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.source_addrs > 1 && !matches!(args.addr, SocketAddr::V4(addr) if addr.ip().is_loopback()) {
+        eprintln!("espws-load: --source-addrs above 1 needs the server on IPv4 loopback (127.0.0.0/8)");
+        return ExitCode::from(2);
+    }
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let local = tokio::task::LocalSet::new();
