@@ -111,7 +111,9 @@ impl Transport for TlsStream {
 pub async fn accept(stream: TokioTcp, config: &TlsConfig, timeout: Duration) -> Result<TlsStream, TlsError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut first = [0u8; 1];
-    match tokio::time::timeout_at(deadline, stream.stream().peek(&mut first)).await {
+    // The shared stream is borrowed per poll, never across a wait.
+    let peek = poll_fn(|cx| stream.stream().poll_peek(cx, &mut ReadBuf::new(&mut first)));
+    match tokio::time::timeout_at(deadline, peek).await {
         Err(_) => return Err(TlsError::TimedOut),
         Ok(Ok(0)) => return Err(TlsError::Closed),
         Ok(Ok(_)) => {}
