@@ -8,14 +8,13 @@ mod serve;
 #[cfg(feature = "std")]
 mod std_io;
 
-use crate::proto::Storage;
 use core::time::Duration;
 
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
 use crate::proto::connection::ReadWait;
 use crate::proto::deflate;
-use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, Storage, LINGER};
 pub use crate::time::Clock;
 use crate::time::Instant;
 use crate::wire::frame::EncodedHeader;

@@ -1,6 +1,5 @@
 //! Serving one connection with the blocking driver: the HTTP phase, then the WebSocket.
 
-use crate::proto::Storage;
 use core::net::SocketAddr;
 use core::time::Duration;
 
@@ -9,7 +8,8 @@ use embedded_io::{Error as _, ErrorKind};
 use super::{Clock, Transport, WebSocket};
 use crate::proto::http_phase::HEAD_BUFFER;
 use crate::proto::{
-    Client, Closed, Finished, HttpEnd, HttpPhase, RecvBuf, ServeConfig, Served, Service, Step, LINGER,
+    Client, Closed, Finished, HttpEnd, HttpPhase, RecvBuf, ServeConfig, Served, Service, Step, Storage,
+    LINGER,
 };
 
 /// A [`Service`] whose WebSockets run on the blocking driver (a thread each).

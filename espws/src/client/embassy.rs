@@ -1,12 +1,11 @@
 //! Connecting from bare metal: open an embassy-net TCP socket to the server and upgrade it.
 
-use crate::proto::Storage;
 use embassy_net::tcp::TcpSocket;
 use embassy_net::IpEndpoint;
 
 use super::{connect_async, ClientConfig, ConnectAsync, ConnectError};
 use crate::nonblocking::EmbassyTimer;
-use crate::proto::{MaskKeys, RecvBuf};
+use crate::proto::{MaskKeys, RecvBuf, Storage};
 
 /// Opens `socket` to `remote` (bounded by the handshake timeout), then upgrades it to a
 /// WebSocket as [`connect_async`] does. `keys` should draw on the chip's RNG.

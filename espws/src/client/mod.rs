@@ -17,7 +17,6 @@ pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-use crate::proto::Storage;
 use core::time::Duration;
 
 use embassy_futures::select::{select, Either};
@@ -26,7 +25,7 @@ use crate::blocking;
 use crate::nonblocking::{self, Timer};
 use crate::proto::client_handshake::{ClientRequest, Expected, HandshakeError, Upgraded};
 use crate::proto::deflate::Agreed;
-use crate::proto::{Config, Delivery, MaskKeys, RecvBuf, Role};
+use crate::proto::{Config, Delivery, MaskKeys, RecvBuf, Role, Storage};
 use crate::time::Clock;
 
 pub use crate::proto::client_handshake::{Auth, Rejection};

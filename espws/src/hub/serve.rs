@@ -2,12 +2,12 @@
 //! for it, at once, with the overflow close. Applications call these instead of writing the
 //! loop.
 
-use crate::proto::Storage;
 use embassy_futures::select::{select, Either};
 use embassy_sync::blocking_mutex::raw::RawMutex;
 
 use super::{Member, Outgoing};
 use crate::nonblocking::{self, Next};
+use crate::proto::Storage;
 use crate::{CloseCode, Data, DataKind, Event};
 
 /// The close frame for a client whose queue overflowed (RFC 6455 section 7.4.1: 1008).

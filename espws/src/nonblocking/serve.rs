@@ -1,6 +1,5 @@
 //! Serving one connection with the async driver: the HTTP phase, then the WebSocket.
 
-use crate::proto::Storage;
 use core::future::poll_fn;
 use core::net::SocketAddr;
 
@@ -12,7 +11,8 @@ use super::write::{linger, timed_write};
 use super::{Timer, Transport, WebSocket};
 use crate::proto::http_phase::HEAD_BUFFER;
 use crate::proto::{
-    Client, Closed, Finished, HttpEnd, HttpPhase, RecvBuf, ServeConfig, Served, Service, Step, LINGER,
+    Client, Closed, Finished, HttpEnd, HttpPhase, RecvBuf, ServeConfig, Served, Service, Step, Storage,
+    LINGER,
 };
 use crate::wire::http;
 

@@ -1,6 +1,5 @@
 //! One WebSocket connection on the async driver: events in, frames out, deadlines kept.
 
-use crate::proto::Storage;
 use core::convert::Infallible;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
@@ -17,7 +16,7 @@ use super::write::{drain_until, timed_write_masked};
 use super::write::{linger, timed_write, timed_write_from, try_write};
 use super::{Timer, Transport};
 use crate::proto::deflate;
-use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, LINGER};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, Storage, LINGER};
 use crate::time::Instant;
 use crate::{CloseCode, DataKind};
 

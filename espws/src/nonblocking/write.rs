@@ -1,6 +1,5 @@
 //! Writes with a timeout, and the linger after the last one.
 
-use crate::proto::Storage;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
@@ -9,7 +8,7 @@ use core::time::Duration;
 use embassy_futures::select::{select, Either};
 
 use super::{Error, Timer, Transport};
-use crate::proto::RecvBuf;
+use crate::proto::{RecvBuf, Storage};
 use crate::time::Instant;
 
 /// Writes what the transport takes of at most two parts at once: `None` if it cannot tell.

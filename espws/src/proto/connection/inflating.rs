@@ -3,8 +3,7 @@
 
 use super::{Connection, PendingEvent};
 use crate::proto::deflate::Inflate;
-use crate::proto::Storage;
-use crate::proto::{DataKind, Event, RecvBuf, SendError};
+use crate::proto::{DataKind, Event, RecvBuf, SendError, Storage};
 use crate::wire::frame::EncodedHeader;
 
 impl Connection {

@@ -1,6 +1,5 @@
 //! The connection state machine (RFC 6455 sections 5 to 7), after the opening handshake.
 
-use crate::proto::Storage;
 use core::ops::Range;
 
 mod inflating;
@@ -9,7 +8,9 @@ mod receive;
 use super::control::{ControlFrame, Payload};
 use super::deflate::Inflater;
 use super::utf8::Utf8Validator;
-use super::{Closed, Config, Data, DataKind, Delivery, Event, ProtocolError, RecvBuf, Role, SendError};
+use super::{
+    Closed, Config, Data, DataKind, Delivery, Event, ProtocolError, RecvBuf, Role, SendError, Storage,
+};
 use crate::time::Instant;
 use crate::wire::close::CloseCode;
 use crate::wire::frame::{EncodedHeader, FrameHeader, OpCode};

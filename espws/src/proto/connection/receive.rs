@@ -1,12 +1,11 @@
 //! The receiver: frame headers, payloads and control frames, in any number of pieces.
 
-use crate::proto::Storage;
 use core::ops::Range;
 
 use super::{Connection, Incoming, Ready, Recv, Span, State};
 use crate::proto::control::Payload;
 use crate::proto::deflate::Inflater;
-use crate::proto::{Closed, Config, DataKind, Delivery, ProtocolError, RecvBuf, Side};
+use crate::proto::{Closed, Config, DataKind, Delivery, ProtocolError, RecvBuf, Side, Storage};
 use crate::wire::close::{self, CloseCode};
 use crate::wire::frame::{FrameError, FrameHeader, OpCode};
 use crate::wire::mask::apply_mask;
