@@ -49,9 +49,7 @@ impl PooledBuf {
     pub fn new(size: usize) -> Self {
         PooledBuf { buffer: None, size, carry: Vec::new() }
     }
-}
 
-impl PooledBuf {
     /// The free buffers in this thread's pool: what its connections have given back.
     pub fn pooled_here() -> usize {
         let last = LAST.with(|last| {

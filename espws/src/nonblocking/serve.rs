@@ -102,11 +102,6 @@ where
     K: Timer,
     S: AsyncService + ?Sized,
 {
-    if !T::PARKS_WHILE_PENDING {
-        // Parked storage (a new pooled buffer) is taken at once where reads cannot wait
-        // without it (TLS: rustls may hold decrypted bytes that no socket readiness shows).
-        rx.unpark();
-    }
     let policy = config.upgrade_policy();
     let mut phase = HttpPhase::new(id, peer, config.handshake_timeout, timer.now());
     let mut out = [0u8; HEAD_BUFFER];

@@ -59,18 +59,15 @@ pub trait Transport: Read + Write {
 
 /// Polls a read into the spare of `rx`: through [`Transport::poll_read`], and, when the
 /// transport allows it, with the storage given back while the read is pending (see
-/// [`PooledBuf`](super::PooledBuf)). A parked buffer is taken again at the next poll, which
-/// the pending read's waker brings; a wait that ends otherwise leaves it parked, and the caller
-/// unparks before it touches `rx` again.
+/// [`PooledBuf`](super::PooledBuf)). A parked buffer is taken again by the next poll's
+/// [`RecvBuf::spare_mut`], which the pending read's waker brings; a wait that ends otherwise
+/// leaves it parked, and the caller unparks before it looks at `rx` again.
 #[inline(always)]
 pub(super) fn poll_read_parking<T: Transport, B: Storage>(
     io: &mut T,
     rx: &mut RecvBuf<B>,
     cx: &mut core::task::Context<'_>,
 ) -> Poll<Result<usize, T::Error>> {
-    if T::PARKS_WHILE_PENDING {
-        rx.unpark();
-    }
     let read = io.poll_read(cx, rx.spare_mut());
     if T::PARKS_WHILE_PENDING && read.is_pending() {
         rx.park();

@@ -75,7 +75,6 @@ pub(super) async fn linger<T: Transport, B: Storage, K: Timer>(
     deadline: Instant,
 ) {
     let _ = select(io.shutdown_write(), timer.sleep_until(deadline)).await;
-    rx.unpark();
     loop {
         rx.clear();
         match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {

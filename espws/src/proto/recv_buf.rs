@@ -89,8 +89,10 @@ impl<B: Storage> RecvBuf<B> {
         self.end - self.start
     }
 
-    /// Free space after the pending bytes.
+    /// Free space after the pending bytes. Parked storage is taken back first, so that any read
+    /// into the buffer finds its space.
     pub fn spare_mut(&mut self) -> &mut [u8] {
+        self.unpark();
         let end = self.end;
         &mut self.storage.bytes_mut()[end..]
     }
@@ -133,7 +135,6 @@ impl<B: Storage> RecvBuf<B> {
     }
 
     /// Takes storage again after [`park`](Self::park), with the pending bytes at its front.
-    #[cfg(feature = "async")]
     #[inline(always)]
     pub(crate) fn unpark(&mut self) {
         // The look first, inline: most calls find the storage in place.
