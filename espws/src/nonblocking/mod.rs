@@ -49,6 +49,8 @@ pub use embassy::EmbassyTimer;
 pub use pool::{PooledBuf, CARRY_MAX};
 pub use replies::{Replies, ReplyError, MAX_REPLIES};
 pub use serve::{refuse, serve, AsyncService};
+#[cfg(feature = "tls-tokio")]
+pub(crate) use tokio::write_all_parts;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use tokio::{SharedTcp, TokioTcp, TokioTimer};

@@ -17,26 +17,34 @@ use tokio::net::TcpStream;
 use super::{Timer, Transport};
 use crate::time::{Clock, Instant};
 
+/// Writes every part in order over a tokio stream; a header and payload pair goes out in
+/// vectored writes, so that a frame leaves in one write when the socket takes it.
+pub(crate) async fn write_all_parts<W: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut W,
+    parts: &[&[u8]],
+) -> io::Result<()> {
+    let [head, body] = parts else {
+        for part in parts {
+            stream.write_all(part).await?;
+        }
+        return Ok(());
+    };
+    let (mut head, mut body) = (*head, *body);
+    while !head.is_empty() {
+        let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        body = &body[n - from_head..];
+    }
+    stream.write_all(body).await
+}
+
 impl Transport for FromTokio<TcpStream> {
     async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), std::io::Error> {
-        let [head, body] = parts else {
-            for part in parts {
-                self.inner_mut().write_all(part).await?;
-            }
-            return Ok(());
-        };
-        let (mut head, mut body) = (*head, *body);
-        let stream = self.inner_mut();
-        while !head.is_empty() {
-            let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            let from_head = n.min(head.len());
-            head = &head[from_head..];
-            body = &body[n - from_head..];
-        }
-        stream.write_all(body).await
+        write_all_parts(self.inner_mut(), parts).await
     }
 
     fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<Result<usize, std::io::Error>> {
@@ -134,15 +142,7 @@ impl embedded_io_async::Write for TokioTcp {
 
 impl Transport for TokioTcp {
     async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        match parts {
-            [head, body] => self.write_both(head, body).await,
-            _ => {
-                for part in parts {
-                    self.write_both(part, &[]).await?;
-                }
-                Ok(())
-            }
-        }
+        write_all_parts(self, parts).await
     }
 
     fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<io::Result<usize>> {
@@ -168,25 +168,6 @@ impl Transport for TokioTcp {
 
     async fn shutdown_write(&mut self) -> io::Result<()> {
         self.shut_write()
-    }
-}
-
-impl TokioTcp {
-    /// Writes all of `head` then `body`, in vectored writes.
-    async fn write_both(&self, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
-        while !head.is_empty() || !body.is_empty() {
-            let n = core::future::poll_fn(|cx| {
-                self.poll_write_parts(cx, &[IoSlice::new(head), IoSlice::new(body)])
-            })
-            .await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            let from_head = n.min(head.len());
-            head = &head[from_head..];
-            body = &body[n - from_head..];
-        }
-        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use core::future::poll_fn;
 use core::time::Duration;
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead as _, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::{plain_http_answer, TlsConfig, TlsError, HANDSHAKE_RECORD};
-use crate::nonblocking::{TokioTcp, Transport};
+use crate::nonblocking::{write_all_parts, TokioTcp, Transport};
 
 /// A TLS connection over a tokio TCP stream, as a transport for the async driver.
 ///
@@ -58,23 +58,8 @@ impl embedded_io_async::Write for TlsStream {
 
 impl Transport for TlsStream {
     async fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), io::Error> {
-        if let [head, body] = parts {
-            // Header and payload go into the same records.
-            let (mut head, mut body) = (*head, *body);
-            while !head.is_empty() || !body.is_empty() {
-                let n = self.inner.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]).await?;
-                if n == 0 {
-                    return Err(io::ErrorKind::WriteZero.into());
-                }
-                let from_head = n.min(head.len());
-                head = &head[from_head..];
-                body = &body[n - from_head..];
-            }
-        } else {
-            for part in parts {
-                self.inner.write_all(part).await?;
-            }
-        }
+        // Header and payload go into the same records.
+        write_all_parts(&mut self.inner, parts).await?;
         self.inner.flush().await
     }
 
