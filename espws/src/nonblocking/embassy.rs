@@ -1,6 +1,10 @@
 //! The async driver on embassy-net (smoltcp) and embassy-time: bare-metal ESP32 firmware, and
 //! the simulator's TAP runtime.
 
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll};
+
 use embassy_net::tcp::TcpSocket;
 
 use super::{Timer, Transport};
@@ -11,6 +15,26 @@ impl Transport for TcpSocket<'_> {
         // FIN goes out after the data already queued.
         self.close();
         self.flush().await
+    }
+
+    const POLLS_READ: bool = true;
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, Self::Error>> {
+        // embassy-net's read future keeps no state between polls (it is a `poll_fn` over the
+        // socket), so a new one per poll is the same read.
+        pin!(self.read(buf)).poll(cx)
+    }
+
+    // A pending read leaves nothing in the buffer: the bytes wait in the socket's ring, and its
+    // receive waker brings the next poll. So a connection can lend its buffer out meanwhile.
+    const PARKS_WHILE_PENDING: bool = true;
+
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // The peer's FIN or a reset is "readable" too: the read then reports it.
+        if self.can_recv() || !self.may_recv() {
+            return Poll::Ready(());
+        }
+        pin!(self.wait_read_ready()).poll(cx)
     }
 }
 

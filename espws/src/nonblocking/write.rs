@@ -75,11 +75,26 @@ pub(super) async fn linger<T: Transport, B: Storage, K: Timer>(
     deadline: Instant,
 ) {
     let _ = select(io.shutdown_write(), timer.sleep_until(deadline)).await;
+    discard_until(io, rx, timer, deadline).await;
+}
+
+/// Reads and discards until the peer's FIN, an error or `deadline`. Lent storage goes back to
+/// its pool first, and the discarding reads go to a small buffer of their own: a lingering
+/// connection holds no receive buffer. Also a client's wait for the server to close first.
+pub(super) async fn discard_until<T: Transport, B: Storage, K: Timer>(
+    io: &mut T,
+    rx: &mut RecvBuf<B>,
+    timer: &K,
+    deadline: Instant,
+) {
+    rx.clear();
+    rx.park();
+    let mut scratch = [0u8; 64];
     loop {
-        rx.clear();
-        match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {
+        let space = if rx.storage().is_parked() { &mut scratch[..] } else { rx.spare_mut() };
+        match select(io.read(space), timer.sleep_until(deadline)).await {
             Either::First(Ok(0)) | Either::First(Err(_)) | Either::Second(()) => return,
-            Either::First(Ok(_)) => {}
+            Either::First(Ok(_)) => rx.clear(),
         }
     }
 }
@@ -115,24 +130,6 @@ pub(super) async fn timed_write_masked<T: Transport, K: Timer>(
         rest = &rest[n..];
         if rest.is_empty() {
             return Ok(());
-        }
-    }
-}
-
-/// Reads and discards until the peer's FIN, an error or `deadline`: a client's wait for the
-/// server to close first.
-#[cfg(feature = "client")]
-pub(super) async fn drain_until<T: Transport, B: Storage, K: Timer>(
-    io: &mut T,
-    rx: &mut RecvBuf<B>,
-    timer: &K,
-    deadline: Instant,
-) {
-    loop {
-        rx.clear();
-        match select(io.read(rx.spare_mut()), timer.sleep_until(deadline)).await {
-            Either::First(Ok(0)) | Either::First(Err(_)) | Either::Second(()) => return,
-            Either::First(Ok(_)) => {}
         }
     }
 }

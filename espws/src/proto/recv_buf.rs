@@ -1,6 +1,7 @@
 //! The caller-owned receive buffer, its layout, and the storage behind it.
 
 use core::ops::Range;
+use core::task::{Context, Poll};
 
 /// The bytes behind a [`RecvBuf`]: any byte slice the caller owns (an array, a `&mut [u8]`, a
 /// `Vec<u8>`), or storage that it can give back while the connection waits for input (the
@@ -28,6 +29,13 @@ pub trait Storage {
     /// Whether the storage is parked.
     fn is_parked(&self) -> bool {
         false
+    }
+
+    /// [`unpark`](Self::unpark) for storage that may have to wait for a buffer to be free (a
+    /// pool shared without an allocator): `Pending`, with `cx`'s waker kept, until one is.
+    fn poll_unpark(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        let _ = cx;
+        Poll::Ready(self.unpark())
     }
 }
 
@@ -141,10 +149,34 @@ impl<B: Storage> RecvBuf<B> {
         if !self.storage.is_parked() {
             return;
         }
-        if let Some(kept) = self.storage.unpark() {
+        let kept = self.storage.unpark();
+        self.took_back(kept);
+    }
+
+    /// The layout after the storage was taken back with `kept` bytes at its front.
+    #[inline(always)]
+    fn took_back(&mut self, kept: Option<usize>) {
+        if let Some(kept) = kept {
             self.held_start = 0;
             self.start = 0;
             self.end = kept;
+        }
+    }
+
+    /// [`unpark`](Self::unpark) that waits for storage to be free: ready once the buffer is in
+    /// place (at once for storage that is not parked).
+    #[cfg(feature = "async")]
+    #[inline(always)]
+    pub(crate) fn poll_unpark(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.storage.is_parked() {
+            return Poll::Ready(());
+        }
+        match self.storage.poll_unpark(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(kept) => {
+                self.took_back(kept);
+                Poll::Ready(())
+            }
         }
     }
 
