@@ -1,6 +1,6 @@
 //! Serving one connection with the async driver: the HTTP phase, then the WebSocket.
 
-use core::future::poll_fn;
+use core::future::{poll_fn, Future};
 use core::net::SocketAddr;
 
 use embassy_futures::select::{select, Either};
@@ -45,45 +45,56 @@ impl<T: Transport, B: Storage> Finished<T, B> {
 
 /// Serves one connection: HTTP requests until an upgrade, then the WebSocket, through
 /// `service`. `id` and `peer` name the connection in logs and in its [`Client`].
-pub async fn serve<T, B, K, S>(
-    mut io: T,
-    mut rx: RecvBuf<B>,
+//
+// Not an `async fn`: its arguments would be kept in the future beside the `WebSocket` they are
+// moved into, for the connection's life. The `WebSocket` is built first, and the future holds
+// only it; the HTTP phase borrows its transport and buffer.
+pub fn serve<'a, 'p, T, B, K, S>(
+    io: T,
+    rx: RecvBuf<B>,
     timer: K,
-    config: &ServeConfig<'_>,
-    service: &S,
+    config: &'a ServeConfig<'p>,
+    service: &'a S,
     id: u64,
     peer: Option<SocketAddr>,
-) -> Finished<T, B>
+) -> impl Future<Output = Finished<T, B>> + use<'a, 'p, T, B, K, S>
 where
     T: Transport,
     B: Storage,
     K: Timer,
     S: AsyncService + ?Sized,
 {
-    // Two futures awaited one after the other share their storage in this one: the HTTP
-    // phase's answer buffer costs a bare-metal worker nothing while its WebSocket runs. On a PC
-    // the HTTP phase's future lives on the heap for the handshake's duration, so that an open
-    // connection's task holds only the WebSocket's; the `let` ends the phase's result there too.
-    let (client, admission) =
-        match rarely_awaited!(http_phase(&mut io, &mut rx, &timer, config, service, id, peer)).await {
-            HttpEnd::Upgraded(client, admission) => (client, admission),
-            HttpEnd::Done { linger } => {
-                return Finished { served: Served::Http, transport: io, rx, wants_linger: linger };
-            }
-        };
-    client.log_connected();
     let mut ws = WebSocket::new(io, rx, config.connection, timer, config.write_timeout);
-    #[cfg(feature = "std")]
-    if let Some(agreed) = client.deflate {
-        ws.enable_deflate(&agreed);
+    async move {
+        // Two futures awaited one after the other share their storage in this one: the HTTP
+        // phase's answer buffer costs a bare-metal worker nothing while its WebSocket runs. On a
+        // PC the HTTP phase's future lives on the heap for the handshake's duration, so that an
+        // open connection's task holds only the WebSocket's; the `let` ends the phase's result
+        // there too.
+        let (io, rx, timer) = ws.http_parts();
+        let (client, admission) =
+            match rarely_awaited!(http_phase(io, rx, timer, config, service, id, peer)).await {
+                HttpEnd::Upgraded(client, admission) => (client, admission),
+                HttpEnd::Done { linger } => {
+                    let (transport, rx) = ws.into_parts();
+                    return Finished { served: Served::Http, transport, rx, wants_linger: linger };
+                }
+            };
+        client.log_connected();
+        // The connection's clock starts at the upgrade.
+        ws.restart(config.connection);
+        #[cfg(feature = "std")]
+        if let Some(agreed) = client.deflate {
+            ws.enable_deflate(&agreed);
+        }
+        service.websocket(&mut ws, &client, admission).await;
+        rarely_awaited!(ws.finish()).await;
+        let outcome = ws.connection().outcome();
+        client.log_disconnected(outcome);
+        let (transport, rx) = ws.into_parts();
+        let how = outcome.unwrap_or(Closed::Dropped);
+        Finished { served: Served::WebSocket(how), transport, rx, wants_linger: how.wants_linger() }
     }
-    service.websocket(&mut ws, &client, admission).await;
-    rarely_awaited!(ws.finish()).await;
-    let outcome = ws.connection().outcome();
-    client.log_disconnected(outcome);
-    let (transport, rx) = ws.into_parts();
-    let how = outcome.unwrap_or(Closed::Dropped);
-    Finished { served: Served::WebSocket(how), transport, rx, wants_linger: how.wants_linger() }
 }
 
 /// Runs the HTTP phase to its end.

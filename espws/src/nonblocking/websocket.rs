@@ -9,32 +9,35 @@ use core::time::Duration;
 use embassy_futures::select::{select, Either3};
 use embedded_io_async::{Error as _, ErrorKind};
 
+use super::error::Error;
 use super::replies::Replies;
+use super::sender::Sender;
 use super::transport::poll_read_parking;
 #[cfg(feature = "client")]
-use super::write::{drain_until, timed_write_masked};
+use super::write::{discard_until, timed_write_masked};
 use super::write::{linger, timed_write, timed_write_from, try_write};
 use super::{Timer, Transport};
 use crate::proto::deflate;
-use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, Storage, LINGER};
+use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, Storage, LINGER};
 use crate::time::Instant;
-use crate::{CloseCode, DataKind};
+use crate::CloseCode;
 
-/// Why a driver call failed.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Error<E> {
-    /// The transport failed; the connection is over.
-    Io(E),
-    /// A write stayed blocked past the write timeout: the peer stopped reading and is dropped.
-    WriteTimedOut,
-    /// The frame could not be sent (see [`SendError`]).
-    Send(SendError),
-}
-
-impl<E> From<SendError> for Error<E> {
-    fn from(e: SendError) -> Self {
-        Error::Send(e)
-    }
+/// Writes the close frame the state machine queued, before the application hears of the end.
+/// On a PC through the boxed `flush_frames`, so that the 132-byte frame does not sit in every
+/// connection's task; on a device written out in place, where a helper's future would add 64
+/// bytes to every worker task.
+macro_rules! send_close_frame {
+    ($ws:expr) => {{
+        #[cfg(feature = "std")]
+        rarely_awaited!(flush_frames(&mut $ws.conn, &mut $ws.io, &$ws.timer, $ws.write_timeout)).await;
+        #[cfg(not(feature = "std"))]
+        while let Some(frame) = $ws.conn.poll_transmit() {
+            let parts = [frame.as_bytes()];
+            if timed_write(&mut $ws.io, &$ws.timer, $ws.write_timeout, &parts).await.is_err() {
+                break;
+            }
+        }
+    }};
 }
 
 /// What [`WebSocket::next_or`] found first.
@@ -65,16 +68,6 @@ pub struct WebSocket<T, B, K: Timer> {
     /// The inflater and the deflater, once [`enable_deflate`](Self::enable_deflate) turned
     /// compression on.
     compression: deflate::Compression,
-}
-
-/// Sends frames on a connection while an event borrows its receive buffer.
-pub struct Sender<'a, T, K> {
-    io: &'a mut T,
-    conn: &'a mut Connection,
-    timer: &'a K,
-    write_timeout: Duration,
-    #[cfg(feature = "std")]
-    deflate: Option<&'a mut deflate::Deflate>,
 }
 
 impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
@@ -167,13 +160,7 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         if let Event::Closed { .. } = event {
             self.finished = true;
             // The close frame goes out now, before the application hears of the end.
-            while let Some(frame) = self.conn.poll_transmit() {
-                let parts = [frame.as_bytes()];
-                let write = timed_write(&mut self.io, &self.timer, self.write_timeout, &parts);
-                if rarely_awaited!(write).await.is_err() {
-                    break;
-                }
-            }
+            send_close_frame!(self);
         }
         let sender = Sender {
             io: &mut self.io,
@@ -213,7 +200,7 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                 let step = if T::POLLS_READ {
                     self.poll_wait(never.as_mut()).await
                 } else {
-                    self.future_wait(never.as_mut()).await
+                    rarely_awaited!(self.future_wait(never.as_mut())).await
                 };
                 if let Some(never) = self.after_wait(step) {
                     match never {}
@@ -223,16 +210,8 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
             let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
             if let Event::Closed { .. } = event {
                 self.finished = true;
-                // The close frame goes out now, before the application hears of the end. Written
-                // out here and in `next_or` rather than in a helper: a helper's future would add
-                // 64 bytes to every bare-metal worker task.
-                while let Some(frame) = self.conn.poll_transmit() {
-                    let parts = [frame.as_bytes()];
-                    let write = timed_write(&mut self.io, &self.timer, self.write_timeout, &parts);
-                    if rarely_awaited!(write).await.is_err() {
-                        break;
-                    }
-                }
+                // The close frame goes out now, before the application hears of the end.
+                send_close_frame!(self);
             }
             let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
             handler(event, &mut replies);
@@ -326,7 +305,7 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         if T::POLLS_READ {
             self.poll_wait(wake).await
         } else {
-            self.future_wait(wake).await
+            rarely_awaited!(self.future_wait(wake)).await
         }
     }
 
@@ -407,10 +386,12 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
     }
 
     /// Waits a moment: after a shutdown, reads return at once, and the peer's close frame is
-    /// still to come.
+    /// still to come. Lent storage goes back meanwhile: every connection pauses at once, and
+    /// would otherwise each hold a buffer until its close completes.
     #[cold]
     async fn pause_after_stop(&mut self) {
         self.pause_before_read = false;
+        self.rx.park();
         let moment = self.timer.now() + core::time::Duration::from_millis(10);
         self.timer.sleep_until(moment).await;
     }
@@ -455,6 +436,16 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         }
     }
 
+    /// The transport, the buffer and the timer, for the HTTP phase before the upgrade.
+    pub(super) fn http_parts(&mut self) -> (&mut T, &mut RecvBuf<B>, &K) {
+        (&mut self.io, &mut self.rx, &self.timer)
+    }
+
+    /// Starts the connection's state machine afresh, at the upgrade: its timers count from now.
+    pub(super) fn restart(&mut self, config: Config) {
+        self.conn = Connection::with_role(config, Role::Server, self.timer.now());
+    }
+
     /// After [`finish`](Self::finish): shuts the transport for writing and, when the peer may
     /// still be reading, reads and discards until its FIN or [`LINGER`] passes, so that the close
     /// frame is not destroyed by a reset.
@@ -466,7 +457,7 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         if !self.conn.role().is_server() {
             if self.conn.outcome().is_some_and(Closed::wants_linger) {
                 let deadline = self.timer.now() + self.conn.config().close_timeout;
-                drain_until(&mut self.io, &mut self.rx, &self.timer, deadline).await;
+                discard_until(&mut self.io, &mut self.rx, &self.timer, deadline).await;
             }
             let deadline = self.timer.now() + LINGER;
             let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
@@ -478,89 +469,6 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         } else {
             let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
         }
-    }
-}
-
-impl<T: Transport, K: Timer> Sender<'_, T, K> {
-    /// Sends a whole message.
-    pub async fn send(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), Error<T::Error>> {
-        self.send_part(kind, payload, true, true).await
-    }
-
-    /// Sends a whole text message.
-    pub async fn send_text(&mut self, text: &str) -> Result<(), Error<T::Error>> {
-        self.send_part(DataKind::Text, text.as_bytes(), true, true).await
-    }
-
-    /// Sends a whole binary message.
-    pub async fn send_binary(&mut self, bytes: &[u8]) -> Result<(), Error<T::Error>> {
-        self.send_part(DataKind::Binary, bytes, true, true).await
-    }
-
-    /// Sends one frame of a message: whole when `first` and `last` are both set.
-    pub async fn send_part(
-        &mut self,
-        kind: DataKind,
-        payload: &[u8],
-        first: bool,
-        last: bool,
-    ) -> Result<(), Error<T::Error>> {
-        let header = self.conn.send_header(kind, payload.len() as u64, first, last)?;
-        #[cfg(feature = "std")]
-        let compressed = self.deflate.as_deref_mut().and_then(|d| d.compress_frame(&header, payload));
-        #[cfg(feature = "std")]
-        let (header, payload) = compressed.unwrap_or((header, payload));
-        #[cfg(feature = "client")]
-        let written = match header.mask() {
-            None => timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await,
-            Some(key) => {
-                timed_write_masked(self.io, self.timer, self.write_timeout, header.as_bytes(), payload, key)
-                    .await
-            }
-        };
-        // Without the client feature no connection has the client's role: headers are unmasked.
-        #[cfg(not(feature = "client"))]
-        let written =
-            timed_write(self.io, self.timer, self.write_timeout, &[header.as_bytes(), payload]).await;
-        if written.is_err() {
-            // A peer that stopped reading past the write timeout is treated as gone.
-            self.conn.handle_eof();
-        }
-        written
-    }
-
-    /// Writes bytes that already form complete frames (a queued broadcast, say) as they are.
-    ///
-    /// The caller vouches that they are whole frames of this end: unmasked for a server, masked
-    /// with fresh keys for a client.
-    pub async fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error<T::Error>> {
-        if !self.conn.can_send() {
-            return Err(Error::Send(SendError::Closed));
-        }
-        if self.conn.is_mid_message() {
-            return Err(Error::Send(SendError::MessageInProgress));
-        }
-        let written = timed_write(self.io, self.timer, self.write_timeout, &[frames]).await;
-        if written.is_err() {
-            self.conn.handle_eof();
-        }
-        written
-    }
-
-    /// Starts the closing handshake; the close frame goes out with the next driver call.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
-        self.conn.close(code, reason, self.timer.now()).map_err(Error::Send)
-    }
-
-    /// Gives the connection up at once, without a close frame: for when a frame was cut short
-    /// and the stream can carry nothing more. The next driver call reports it closed.
-    pub fn abort(&mut self) {
-        self.conn.handle_eof();
-    }
-
-    /// Whether data frames may still be sent.
-    pub fn can_send(&self) -> bool {
-        self.conn.can_send()
     }
 }
 
@@ -577,4 +485,20 @@ fn sleep_or_wake<S: Future<Output = ()> + Unpin, W, E>(
         }
     }
     wake.poll(cx).map(Either3::Third)
+}
+
+/// [`WebSocket::flush_control`] on the connection's parts, for a caller that holds an event
+/// borrowing its buffer.
+#[cfg(feature = "std")]
+async fn flush_frames<T: Transport, K: Timer>(
+    conn: &mut Connection,
+    io: &mut T,
+    timer: &K,
+    timeout: Duration,
+) {
+    while let Some(frame) = conn.poll_transmit() {
+        if timed_write(io, timer, timeout, &[frame.as_bytes()]).await.is_err() {
+            conn.handle_eof();
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! and a connection never moves between threads (its buffers stay in one core's cache).
 
 use core::cell::RefCell;
+use core::future::Future;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -14,8 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::vec;
 use std::vec::Vec;
-
-use embedded_io_adapters::tokio_1::FromTokio;
 
 use super::shutdown::{Registration, Shutdown};
 use super::slots::{Slots, FULL};
@@ -197,35 +196,42 @@ async fn accept_loop<S: AsyncService + 'static>(
     }
 }
 
-async fn serve_stream<S: AsyncService>(
+/// Serves one accepted connection. Not an `async fn`: the task keeps only what the connection
+/// needs after its start (its arguments would otherwise stay in the future beside their copies,
+/// for the connection's life). The client slot is taken here, at the accept.
+fn serve_stream<S: AsyncService>(
     shared: Arc<Shared<S>>,
     stream: tokio::net::TcpStream,
     id: u64,
     peer: SocketAddr,
-) {
-    let timer = shared.timer.clone();
-    let config = &shared.config;
-    let Some(slot) = Slots::take(shared.slots.clone(), &PeerLabel::new(id, Some(peer))) else {
-        let mut rx = RecvBuf::new(vec![0u8; 512]);
-        nonblocking::refuse(&mut FromTokio::new(stream), &mut rx, &timer, config, FULL).await;
-        return;
-    };
-    let stream = Rc::new(RefCell::new(stream));
-    let registration = Live::enter(&shared.shutdown, id, &stream);
-    let io = TokioTcp::new(stream);
-    // The buffer goes back to this thread's pool whenever the connection waits for input.
-    let rx = RecvBuf::new(PooledBuf::new(config.rx_buffer));
-    #[cfg(feature = "tls-tokio")]
-    if let Some(tls) = &shared.tls {
-        // Boxed: a TLS session's state would otherwise sit in every plain connection's task too.
-        std::boxed::Box::pin(serve_tls(&shared, io, rx, tls, id, peer, registration, slot)).await;
-        return;
+) -> impl Future<Output = ()> {
+    let slot = Slots::take(shared.slots.clone(), &PeerLabel::new(id, Some(peer)));
+    let stream: SharedTcp = Rc::new(RefCell::new(stream));
+    async move {
+        let config = &shared.config;
+        let Some(slot) = slot else {
+            let mut rx = RecvBuf::new(vec![0u8; 512]);
+            nonblocking::refuse(&mut TokioTcp::new(stream), &mut rx, &shared.timer, config, FULL).await;
+            return;
+        };
+        let registration = Live::enter(&shared.shutdown, id, &stream);
+        let io = TokioTcp::new(stream);
+        // The buffer goes back to this thread's pool whenever the connection waits for input.
+        let rx = RecvBuf::new(PooledBuf::new(config.rx_buffer));
+        #[cfg(feature = "tls-tokio")]
+        if let Some(tls) = &shared.tls {
+            // Boxed: a TLS session's state would otherwise sit in every plain connection's task.
+            std::boxed::Box::pin(serve_tls(&shared, io, rx, tls, id, peer, registration, slot)).await;
+            return;
+        }
+        let io = Watched { io, shutdown: &shared.shutdown };
+        let timer = &shared.timer;
+        let finished =
+            nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
+        drop(registration);
+        drop(slot);
+        finished.linger_async(timer).await;
     }
-    let io = Watched { io, shutdown: &shared.shutdown };
-    let finished = nonblocking::serve(io, rx, timer.clone(), config, &shared.service, id, Some(peer)).await;
-    drop(registration);
-    drop(slot);
-    finished.linger_async(&timer).await;
 }
 
 /// The rest of [`serve_stream`] for a TLS connection: the TLS handshake, then the same serving.
@@ -361,6 +367,11 @@ impl<T: nonblocking::Transport> nonblocking::Transport for Watched<'_, T> {
     }
 
     const PARKS_WHILE_PENDING: bool = T::PARKS_WHILE_PENDING;
+
+    #[inline(always)]
+    fn poll_readable(&mut self, cx: &mut core::task::Context<'_>) -> core::task::Poll<()> {
+        self.io.poll_readable(cx)
+    }
 
     fn stop_requested(&self) -> bool {
         self.shutdown.is_requested()
