@@ -54,7 +54,30 @@ impl Settings<'_> {
     pub const fn uses_hub(&self) -> bool {
         matches!(self.app, App::Broadcast | App::Sensor) || self.tick.is_some()
     }
+
+    /// Receive buffers the embassy-net workers share (`espws::nonblocking::BufferPool`), each
+    /// of `rx_buffer` bytes. With chunked delivery [`SHARED_RX_BUFFERS`], or one per worker if
+    /// there are fewer workers; a waiting connection then keeps only a carry of
+    /// [`RX_CARRY`] bytes. With whole delivery none: each worker owns a buffer that a whole
+    /// message fits in, for its connection's life.
+    pub const fn shared_rx_buffers(&self) -> usize {
+        match self.connection.delivery {
+            espws::proto::Delivery::Whole => 0,
+            _ if self.max_clients + 1 < SHARED_RX_BUFFERS => self.max_clients + 1,
+            _ => SHARED_RX_BUFFERS,
+        }
+    }
 }
+
+/// How many connections of a device process input at once with chunked delivery: the shared
+/// receive buffers. A connection holds one while its input is parsed and while a write of its
+/// waits (a client that stops reading its echoes holds one up to the write timeout); the others
+/// wait for one to come back.
+pub const SHARED_RX_BUFFERS: usize = 3;
+
+/// What a waiting connection keeps of its input without a shared buffer: a control frame
+/// (125 bytes of payload, 6 of header) and the next frame's header, with room to spare.
+pub const RX_CARRY: usize = 256;
 
 impl Settings<'_> {
     /// The defaults: the echo app on port 80 for 8 clients with 4 KiB buffers, messages of up to

@@ -7,7 +7,7 @@
 use embassy_executor::{Executor, Spawner};
 use embassy_net::{Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
-use espws::server::embassy::{worker, WorkerBuffers};
+use espws::server::embassy::{worker, WebSocketRx, WorkerBuffers};
 use espws::server::Slots;
 use espws::ServeConfig;
 
@@ -57,7 +57,8 @@ async fn serve(stack: Stack<'static>, port: u16, n: u32) -> ! {
     let buffers = WorkerBuffers {
         socket_rx: &mut socket_rx,
         socket_tx: &mut socket_tx,
-        websocket_rx: &mut websocket_rx,
+        // The firmware lends buffers from a pool instead (`WebSocketRx::Lent`).
+        websocket_rx: WebSocketRx::Own(&mut websocket_rx),
     };
     worker(stack, port, &CONFIG, &Echo, &SLOTS, n, buffers).await
 }

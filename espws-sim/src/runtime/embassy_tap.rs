@@ -4,11 +4,12 @@
 use embassy_executor::{Executor, Spawner};
 use embassy_net::{Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
-use espws::server::embassy::{self, WorkerBuffers};
+use espws::nonblocking::BufferPool;
+use espws::server::embassy::{self, WebSocketRx, WorkerBuffers};
 use espws::server::Slots;
 use espws::ServeConfig;
 use espws_apps::device::Device;
-use espws_apps::settings::App;
+use espws_apps::settings::{App, RX_CARRY};
 use espws_apps::DeviceHub;
 
 use crate::{announce, Args};
@@ -60,12 +61,29 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let device: &'static Device<'static> = Box::leak(Box::new(device));
     let slots: &'static Slots = Box::leak(Box::new(Slots::new(settings.max_clients)));
     let config: &'static ServeConfig<'static> = Box::leak(Box::new(settings.serve_config()));
+    // As on the device: with chunked delivery the workers share a few receive buffers.
+    let shared = settings.shared_rx_buffers();
+    let pool: Option<&'static BufferPool<'static>> = (shared > 0).then(|| {
+        let pool: &'static BufferPool<'static> = Box::leak(Box::new(BufferPool::new()));
+        for _ in 0..shared {
+            let buffer: &'static mut [u8] = Box::leak(vec![0u8; settings.rx_buffer].into_boxed_slice());
+            pool.give(buffer).expect("the device shares at most MAX_LENT buffers");
+        }
+        pool
+    });
+    match shared {
+        0 => {
+            log::info!("each worker owns a {} B receive buffer (whole-message delivery)", settings.rx_buffer)
+        }
+        n => log::info!("{n} receive buffers of {} B shared by {workers} workers", settings.rx_buffer),
+    }
     let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
     executor.run(move |spawner: Spawner| {
         spawner.spawn(net_task(runner).expect("one network task"));
         for id in 0..workers {
             spawner.spawn(
-                worker_task(stack, config, device, slots, id as u32).expect("the pool holds every worker"),
+                worker_task(stack, config, device, slots, pool, id as u32)
+                    .expect("the pool holds every worker"),
             );
         }
         if let (Some(hub), Some(period)) = (device.hub, device.settings.tick) {
@@ -99,15 +117,19 @@ async fn worker_task(
     config: &'static ServeConfig<'static>,
     device: &'static Device<'static>,
     slots: &'static Slots,
+    pool: Option<&'static BufferPool<'static>>,
     id: u32,
 ) -> ! {
     let mut socket_rx = vec![0u8; SOCKET_BUFFER];
     let mut socket_tx = vec![0u8; SOCKET_BUFFER];
-    let mut websocket_rx = vec![0u8; device.settings.rx_buffer];
-    let buffers = WorkerBuffers {
-        socket_rx: &mut socket_rx,
-        socket_tx: &mut socket_tx,
-        websocket_rx: &mut websocket_rx,
+    let (mut own, mut carry) = (Vec::new(), vec![0u8; RX_CARRY]);
+    let websocket_rx = match pool {
+        Some(pool) => WebSocketRx::Lent { pool, carry: &mut carry },
+        None => {
+            own.resize(device.settings.rx_buffer, 0);
+            WebSocketRx::Own(&mut own)
+        }
     };
+    let buffers = WorkerBuffers { socket_rx: &mut socket_rx, socket_tx: &mut socket_tx, websocket_rx };
     embassy::worker(stack, device.settings.port, config, device, slots, id, buffers).await
 }

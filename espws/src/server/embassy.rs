@@ -11,17 +11,88 @@ use embassy_net::tcp::TcpSocket;
 use embassy_net::{IpAddress, Stack};
 
 use super::slots::{Slots, FULL};
-use crate::nonblocking::{self, AsyncService, EmbassyTimer};
-use crate::proto::{PeerLabel, RecvBuf, ServeConfig};
+use crate::nonblocking::{self, AsyncService, BufferPool, EmbassyTimer, LentBuf};
+use crate::proto::{PeerLabel, RecvBuf, ServeConfig, Storage};
 
-/// The memory one worker needs: the TCP socket's buffers and the WebSocket receive buffer.
-pub struct WorkerBuffers<'b> {
+/// The memory one worker needs: the TCP socket's buffers and where WebSocket input is parsed
+/// (`'p` is the shared buffers' lifetime, when they are lent).
+pub struct WorkerBuffers<'b, 'p> {
     /// The socket's receive window.
     pub socket_rx: &'b mut [u8],
     /// The socket's send buffer: what a slow client may have outstanding.
     pub socket_tx: &'b mut [u8],
-    /// The WebSocket receive buffer.
-    pub websocket_rx: &'b mut [u8],
+    /// The WebSocket receive buffer: the worker's own, or lent from a pool.
+    pub websocket_rx: WebSocketRx<'b, 'p>,
+}
+
+/// Where a worker parses its connection's input.
+pub enum WebSocketRx<'b, 'p> {
+    /// A buffer of the worker's own, held for each connection's whole life. Needed for
+    /// [`Delivery::Whole`](crate::proto::Delivery::Whole) with messages up to its size.
+    Own(&'b mut [u8]),
+    /// A buffer lent from `pool` while the connection processes input (see [`LentBuf`]); while
+    /// it waits, the connection keeps at most `carry.len()` unconsumed bytes (256 suffice for
+    /// [`Delivery::Chunked`](crate::proto::Delivery::Chunked)) and input waits in the socket's
+    /// receive ring. The pool's buffers must be of one size, as an own buffer would be.
+    Lent {
+        /// The buffers shared by the workers.
+        pool: &'b BufferPool<'p>,
+        /// This worker's carry.
+        carry: &'b mut [u8],
+    },
+}
+
+/// A worker's receive storage for one connection, as [`WebSocketRx`] says.
+enum WorkerRx<'a, 'b> {
+    Own(&'a mut [u8]),
+    Lent(LentBuf<'a, 'b>),
+}
+
+impl Storage for WorkerRx<'_, '_> {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            WorkerRx::Own(buffer) => buffer,
+            WorkerRx::Lent(lent) => lent.bytes(),
+        }
+    }
+
+    #[inline(always)]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            WorkerRx::Own(buffer) => buffer,
+            WorkerRx::Lent(lent) => lent.bytes_mut(),
+        }
+    }
+
+    fn park(&mut self, pending: core::ops::Range<usize>) -> bool {
+        match self {
+            WorkerRx::Own(_) => false,
+            WorkerRx::Lent(lent) => lent.park(pending),
+        }
+    }
+
+    fn unpark(&mut self) -> Option<usize> {
+        match self {
+            WorkerRx::Own(_) => None,
+            WorkerRx::Lent(lent) => lent.unpark(),
+        }
+    }
+
+    #[inline(always)]
+    fn is_parked(&self) -> bool {
+        match self {
+            WorkerRx::Own(_) => false,
+            WorkerRx::Lent(lent) => lent.is_parked(),
+        }
+    }
+
+    fn poll_unpark(&mut self, cx: &mut core::task::Context<'_>) -> core::task::Poll<Option<usize>> {
+        match self {
+            WorkerRx::Own(_) => core::task::Poll::Ready(None),
+            WorkerRx::Lent(lent) => lent.poll_unpark(cx),
+        }
+    }
 }
 
 /// One worker of the pool: accepts on `port`, serves through `service`, repeats, forever. Run
@@ -33,9 +104,9 @@ pub async fn worker<S: AsyncService + ?Sized>(
     service: &S,
     slots: &Slots,
     worker: u32,
-    buffers: WorkerBuffers<'_>,
+    buffers: WorkerBuffers<'_, '_>,
 ) -> ! {
-    let WorkerBuffers { socket_rx, socket_tx, websocket_rx } = buffers;
+    let WorkerBuffers { socket_rx, socket_tx, mut websocket_rx } = buffers;
     let mut connection = 0u32;
     loop {
         let mut socket = TcpSocket::new(stack, &mut *socket_rx, &mut *socket_tx);
@@ -49,7 +120,10 @@ pub async fn worker<S: AsyncService + ?Sized>(
         // Worker number and connection count, so log lines of one client can be followed.
         let id = u64::from(worker) * 1_000_000 + u64::from(connection % 1_000_000);
         let peer = socket.remote_endpoint().map(|end| SocketAddr::new(ip(end.addr), end.port));
-        let mut rx = RecvBuf::new(&mut *websocket_rx);
+        let mut rx = RecvBuf::new(match &mut websocket_rx {
+            WebSocketRx::Own(buffer) => WorkerRx::Own(buffer),
+            WebSocketRx::Lent { pool, carry } => WorkerRx::Lent(LentBuf::new(pool, carry)),
+        });
         match Slots::take(slots, &PeerLabel::new(id, peer)) {
             Some(slot) => {
                 let finished =

@@ -5,9 +5,9 @@
 //! its settings and the sizes of its buffers live in `espws-apps`, compiled and tested on the
 //! host; the simulator's `--runtime embassy-tap` runs the same pool on a PC.
 //!
-//! Memory is all static: each worker's socket buffers and WebSocket buffer sit in one
-//! `ConstStaticCell` (in `.bss`, never copied through the stack), and the task pool's futures in
-//! the executor's static pool. `firmware/README.md` adds it all up.
+//! Memory is all static: each worker's socket buffers and WebSocket carry sit in one
+//! `ConstStaticCell` (in `.bss`, never copied through the stack), beside the few receive buffers
+//! the workers share, and the task pool's futures in the executor's static pool. `firmware/README.md` adds it all up.
 
 #![no_std]
 #![no_main]
@@ -32,6 +32,7 @@ use espws_apps::device::Device;
 use espws::server::embassy::worker;
 use espws::server::Slots;
 use espws::ServeConfig;
+use espws::nonblocking::BufferPool;
 use espws_board::provision::{self, Mode, Plan, WifiStrings};
 use espws_board::worker_memory::WorkerMemory as Memory;
 use espws_apps::settings::{App, Settings};
@@ -85,12 +86,19 @@ const RX_BUFFER: usize = SETTINGS.rx_buffer;
 const HUB_CLIENTS: usize = if SETTINGS.uses_hub() { SETTINGS.max_clients } else { 0 };
 const HUB_QUEUE: usize = SETTINGS.hub_queue;
 
-/// One worker's memory: the TCP socket's window and send buffer, and the WebSocket receive
-/// buffer.
-type WorkerMemory = Memory<RX_BUFFER>;
+/// Receive buffers the workers share (none with whole-message delivery).
+const SHARED_RX: usize = SETTINGS.shared_rx_buffers();
+/// One worker's memory: the TCP socket's window and send buffer, and its carry (or, without
+/// shared buffers, its WebSocket receive buffer).
+type WorkerMemory = Memory<{ budget::worker_rx(&SETTINGS) }>;
 
 // The sizes the RAM table in firmware/README.md is made of (espws_board::budget).
-const _: () = assert!(core::mem::size_of::<WorkerMemory>() == budget::worker_buffers(RX_BUFFER));
+const _: () = assert!(core::mem::size_of::<WorkerMemory>() == budget::worker_buffers(&SETTINGS));
+const _: () = assert!(
+    SHARED_RX == 0
+        || core::mem::size_of::<[[u8; RX_BUFFER]; SHARED_RX]>() + core::mem::size_of::<BufferPool<'static>>()
+            <= budget::shared_rx(&SETTINGS)
+);
 const _: () = assert!(
     core::mem::size_of::<StackResources<SOCKETS>>() <= budget::stack_resources(SOCKETS),
     "embassy-net's sockets grew: update budget::bare_metal::SOCKET_STORAGE / STACK_INNER and firmware/README.md"
@@ -100,6 +108,9 @@ const _: () = assert!(
 // stack.
 static WORKER_MEMORY: ConstStaticCell<[WorkerMemory; WORKERS]> =
     ConstStaticCell::new([WorkerMemory::ZERO; WORKERS]);
+static SHARED_RX_BUFFERS: ConstStaticCell<[[u8; RX_BUFFER]; SHARED_RX]> =
+    ConstStaticCell::new([[0; RX_BUFFER]; SHARED_RX]);
+static RX_POOL: BufferPool<'static> = BufferPool::new();
 static STACK_RESOURCES: ConstStaticCell<StackResources<SOCKETS>> =
     ConstStaticCell::new(StackResources::new());
 static HUB_RINGS: ConstStaticCell<[[u8; HUB_QUEUE]; HUB_CLIENTS]> =
@@ -217,8 +228,10 @@ async fn main(spawner: Spawner) -> ! {
             spawner.spawn(dhcp_server_task(stack, ap.address).expect("one DHCP server task"));
         }
     }
+    let pool = espws_board::worker_memory::share(&RX_POOL, SHARED_RX_BUFFERS.take());
     for (id, memory) in WORKER_MEMORY.take().iter_mut().enumerate() {
-        spawner.spawn(worker_task(stack, device, id as u32, memory).expect("the pool holds every worker"));
+        let task = worker_task(stack, device, id as u32, memory, pool);
+        spawner.spawn(task.expect("the pool holds every worker"));
     }
     if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
         spawner.spawn(status_task(hub, period).expect("one status task"));
@@ -343,8 +356,9 @@ async fn worker_task(
     device: &'static Device<'static>,
     id: u32,
     memory: &'static mut WorkerMemory,
+    pool: Option<&'static BufferPool<'static>>,
 ) -> ! {
-    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, memory.buffers()).await
+    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, memory.buffers(pool)).await
 }
 
 /// Pushes simulated sensor readings to every client, `rate_hz` a second.

@@ -36,6 +36,7 @@ use crate::virtio::VirtioNet;
 
 // ---- The one place this board uses the library's pool and the boards' shared APIs. ----
 use espws::ServeConfig;
+use espws::nonblocking::BufferPool;
 use espws::server::Slots;
 use espws::server::embassy::worker;
 use espws_apps::settings::{App, Settings};
@@ -60,10 +61,15 @@ const ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 2);
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 69, 1);
 const STATS_PORT: u16 = 81;
 
-type WorkerMemory = espws_board::worker_memory::WorkerMemory<RX_BUFFER>;
+/// Receive buffers the workers share (none with whole-message delivery).
+const SHARED_RX: usize = SETTINGS.shared_rx_buffers();
+type WorkerMemory = espws_board::worker_memory::WorkerMemory<{ budget::worker_rx(&SETTINGS) }>;
 
 static WORKER_MEMORY: ConstStaticCell<[WorkerMemory; WORKERS]> =
     ConstStaticCell::new([WorkerMemory::ZERO; WORKERS]);
+static SHARED_RX_BUFFERS: ConstStaticCell<[[u8; RX_BUFFER]; SHARED_RX]> =
+    ConstStaticCell::new([[0; RX_BUFFER]; SHARED_RX]);
+static RX_POOL: BufferPool<'static> = BufferPool::new();
 static STACK_RESOURCES: ConstStaticCell<StackResources<SOCKETS>> =
     ConstStaticCell::new(StackResources::new());
 static HUB_RINGS: ConstStaticCell<[[u8; HUB_QUEUE]; HUB_CLIENTS]> =
@@ -81,10 +87,15 @@ async fn worker_task(
     device: &'static espws_apps::device::Device<'static>,
     id: u32,
     memory: &'static mut WorkerMemory,
+    pool: Option<&'static BufferPool<'static>>,
 ) -> ! {
-    let buffers = memory.buffers();
+    let buffers = memory.buffers(pool);
     if cfg!(feature = "raw-tcp-echo") {
-        raw_echo(stack, buffers.socket_rx, buffers.socket_tx, buffers.websocket_rx).await
+        let buffer = match buffers.websocket_rx {
+            espws::server::embassy::WebSocketRx::Own(buffer) => buffer,
+            espws::server::embassy::WebSocketRx::Lent { carry, .. } => carry,
+        };
+        raw_echo(stack, buffers.socket_rx, buffers.socket_tx, buffer).await
     } else {
         worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers).await
     }
@@ -104,8 +115,10 @@ fn start_device(spawner: Spawner, stack: Stack<'static>) {
         None
     };
     let device = DEVICE.init(espws_apps::device::Device::new(SETTINGS, hub));
+    let pool = espws_board::worker_memory::share(&RX_POOL, SHARED_RX_BUFFERS.take());
     for (id, memory) in WORKER_MEMORY.take().iter_mut().enumerate() {
-        spawner.spawn(worker_task(stack, device, id as u32, memory).expect("the pool holds every worker"));
+        let task = worker_task(stack, device, id as u32, memory, pool);
+        spawner.spawn(task.expect("the pool holds every worker"));
     }
     if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
         spawner.spawn(status_task(hub, period).expect("one status task"));

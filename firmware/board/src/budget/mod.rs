@@ -16,7 +16,7 @@
 //! from the vendors' documentation or estimated, and every row says which.
 
 use crate::provision::Mode;
-use espws_apps::settings::{App, Settings};
+use espws_apps::settings::{App, Settings, RX_CARRY};
 
 /// Bytes in a KiB.
 pub const KIB: usize = 1024;
@@ -102,14 +102,17 @@ pub mod bare_metal {
     pub const SOCKET_TX: usize = 2048;
     /// The size of `espws::server::embassy::worker`'s future serving a device on the 32-bit
     /// targets (riscv32imc, debug and release alike), checked by a `const` assertion in every
-    /// 32-bit build with `embassy`. (3,168 before the HTTP phase and the WebSocket became two
-    /// futures awaited in turn, which share their storage.)
-    pub const WORKER_FUTURE: usize = 2832;
+    /// 32-bit build with `embassy`. (2,736 while `nonblocking::serve` kept its arguments beside
+    /// the `WebSocket` they moved into; 2,832 before the driver polled embassy-net's reads
+    /// directly instead of keeping a read future; 3,168 before the HTTP phase and the WebSocket
+    /// became two futures awaited in turn, which share their storage.)
+    pub const WORKER_FUTURE: usize = 2640;
     /// The executor's storage for one worker task of `firmware/esp-hal`: the future above, the
     /// task's own arguments and the task header (`TaskStorage`). Measured on riscv32imc release
     /// with `-Zprint-type-sizes` (and in the qemu-virt board's ELF) as 64 bytes over the future
-    /// (3,232 for 3,168), which gives this figure.
-    pub const WORKER_TASK: usize = 2896;
+    /// (3,232 for 3,168); the task has taken one more argument since (the shared buffers'
+    /// pool, 4 bytes), which gives this figure.
+    pub const WORKER_TASK: usize = 2708;
     /// What permessage-deflate would add per connection, inflating into a 512-byte window
     /// (`DeflateConfig::SMALL`): `espws::proto::deflate::Inflate<[u8; 512]>`, miniz_oxide's
     /// decompressor and its tables plus the window, on the 32-bit targets (checked by a `const`
@@ -159,10 +162,33 @@ pub mod bare_metal {
         SOCKET_STORAGE * sockets + STACK_INNER
     }
 
-    /// One worker's buffers: the socket's window and send buffer, the WebSocket receive buffer.
-    pub const fn worker_buffers(rx_buffer: usize) -> usize {
-        SOCKET_RX + SOCKET_TX + rx_buffer
+    /// One worker's buffers: the socket's window and send buffer, and its WebSocket receive
+    /// buffer or, where the workers share buffers, its carry.
+    pub const fn worker_buffers(settings: &Settings<'_>) -> usize {
+        SOCKET_RX + SOCKET_TX + worker_rx(settings)
     }
+
+    /// What a worker keeps of its own for WebSocket input: its receive buffer, or with shared
+    /// buffers ([`Settings::shared_rx_buffers`]) a carry of [`RX_CARRY`] bytes.
+    pub const fn worker_rx(settings: &Settings<'_>) -> usize {
+        if settings.shared_rx_buffers() > 0 {
+            RX_CARRY
+        } else {
+            settings.rx_buffer
+        }
+    }
+
+    /// The receive buffers the workers share, and the pool's own state.
+    pub const fn shared_rx(settings: &Settings<'_>) -> usize {
+        match settings.shared_rx_buffers() {
+            0 => 0,
+            n => n * settings.rx_buffer + BUFFER_POOL,
+        }
+    }
+
+    /// `espws::nonblocking::BufferPool` on the 32-bit targets: the free list and the wakers of
+    /// connections waiting for a buffer (asserted in every 32-bit build with `embassy`).
+    pub const BUFFER_POOL: usize = 400;
 
     /// A chip's RAM as esp-hal 1.2's linker scripts lay it out.
     #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -201,7 +227,8 @@ pub mod bare_metal {
     /// The statics this firmware adds to `dram` (everything but the platform's and the heap).
     pub const fn app_statics(settings: &Settings<'_>, mode: Mode) -> usize {
         let n = settings.max_clients;
-        let mut bytes = workers(n) * (worker_buffers(settings.rx_buffer) + WORKER_TASK)
+        let mut bytes = workers(n) * (worker_buffers(settings) + WORKER_TASK)
+            + shared_rx(settings)
             + stack_resources(sockets(n))
             + OTHER_TASKS;
         if matches!(mode, Mode::AccessPoint) {
@@ -218,6 +245,17 @@ pub mod bare_metal {
     /// One client's slot in the hub, besides its queue (measured 44).
     pub const HUB_SLOT: usize = 44;
 
+    /// The echo app for 16 clients, the device's defaults otherwise: what the original ESP32
+    /// serves on bare metal (asserted below; `firmware/README.md` shows its table).
+    pub const SIXTEEN_CLIENTS: Settings<'static> =
+        Settings { max_clients: 16, ..Settings::device_defaults() };
+
+    // 16 clients with the echo app fit the original ESP32 in both Wi-Fi modes.
+    const _: () = assert!(
+        fits(ESP32, &SIXTEEN_CLIENTS, Mode::Station) && fits(ESP32, &SIXTEEN_CLIENTS, Mode::AccessPoint),
+        "16 echo clients no longer fit the ESP32 on bare metal: see firmware/README.md"
+    );
+
     /// Whether a build fits a chip: the firmware asserts this at compile time.
     pub const fn fits(chip: Chip, settings: &Settings<'_>, mode: Mode) -> bool {
         let (_, heap_in_dram) = heap_split(chip);
@@ -233,13 +271,22 @@ pub mod bare_metal {
             capacity: chip.dram - chip.code_in_dram,
             capacity_what: "dram_seg (.data, .bss and the main stack)",
         };
+        if settings.shared_rx_buffers() > 0 {
+            b.push(
+                "worker buffers: (clients + 1) x (socket rx + tx + 256 B carry)",
+                workers(n) * worker_buffers(settings),
+                Source::Chosen,
+            );
+            b.push("shared WebSocket receive buffers and their pool", shared_rx(settings), Source::Chosen);
+        } else {
+            b.push(
+                "worker buffers: (clients + 1) x (socket rx + tx + WebSocket rx)",
+                workers(n) * worker_buffers(settings),
+                Source::Chosen,
+            );
+        }
         b.push(
-            "worker buffers: (clients + 1) x (socket rx + tx + WebSocket rx)",
-            workers(n) * worker_buffers(settings.rx_buffer),
-            Source::Chosen,
-        );
-        b.push(
-            "worker tasks in the executor's pool: (clients + 1) x 2,896 (riscv32)",
+            "worker tasks in the executor's pool: (clients + 1) x 2,708 (riscv32)",
             workers(n) * WORKER_TASK,
             Source::Measured,
         );
@@ -472,6 +519,29 @@ mod tests {
     }
 
     #[test]
+    fn sixteen_echo_clients_fit_the_esp32_on_bare_metal_only_with_shared_buffers() {
+        let sixteen = bare_metal::SIXTEEN_CLIENTS;
+        assert_eq!(sixteen.shared_rx_buffers(), espws_apps::settings::SHARED_RX_BUFFERS);
+        for mode in [Mode::Station, Mode::AccessPoint] {
+            let budget = bare_metal::budget(bare_metal::ESP32, &sixteen, mode);
+            assert!(budget.fits(), "{mode:?}: {budget:?}");
+            assert_eq!(budget.fits(), bare_metal::fits(bare_metal::ESP32, &sixteen, mode));
+        }
+        // Each worker owning its 4 KiB buffer (whole-message delivery) would not fit.
+        let mut whole = sixteen;
+        whole.connection.delivery = espws::proto::Delivery::Whole;
+        assert_eq!(whole.shared_rx_buffers(), 0);
+        assert!(!bare_metal::fits(bare_metal::ESP32, &whole, Mode::Station));
+        // The difference is the workers' buffers: 17 x 4 KiB against 3 shared and 17 carries.
+        let own = bare_metal::budget(bare_metal::ESP32, &whole, Mode::Station).used();
+        let shared = bare_metal::budget(bare_metal::ESP32, &sixteen, Mode::Station).used();
+        assert_eq!(
+            own - shared,
+            17 * 4096 - (3 * 4096 + bare_metal::BUFFER_POOL + 17 * espws_apps::settings::RX_CARRY)
+        );
+    }
+
+    #[test]
     fn the_default_clients_fit_lwips_sockets() {
         assert!(defaults().max_clients <= esp_idf::max_clients_for_sockets());
     }
@@ -483,7 +553,11 @@ mod tests {
         let chip = bare_metal::ESP32;
         let extra = bare_metal::budget(chip, &broadcast, Mode::Station).used()
             - bare_metal::budget(chip, &echo, Mode::Station).used();
-        assert_eq!(extra, 8 * (8 * KIB + bare_metal::HUB_SLOT) + bare_metal::HUB);
+        // The hub's queues, and each worker owning its buffer: the hub's apps deliver whole
+        // messages, so the workers share none.
+        assert_eq!(broadcast.shared_rx_buffers(), 0);
+        let own_buffers = 9 * 4096 - bare_metal::shared_rx(&echo) - 9 * espws_apps::settings::RX_CARRY;
+        assert_eq!(extra, 8 * (8 * KIB + bare_metal::HUB_SLOT) + bare_metal::HUB + own_buffers);
         // 8 KiB queues for 8 clients do not fit beside everything else on the ESP32 ...
         assert!(!bare_metal::fits(chip, &broadcast, Mode::AccessPoint));
         // ... 2 KiB queues do.

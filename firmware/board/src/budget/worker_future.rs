@@ -24,7 +24,7 @@ pub const WORKER_FUTURE_SIZE: usize =
         &'static espws_apps::device::Device<'static>,
         &'static espws::server::Slots,
         u32,
-        espws::server::embassy::WorkerBuffers<'static>,
+        espws::server::embassy::WorkerBuffers<'static, 'static>,
         _,
     >(&espws::server::embassy::worker::<espws_apps::device::Device<'static>>);
 
