@@ -119,6 +119,16 @@ function nextMessage(ws, what) {
   });
 }
 
+// A wait for a reply that starts before the request is sent. ws emits 'message' to the
+// listeners it has at that moment, and over TLS a send's callback may run after the reply has
+// already been read, so a listener added once the send completes can miss the reply. The no-op
+// catch keeps a reply's timeout, if the send fails first, from being an unhandled rejection; the
+// caller still awaits the wait itself.
+function listenFirst(wait) {
+  wait.catch(() => {});
+  return wait;
+}
+
 function sendFrame(ws, data, opts, what) {
   return waitFor(what, (ok, fail) => {
     ws.send(data, { compress: false, ...opts }, (err) => (err ? fail(new CheckFailed(`send failed: ${err.message}`)) : ok()));
@@ -144,9 +154,10 @@ async function checkEcho(url, kind, size) {
   const msg = kind === 'text' ? makeText(size, seed) : makeBinary(size, seed);
   const sent = kind === 'text' ? Buffer.from(msg, 'utf8') : msg;
   return withConn(url, async (ws) => {
+    const echo = listenFirst(nextMessage(ws, 'echo'));
     // A string is sent as a text frame, a Buffer as a binary frame.
     await sendFrame(ws, msg, { binary: kind === 'binary', fin: true }, 'send to complete');
-    const { data, isBinary } = await nextMessage(ws, 'echo');
+    const { data, isBinary } = await echo;
     if (kind === 'text' && isBinary) throw new CheckFailed(`sent a text message, echo came back as binary (${data.length} bytes)`);
     if (kind === 'binary' && !isBinary) throw new CheckFailed('sent a binary message, echo came back as text');
     if (!sent.equals(data)) throw new CheckFailed(firstDiff(sent, data));
@@ -168,10 +179,11 @@ async function checkFragmented(url, fragments, label) {
     // ws.send(Buffer, { binary: false, fin: false }) sends a TEXT frame with
     // FIN=0 and the raw bytes; the following sends become CONT frames, the
     // last one with FIN=1. ws does not validate UTF-8 on send.
+    const echo = listenFirst(nextMessage(ws, 'echo'));
     for (let i = 0; i < fragments.length; i++) {
       await sendFrame(ws, fragments[i], { binary: false, fin: i === fragments.length - 1 }, `fragment ${i + 1} to be sent`);
     }
-    const { data, isBinary } = await nextMessage(ws, 'echo');
+    const { data, isBinary } = await echo;
     if (isBinary) throw new CheckFailed('sent a fragmented text message, echo came back as binary');
     if (!whole.equals(data)) throw new CheckFailed(firstDiff(whole, data));
     return `${label}: sent ${fragments.length} frames [${desc}], echo equals the whole ${whole.length}-byte text`;
