@@ -240,7 +240,7 @@ impl<T: Transport, B: Storage, C: Clock> WebSocket<T, B, C> {
             let _ = self.io.shutdown_write();
         }
         if self.conn.outcome().is_some_and(Closed::wants_linger) {
-            let wait = if client { self.conn.config().close_timeout } else { LINGER };
+            let wait = if client { self.conn.close_timeout() } else { LINGER };
             serve::drain_until(&mut self.io, &mut self.rx, &self.clock, self.clock.now() + wait);
         }
         if client {

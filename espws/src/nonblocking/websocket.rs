@@ -456,7 +456,7 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         #[cfg(feature = "client")]
         if !self.conn.role().is_server() {
             if self.conn.outcome().is_some_and(Closed::wants_linger) {
-                let deadline = self.timer.now() + self.conn.config().close_timeout;
+                let deadline = self.timer.now() + self.conn.close_timeout();
                 discard_until(&mut self.io, &mut self.rx, &self.timer, deadline).await;
             }
             let deadline = self.timer.now() + LINGER;

@@ -16,6 +16,24 @@ pub enum Delivery {
     Chunked,
 }
 
+impl Delivery {
+    /// The largest message accepted with this delivery, a limit of `max_message` and a receive
+    /// buffer of `capacity` bytes: a whole message must also fit the buffer.
+    pub const fn max_message(self, max_message: u64, capacity: usize) -> u64 {
+        match self {
+            Delivery::Chunked => max_message,
+            Delivery::Whole => {
+                let fits = capacity.saturating_sub(Config::buffer_overhead()) as u64;
+                if fits < max_message {
+                    fits
+                } else {
+                    max_message
+                }
+            }
+        }
+    }
+}
+
 /// Limits and timers for one connection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -52,13 +70,7 @@ impl Config {
 
     /// The largest message that can actually be received with a buffer of `capacity` bytes.
     pub fn effective_max_message(&self, capacity: usize) -> u64 {
-        match self.delivery {
-            Delivery::Chunked => self.max_message,
-            Delivery::Whole => {
-                let fits = capacity.saturating_sub(Self::buffer_overhead()) as u64;
-                self.max_message.min(fits)
-            }
-        }
+        self.delivery.max_message(self.max_message, capacity)
     }
 }
 

@@ -117,8 +117,8 @@ impl Connection {
             0xFE if pending.len() >= 4 => (usize::from(u16::from_be_bytes([pending[2], pending[3]])), 8),
             _ => return None,
         };
-        let too_big = len as u64 > self.config.max_message
-            || (self.config.delivery == Delivery::Whole && len + Config::buffer_overhead() > rx.capacity());
+        let too_big = len as u64 > self.max_message
+            || (self.delivery == Delivery::Whole && len + Config::buffer_overhead() > rx.capacity());
         if pending.len() < head + len || too_big {
             return None;
         }
@@ -173,7 +173,7 @@ impl Connection {
         // the inflate window, so its compressed length buffers nothing.
         if !incoming.compressed {
             let total = incoming.total.saturating_add(header.payload_len);
-            if total > self.config.effective_max_message(capacity) {
+            if total > self.delivery.max_message(self.max_message, capacity) {
                 return Err(ProtocolError::MessageTooBig);
             }
             incoming.total = total;
@@ -246,7 +246,7 @@ impl Connection {
             // After our close frame, data is read only to find the peer's close.
             return Ok(None);
         }
-        match self.config.delivery {
+        match self.delivery {
             Delivery::Whole => {
                 if !range.is_empty() {
                     if rx.held_len == 0 {
@@ -304,7 +304,7 @@ impl Connection {
         let range = rx.start..rx.start + available;
         apply_mask(&mut rx.bytes_mut()[range.clone()], mask, offset);
         // At most one byte past the limit is ever inflated: that byte fails the message.
-        let room = self.config.max_message.saturating_sub(incoming.total).saturating_add(1);
+        let room = self.max_message.saturating_sub(incoming.total).saturating_add(1);
         let end = fin && available as u64 == remaining;
         let step = inflate
             .step(&rx.bytes()[range.clone()], end, usize::try_from(room).unwrap_or(usize::MAX))
@@ -327,7 +327,7 @@ impl Connection {
             Recv::Data { remaining, mask, offset: offset + consumed as u64, fin }
         };
         incoming.total += step.out.len() as u64;
-        if incoming.total > self.config.max_message {
+        if incoming.total > self.max_message {
             return Err(ProtocolError::MessageTooBig);
         }
         let last = frame_done && fin;

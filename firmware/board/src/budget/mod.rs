@@ -102,17 +102,18 @@ pub mod bare_metal {
     pub const SOCKET_TX: usize = 2048;
     /// The size of `espws::server::embassy::worker`'s future serving a device on the 32-bit
     /// targets (riscv32imc, debug and release alike), checked by a `const` assertion in every
-    /// 32-bit build with `embassy`. (2,736 while `nonblocking::serve` kept its arguments beside
-    /// the `WebSocket` they moved into; 2,832 before the driver polled embassy-net's reads
-    /// directly instead of keeping a read future; 3,168 before the HTTP phase and the WebSocket
-    /// became two futures awaited in turn, which share their storage.)
-    pub const WORKER_FUTURE: usize = 2640;
+    /// 32-bit build with `embassy`. (2,640 while the connection kept its whole `Config`; 2,736
+    /// while `nonblocking::serve` kept its arguments beside the `WebSocket` they moved into;
+    /// 2,832 before the driver polled embassy-net's reads directly instead of keeping a read
+    /// future; 3,168 before the HTTP phase and the WebSocket became two futures awaited in
+    /// turn, which share their storage.)
+    pub const WORKER_FUTURE: usize = 2600;
     /// The executor's storage for one worker task of `firmware/esp-hal`: the future above, the
     /// task's own arguments and the task header (`TaskStorage`). Measured on riscv32imc release
     /// with `-Zprint-type-sizes` (and in the qemu-virt board's ELF) as 64 bytes over the future
     /// (3,232 for 3,168); the task has taken one more argument since (the shared buffers'
     /// pool, 4 bytes), which gives this figure.
-    pub const WORKER_TASK: usize = 2708;
+    pub const WORKER_TASK: usize = 2668;
     /// What permessage-deflate would add per connection, inflating into a 512-byte window
     /// (`DeflateConfig::SMALL`): `espws::proto::deflate::Inflate<[u8; 512]>`, miniz_oxide's
     /// decompressor and its tables plus the window, on the 32-bit targets (checked by a `const`
@@ -286,7 +287,7 @@ pub mod bare_metal {
             );
         }
         b.push(
-            "worker tasks in the executor's pool: (clients + 1) x 2,708 (riscv32)",
+            "worker tasks in the executor's pool: (clients + 1) x 2,668 (riscv32)",
             workers(n) * WORKER_TASK,
             Source::Measured,
         );
