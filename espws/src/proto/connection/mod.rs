@@ -71,8 +71,15 @@ impl Span {
         Span { start: range.start as u32, len: range.len() as u32 }
     }
 
+    /// The `len` bytes from `start`.
+    fn at(start: usize, len: usize) -> Self {
+        Span { start: start as u32, len: len as u32 }
+    }
+
     fn range(self) -> Range<usize> {
-        self.start as usize..(self.start + self.len) as usize
+        // Added as usize: on a 64-bit target the sum cannot wrap, so the slice's check that
+        // the range does not run backwards folds away.
+        self.start as usize..self.start as usize + self.len as usize
     }
 }
 
@@ -319,7 +326,9 @@ impl Connection {
         inflate: impl FnOnce() -> Option<&'i mut dyn Inflater>,
     ) -> Option<PendingEvent> {
         self.release(rx);
-        if matches!(self.recv, Recv::Header) && self.closed_event.is_none() {
+        // Open: no Closed event waits to be reported, and data is delivered. Other states take
+        // the general path, which gives the same result.
+        if matches!(self.recv, Recv::Header) && self.state == State::Open {
             // Waiting for a header with less than two bytes: nothing to do, and the most common call.
             if rx.pending_len() < 2 {
                 return None;

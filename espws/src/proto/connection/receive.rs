@@ -96,11 +96,13 @@ impl Connection {
     }
 
     /// The fast path for the most common input: between messages, a complete, unfragmented,
-    /// masked text or binary frame with a 7- or 16-bit length. Anything else (or anything wrong
-    /// with it) is left untouched for the general path, which gives the same result.
+    /// masked text or binary frame with a 7- or 16-bit length, on an open connection (the
+    /// caller checked that). Anything else (or anything wrong with it) is left untouched for
+    /// the general path, which gives the same result.
     #[inline(always)]
     pub(super) fn whole_frame<B: Storage>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
-        if self.incoming.is_some() || self.state != State::Open || !self.role.is_server() {
+        debug_assert!(self.state == State::Open);
+        if self.incoming.is_some() || !self.role.is_server() {
             // A client's frames from the server are unmasked: the general path reads them.
             return None;
         }
@@ -124,16 +126,16 @@ impl Connection {
         }
         let mut mask = [0u8; 4];
         mask.copy_from_slice(&pending[head - 4..head]);
-        let range = rx.start + head..rx.start + head + len;
+        let start = rx.start + head;
         // Checked above: the whole frame is pending.
         rx.consume_pending(head + len);
-        let payload = &mut rx.bytes_mut()[range.clone()];
+        let payload = &mut rx.bytes_mut()[start..start + len];
         apply_mask(payload, mask, 0);
         if kind == DataKind::Text && simdutf8::basic::from_utf8(payload).is_err() {
             self.fail(ProtocolError::InvalidUtf8);
             return self.closed_event.take();
         }
-        Some(Ready::Data { kind, span: Span::of(range), first: true, last: true })
+        Some(Ready::Data { kind, span: Span::at(start, len), first: true, last: true })
     }
 
     fn on_header(&mut self, header: FrameHeader, rsv1: bool, capacity: usize) -> Result<(), ProtocolError> {
