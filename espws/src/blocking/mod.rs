@@ -314,8 +314,7 @@ impl<T: Transport, B: Storage, C: Clock> WebSocket<T, B, C> {
                 false
             }
         };
-        // The poll that came before released what the last event borrowed.
-        let space = self.conn.read_buf_after_poll(&mut self.rx);
+        let space = self.conn.read_buf(&mut self.rx);
         match self.io.read(space) {
             Ok(0) => self.on_end_of_stream(),
             // Outside the steady state the clock was just read; inside it, the time of a read

@@ -129,8 +129,6 @@ pub struct Connection {
     recv: Recv,
     incoming: Option<Incoming>,
     utf8: Utf8Validator,
-    /// The held message was delivered and is released by the next call.
-    release_held: bool,
     /// The `Closed` event, reported once.
     closed_event: Option<Ready>,
     /// How the connection ended, once it has.
@@ -172,7 +170,6 @@ impl Connection {
             recv: Recv::Header,
             incoming: None,
             utf8: Utf8Validator::new(),
-            release_held: false,
             closed_event: None,
             outcome: None,
             outgoing: None,
@@ -225,21 +222,11 @@ impl Connection {
 
     /// Prepares `rx` for the next read and returns the space to read into.
     ///
-    /// Releases what the last event borrowed and moves unparsed bytes to the front when that
-    /// frees worthwhile room. Never empty while the connection is open: the size checks on frame
-    /// headers keep a buffered message within the buffer.
+    /// Moves unparsed bytes to the front when that frees worthwhile room. Never empty while the
+    /// connection is open: the size checks on frame headers keep a buffered message within the
+    /// buffer.
     #[inline(always)]
     pub fn read_buf<'b, B: Storage>(&mut self, rx: &'b mut RecvBuf<B>) -> &'b mut [u8] {
-        self.release(rx);
-        rx.make_room();
-        rx.spare_mut()
-    }
-
-    /// [`read_buf`](Self::read_buf) for a driver that calls it only right after a
-    /// [`poll_pending`](Self::poll_pending) that found nothing, which released the buffer.
-    #[inline(always)]
-    pub(crate) fn read_buf_after_poll<'b, B: Storage>(&mut self, rx: &'b mut RecvBuf<B>) -> &'b mut [u8] {
-        debug_assert!(!self.release_held, "read_buf_after_poll without a poll before it");
         rx.make_room();
         rx.spare_mut()
     }
@@ -325,7 +312,6 @@ impl Connection {
         rx: &mut RecvBuf<B>,
         inflate: impl FnOnce() -> Option<&'i mut dyn Inflater>,
     ) -> Option<PendingEvent> {
-        self.release(rx);
         // Open: no Closed event waits to be reported, and data is delivered. Other states take
         // the general path, which gives the same result.
         if matches!(self.recv, Recv::Header) && self.state == State::Open {
@@ -337,12 +323,7 @@ impl Connection {
                 return Some(PendingEvent(ready));
             }
         }
-        let ready = self.advance(rx, inflate())?;
-        if matches!(ready, Ready::Data { .. }) && self.delivery == Delivery::Whole {
-            // The message stays held in the buffer until the next call, looked at or not.
-            self.release_held = true;
-        }
-        Some(PendingEvent(ready))
+        self.advance(rx, inflate()).map(PendingEvent)
     }
 
     /// The event a [`poll_pending`](Self::poll_pending) found, borrowing the buffer. Call it
@@ -538,14 +519,6 @@ impl Connection {
         self.queue_close(code, reason);
         self.state = State::Closing { deadline: now.after_millis(self.close_ms) };
         Ok(())
-    }
-
-    fn release<B: Storage>(&mut self, rx: &mut RecvBuf<B>) {
-        // Tested before it is cleared: no store in the common case, where nothing is held.
-        if self.release_held {
-            self.release_held = false;
-            rx.held_len = 0;
-        }
     }
 
     fn queue_close(&mut self, code: CloseCode, reason: &str) {

@@ -265,6 +265,9 @@ impl Connection {
                     return Ok(None);
                 }
                 let held = rx.held_start..rx.held_start + rx.held_len;
+                // Released as it is delivered: the event borrows the buffer, so nothing moves
+                // the message until the event is gone, and then nothing is held any more.
+                rx.held_len = 0;
                 Ok(Some(Ready::Data { kind, span: Span::of(held), first: true, last: true }))
             }
             Delivery::Chunked => {
