@@ -160,33 +160,27 @@ impl FrameHeader {
         2 + len_bytes + if self.mask.is_some() { 4 } else { 0 }
     }
 
-    /// Encodes the header with the shortest length form; returns the bytes written. This is the
-    /// crate's one frame-header encoder.
+    /// Encodes the header at the front of `out` with the shortest length form; returns its
+    /// length (the rest of `out` is zeroed). This is the crate's one frame-header encoder.
     #[inline]
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
-        out[0] = (u8::from(self.fin) << 7) | self.opcode as u8;
-        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let mut at = match self.payload_len {
-            len @ 0..=125 => {
-                out[1] = mask_bit | len as u8;
-                2
-            }
-            len @ 126..=0xFFFF => {
-                out[1] = mask_bit | 126;
-                out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-                4
-            }
-            len => {
-                out[1] = mask_bit | 127;
-                out[2..10].copy_from_slice(&len.to_be_bytes());
-                10
-            }
+        // The header is put together in one integer (little-endian: its first byte lowest) and
+        // stored at once, rather than byte by byte for each length form.
+        let (len7, extended, extended_len) = match self.payload_len {
+            len @ 0..=125 => (len, 0, 0),
+            len @ 126..=0xFFFF => (126, u64::from((len as u16).swap_bytes()), 2),
+            len => (127, len.swap_bytes(), 8),
         };
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        let first = (u8::from(self.fin) << 7) | self.opcode as u8;
+        let mut header = u128::from(first) | u128::from(mask_bit | len7) << 8 | u128::from(extended) << 16;
+        let mut len = 2 + extended_len;
         if let Some(key) = self.mask {
-            out[at..at + 4].copy_from_slice(&key);
-            at += 4;
+            header |= u128::from(u32::from_le_bytes(key)) << (8 * len);
+            len += 4;
         }
-        at
+        out.copy_from_slice(&header.to_le_bytes()[..MAX_HEADER_LEN]);
+        len
     }
 }
 

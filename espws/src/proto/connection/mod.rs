@@ -493,13 +493,23 @@ impl Connection {
         if !self.can_send() {
             return Err(SendError::Closed);
         }
+        // `outgoing` is written only when it changes: not for a whole message.
         let opcode = match (first, self.outgoing) {
-            (true, None) => kind.opcode(),
-            (false, Some(_)) => OpCode::Continuation,
+            (true, None) => {
+                if !last {
+                    self.outgoing = Some(kind);
+                }
+                kind.opcode()
+            }
+            (false, Some(_)) => {
+                if last {
+                    self.outgoing = None;
+                }
+                OpCode::Continuation
+            }
             (true, Some(_)) => return Err(SendError::MessageInProgress),
             (false, None) => return Err(SendError::NoMessageInProgress),
         };
-        self.outgoing = if last { None } else { Some(kind) };
         Ok(match self.role {
             Role::Server => EncodedHeader::unmasked(last, opcode, len),
             Role::Client(keys) => {
