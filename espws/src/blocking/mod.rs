@@ -320,23 +320,32 @@ impl<T: Transport, B: Storage, C: Clock> WebSocket<T, B, C> {
             // Outside the steady state the clock was just read; inside it, the time of a read
             // does not matter.
             Ok(n) => self.conn.handle_read(&mut self.rx, n, self.now),
-            Err(e) if T::is_timeout(&e) => {
-                self.now = self.clock.now();
-                if idle {
-                    self.conn.handle_idle_timeout(self.now);
-                } else {
-                    self.conn.handle_timeout(self.now);
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            // A TLS session reads the shut read side as a truncated stream.
-            Err(_) if self.io.stop_requested() => self.on_end_of_stream(),
-            Err(e) => {
-                debug!("read failed: {}", e.kind() as u8);
-                self.conn.handle_eof();
-            }
+            Err(e) => self.on_read_error(e, idle),
         }
         Ok(())
+    }
+
+    /// A read failed or timed out (after the `idle` span when set). Out of line, so that the
+    /// steady state's read does not keep the error in memory.
+    #[cold]
+    #[inline(never)]
+    fn on_read_error(&mut self, error: T::Error, idle: bool) {
+        if T::is_timeout(&error) {
+            self.now = self.clock.now();
+            if idle {
+                self.conn.handle_idle_timeout(self.now);
+            } else {
+                self.conn.handle_timeout(self.now);
+            }
+        } else if error.kind() == ErrorKind::Interrupted {
+            // Read again.
+        } else if self.io.stop_requested() {
+            // A TLS session reads the shut read side as a truncated stream.
+            self.on_end_of_stream();
+        } else {
+            debug!("read failed: {}", error.kind() as u8);
+            self.conn.handle_eof();
+        }
     }
 
     /// A read found end of stream: the peer's, or the server's shutdown waking the read.
