@@ -166,15 +166,13 @@ impl FrameHeader {
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         // The header is put together in one integer (little-endian: its first byte lowest) and
         // stored at once, rather than byte by byte for each length form.
-        let (len7, extended, extended_len) = match self.payload_len {
-            len @ 0..=125 => (len, 0, 0),
-            len @ 126..=0xFFFF => (126, u64::from((len as u16).swap_bytes()), 2),
-            len => (127, len.swap_bytes(), 8),
+        let (mut header, mut len) = match self.payload_len {
+            len @ 0..=125 => (u128::from(len) << 8, 2),
+            len @ 126..=0xFFFF => (126 << 8 | u128::from((len as u16).swap_bytes()) << 16, 4),
+            len => (127 << 8 | u128::from(len.swap_bytes()) << 16, 10),
         };
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let first = (u8::from(self.fin) << 7) | self.opcode as u8;
-        let mut header = u128::from(first) | u128::from(mask_bit | len7) << 8 | u128::from(extended) << 16;
-        let mut len = 2 + extended_len;
+        header |= u128::from((u8::from(self.fin) << 7) | self.opcode as u8) | mask_bit << 8;
         if let Some(key) = self.mask {
             header |= u128::from(u32::from_le_bytes(key)) << (8 * len);
             len += 4;
