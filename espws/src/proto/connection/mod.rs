@@ -142,6 +142,12 @@ pub struct Connection {
     deflate: bool,
     /// Whether a pong, ping or close frame waits: one flag for the hot loop to test.
     transmit: bool,
+    /// Whether the fast path may take the next frame ([`whole_frames_allowed`]): one flag for
+    /// every poll to test. Set where what it sums up changes: after the general receiver, on
+    /// closing, on finishing.
+    ///
+    /// [`whole_frames_allowed`]: Self::whole_frames_allowed
+    whole_frames: bool,
     /// The ping interval and pong timeout in milliseconds (0: no keepalive), so that deadlines
     /// cost an addition.
     ping_ms: u64,
@@ -179,6 +185,7 @@ impl Connection {
             ping_due: false,
             deflate: false,
             transmit: false,
+            whole_frames: role.is_server(),
             ping_ms: config.ping_interval.map_or(0, |d| millis(d).max(1)),
             pong_ms: millis(config.pong_timeout),
             close_ms: millis(config.close_timeout),
@@ -312,9 +319,8 @@ impl Connection {
         rx: &mut RecvBuf<B>,
         inflate: impl FnOnce() -> Option<&'i mut dyn Inflater>,
     ) -> Option<PendingEvent> {
-        // Open: no Closed event waits to be reported, and data is delivered. Other states take
-        // the general path, which gives the same result.
-        if matches!(self.recv, Recv::Header) && self.state == State::Open {
+        debug_assert_eq!(self.whole_frames, self.whole_frames_allowed());
+        if self.whole_frames {
             // Waiting for a header with less than two bytes: nothing to do, and the most common call.
             if rx.pending_len() < 2 {
                 return None;
@@ -323,7 +329,9 @@ impl Connection {
                 return Some(PendingEvent(ready));
             }
         }
-        self.advance(rx, inflate()).map(PendingEvent)
+        let ready = self.advance(rx, inflate());
+        self.whole_frames = self.whole_frames_allowed();
+        ready.map(PendingEvent)
     }
 
     /// The event a [`poll_pending`](Self::poll_pending) found, borrowing the buffer. Call it
@@ -528,6 +536,7 @@ impl Connection {
         }
         self.queue_close(code, reason);
         self.state = State::Closing { deadline: now.after_millis(self.close_ms) };
+        self.whole_frames = false;
         Ok(())
     }
 
@@ -541,6 +550,7 @@ impl Connection {
 
     fn finish(&mut self, how: Closed, peer_reason: Option<Span>) {
         self.state = State::Closed;
+        self.whole_frames = false;
         self.outcome = Some(how);
         self.closed_event = Some(Ready::Closed { how, peer_reason });
     }

@@ -95,17 +95,23 @@ impl Connection {
         }
     }
 
-    /// The fast path for the most common input: between messages, a complete, unfragmented,
-    /// masked text or binary frame with a 7- or 16-bit length, on an open connection (the
-    /// caller checked that). Anything else (or anything wrong with it) is left untouched for
-    /// the general path, which gives the same result.
+    /// Whether the fast path may take the next frame: this is a server (a client's frames are
+    /// unmasked), the connection is open (so no Closed event waits to be reported, and data is
+    /// delivered), and it waits for a frame header between messages. Otherwise the general path
+    /// reads the frame, with the same result.
+    pub(super) fn whole_frames_allowed(&self) -> bool {
+        self.role.is_server()
+            && self.state == State::Open
+            && matches!(self.recv, Recv::Header)
+            && self.incoming.is_none()
+    }
+
+    /// The fast path for the most common input: a complete, unfragmented, masked text or binary
+    /// frame with a 7- or 16-bit length, where [`whole_frames`](Connection::whole_frames) lets
+    /// the caller try it. Anything else (or anything wrong with it) is left untouched for the
+    /// general path, which gives the same result.
     #[inline(always)]
     pub(super) fn whole_frame<B: Storage>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
-        debug_assert!(self.state == State::Open);
-        if self.incoming.is_some() || !self.role.is_server() {
-            // A client's frames from the server are unmasked: the general path reads them.
-            return None;
-        }
         let pending = rx.pending();
         let (b0, b1) = (pending[0], pending[1]);
         // FIN, no RSV bits, text or binary, masked.
