@@ -91,6 +91,13 @@ impl<B: Storage> RecvBuf<B> {
         &self.storage.bytes()[self.start..self.end]
     }
 
+    /// Received bytes not yet consumed, to unmask in place.
+    #[inline(always)]
+    pub(crate) fn pending_mut(&mut self) -> &mut [u8] {
+        let (start, end) = (self.start, self.end);
+        &mut self.storage.bytes_mut()[start..end]
+    }
+
     /// How many received bytes are not yet consumed: `pending().len()`, without making the slice.
     #[inline(always)]
     pub fn pending_len(&self) -> usize {

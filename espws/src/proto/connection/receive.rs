@@ -112,7 +112,9 @@ impl Connection {
     /// general path, which gives the same result.
     #[inline(always)]
     pub(super) fn whole_frame<B: Storage>(&mut self, rx: &mut RecvBuf<B>) -> Option<Ready> {
-        let pending = rx.pending();
+        let (start, capacity) = (rx.start, rx.capacity());
+        // Sliced once: the frame's pieces below are taken from it without further checks.
+        let pending = rx.pending_mut();
         let (b0, b1) = (pending[0], pending[1]);
         // FIN, no RSV bits, text or binary, masked.
         let kind = match b0 {
@@ -126,22 +128,23 @@ impl Connection {
             _ => return None,
         };
         let too_big = len as u64 > self.max_message
-            || (self.delivery == Delivery::Whole && len + Config::buffer_overhead() > rx.capacity());
-        if pending.len() < head + len || too_big {
+            || (self.delivery == Delivery::Whole && len + Config::buffer_overhead() > capacity);
+        let frame = pending.get_mut(..head + len)?;
+        if too_big {
             return None;
         }
+        let (header, payload) = frame.split_at_mut(head);
         let mut mask = [0u8; 4];
-        mask.copy_from_slice(&pending[head - 4..head]);
-        let start = rx.start + head;
+        mask.copy_from_slice(&header[head - 4..]);
+        apply_mask(payload, mask, 0);
+        let invalid = kind == DataKind::Text && simdutf8::basic::from_utf8(payload).is_err();
         // Checked above: the whole frame is pending.
         rx.consume_pending(head + len);
-        let payload = &mut rx.bytes_mut()[start..start + len];
-        apply_mask(payload, mask, 0);
-        if kind == DataKind::Text && simdutf8::basic::from_utf8(payload).is_err() {
+        if invalid {
             self.fail(ProtocolError::InvalidUtf8);
             return self.closed_event.take();
         }
-        Some(Ready::Data { kind, span: Span::at(start, len), first: true, last: true })
+        Some(Ready::Data { kind, span: Span::at(start + head, len), first: true, last: true })
     }
 
     fn on_header(&mut self, header: FrameHeader, rsv1: bool, capacity: usize) -> Result<(), ProtocolError> {
