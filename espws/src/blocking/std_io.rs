@@ -239,12 +239,19 @@ fn write_all_vectored(mut stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()>
 
 /// Writes `head` then `body`, in one system call where possible.
 #[inline(always)]
-fn write_head_and_body(mut stream: &TcpStream, mut head: &[u8], mut body: &[u8]) -> io::Result<()> {
+fn write_head_and_body(mut stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
     let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
     if n == head.len() + body.len() {
         return Ok(());
     }
-    // A short write: finish the rest.
+    write_rest(stream, head, body, n)
+}
+
+/// Finishes a short write of `head` then `body` after its first `n` bytes. Out of line, so that
+/// the message loop the first write is inlined into stays small.
+#[cold]
+#[inline(never)]
+fn write_rest(mut stream: &TcpStream, mut head: &[u8], mut body: &[u8], n: usize) -> io::Result<()> {
     let from_head = n.min(head.len());
     head = &head[from_head..];
     body = &body[n - from_head..];
