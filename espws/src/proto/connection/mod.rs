@@ -224,7 +224,9 @@ impl Connection {
 
     /// Whether this side may still send data frames.
     pub fn can_send(&self) -> bool {
-        !self.close_queued && self.state == State::Open
+        // `whole_frames` implies an open connection, and a queued close frame a closing or
+        // closed one: after an event from the fast path, nothing more need be looked at.
+        self.whole_frames || (!self.close_queued && self.state == State::Open)
     }
 
     /// Prepares `rx` for the next read and returns the space to read into.
@@ -433,14 +435,19 @@ impl Connection {
     /// state, and no division for the idle span.
     #[inline(always)]
     pub(crate) fn read_wait(&self) -> ReadWait {
-        match self.state {
-            State::Open => match self.ping_sent {
+        // `whole_frames` implies an open connection: after a poll that just looked at it, the
+        // state need not be looked at again.
+        if self.whole_frames || self.state == State::Open {
+            return match self.ping_sent {
                 None if self.ping_ms == 0 => ReadWait::Forever,
                 None => ReadWait::Idle { millis: self.ping_ms },
                 Some(sent) => ReadWait::Until(sent.after_millis(self.pong_ms)),
-            },
+            };
+        }
+        match self.state {
             State::Closing { deadline } => ReadWait::Until(deadline),
-            State::Closed => ReadWait::Forever,
+            // Closed: the open connection was answered above.
+            State::Open | State::Closed => ReadWait::Forever,
         }
     }
 
