@@ -258,7 +258,7 @@ async fn serve_tls<S: AsyncService>(
             drop(slot);
             finished.linger_async(&timer).await;
         }
-        Err(e) => crate::tls::log_refused(id, peer, &e),
+        Err(e) => crate::tls::log_refused(&PeerLabel::new(id, Some(peer)), &std::format!("{e}")),
     }
 }
 

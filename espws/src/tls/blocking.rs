@@ -307,7 +307,7 @@ pub fn transport(
     match accept(stream, config, timeout) {
         Ok(tls) => Some(crate::blocking::TcpTransport::tls(tls)),
         Err(e) => {
-            super::log_refused(id, peer, &e);
+            super::log_refused(&crate::proto::PeerLabel::new(id, Some(peer)), &std::format!("{e}"));
             None
         }
     }

@@ -38,7 +38,7 @@ use crate::virtio::VirtioNet;
 use espws::ServeConfig;
 use espws::nonblocking::BufferPool;
 use espws::server::Slots;
-use espws::server::embassy::worker;
+use espws::server::embassy::{Tcp, worker};
 use espws_apps::settings::{App, Settings};
 use espws_board::budget::bare_metal as budget;
 
@@ -97,7 +97,7 @@ async fn worker_task(
         };
         raw_echo(stack, buffers.socket_rx, buffers.socket_tx, buffer).await
     } else {
-        worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers).await
+        worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers, Tcp).await
     }
 }
 
