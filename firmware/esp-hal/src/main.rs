@@ -29,7 +29,7 @@ use espws::nonblocking::EmbassyTimer;
 use espws_apps::DeviceHub;
 use espws_board::budget::bare_metal as budget;
 use espws_apps::device::Device;
-use espws::server::embassy::worker;
+use espws::server::embassy::{Tcp, worker};
 use espws::server::Slots;
 use espws::ServeConfig;
 use espws::nonblocking::BufferPool;
@@ -358,7 +358,7 @@ async fn worker_task(
     memory: &'static mut WorkerMemory,
     pool: Option<&'static BufferPool<'static>>,
 ) -> ! {
-    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, memory.buffers(pool)).await
+    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, memory.buffers(pool), Tcp).await
 }
 
 /// Pushes simulated sensor readings to every client, `rate_hz` a second.
