@@ -238,6 +238,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         tick,
         hub_queue: args.queue_bytes,
         sensor_rate_hz: args.rate,
+        tls: args.tls_cert.is_some() || args.tls_self_signed,
         port: args.port,
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,

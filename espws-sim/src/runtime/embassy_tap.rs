@@ -65,7 +65,7 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let config: &'static ServeConfig<'static> = Box::leak(Box::new(settings.serve_config()));
     // As on the device: with chunked delivery the workers share a few receive buffers; over TLS
     // each keeps one of its own (a TLS connection holds its buffer while it waits).
-    let shared = if args.tls.is_some() { 0 } else { settings.shared_rx_buffers() };
+    let shared = settings.shared_rx_buffers();
     let pool: Option<&'static BufferPool<'static>> = (shared > 0).then(|| {
         let pool: &'static BufferPool<'static> = Box::leak(Box::new(BufferPool::new()));
         for _ in 0..shared {
@@ -76,7 +76,7 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     });
     match shared {
         0 => {
-            let why = if args.tls.is_some() { "TLS" } else { "whole-message delivery" };
+            let why = if settings.tls { "TLS" } else { "whole-message delivery" };
             log::info!("each worker owns a {} B receive buffer ({why})", settings.rx_buffer)
         }
         n => log::info!("{n} receive buffers of {} B shared by {workers} workers", settings.rx_buffer),

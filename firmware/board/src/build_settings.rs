@@ -18,6 +18,7 @@
 //! | `ESPWS_PING_INTERVAL` | 15 | seconds of silence before a ping; 0 disables pings |
 //! | `ESPWS_PONG_TIMEOUT` | 10 | seconds a pinged client has to send anything |
 //! | `ESPWS_HANDSHAKE_TIMEOUT` | 5 | seconds for the request head to arrive |
+//! | `ESPWS_TLS_CERT`, `ESPWS_TLS_KEY` | unset | serve https and wss with this ECDSA P-256 certificate and key (PEM files; the port is then 443 unless `ESPWS_PORT` is set) |
 //!
 //! As in the simulator, a device that broadcasts or sends ticks delivers messages whole, so
 //! that a hub message never falls between the fragments of a reply.
@@ -174,6 +175,8 @@ pub struct SettingsStrings<'a> {
     pub pong_timeout: Option<&'a str>,
     /// `ESPWS_HANDSHAKE_TIMEOUT`.
     pub handshake_timeout: Option<&'a str>,
+    /// `ESPWS_TLS_CERT`: set, the device serves https and wss (the build script embeds the file).
+    pub tls_cert: Option<&'a str>,
 }
 
 impl<'a> SettingsStrings<'a> {
@@ -190,6 +193,7 @@ impl<'a> SettingsStrings<'a> {
         ping_interval: None,
         pong_timeout: None,
         handshake_timeout: None,
+        tls_cert: None,
     };
 
     /// The settings, or the first value that cannot be used.
@@ -210,6 +214,11 @@ impl<'a> SettingsStrings<'a> {
 /// [`Settings::device_defaults`] with every variable that is set applied.
 pub const fn settings<'a>(strings: &SettingsStrings<'a>) -> Result<Settings<'a>, SettingsError> {
     let mut s = Settings::device_defaults();
+    if strings.tls_cert.is_some() {
+        // https's port, unless ESPWS_PORT says otherwise below.
+        s.tls = true;
+        s.port = 443;
+    }
     if let Some(app) = strings.app {
         s.app = if eq_ignore_ascii_case(app, "echo") {
             App::Echo
@@ -387,6 +396,7 @@ macro_rules! settings_from_build_env {
             ping_interval: option_env!("ESPWS_PING_INTERVAL"),
             pong_timeout: option_env!("ESPWS_PONG_TIMEOUT"),
             handshake_timeout: option_env!("ESPWS_HANDSHAKE_TIMEOUT"),
+            tls_cert: option_env!("ESPWS_TLS_CERT"),
         }
         .unwrap_or_stop()
     };
@@ -417,6 +427,14 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_certificate_serves_on_port_443_unless_a_port_is_given() {
+        let tls = SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY };
+        assert_eq!(settings(&tls).unwrap().port, 443);
+        assert_eq!(settings(&SettingsStrings { port: Some("8443"), ..tls }).unwrap().port, 8443);
+        assert_eq!(settings(&SettingsStrings::EMPTY).unwrap().port, 80);
+    }
+
+    #[test]
     fn every_variable_is_applied() {
         let s = settings(&SettingsStrings {
             app: Some("Broadcast"),
@@ -430,8 +448,11 @@ mod tests {
             ping_interval: Some("2"),
             pong_timeout: Some("3"),
             handshake_timeout: Some("4"),
+            tls_cert: Some("device.pem"),
         })
         .unwrap();
+        assert!(s.tls, "a certificate means https and wss");
+        assert_eq!(s.shared_rx_buffers(), 0, "TLS connections keep their buffers");
         assert_eq!(s.app, App::Broadcast);
         assert_eq!((s.max_clients, s.rx_buffer, s.hub_queue, s.port), (4, 2048, 4096, 8080));
         assert_eq!(s.tick, Some(Duration::from_secs(1)));

@@ -250,9 +250,8 @@ async fn main(spawner: Spawner) -> ! {
     match stack.config_v4() {
         Some(config) => {
             let address = config.address.address();
-            let token = SETTINGS.policy.token.is_some();
-            log::info!("{}", provision::console_line(address, SETTINGS.port, token));
-            log::info!("{}", provision::websocket_line(address, SETTINGS.port, token));
+            log::info!("{}", provision::console_line(address, &SETTINGS));
+            log::info!("{}", provision::websocket_line(address, &SETTINGS));
         }
         None => log::warn!("the network is up without an IPv4 address"),
     }

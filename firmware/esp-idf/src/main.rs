@@ -190,9 +190,8 @@ fn start() -> Result<(), Box<dyn std::error::Error>> {
     if let Plan::AccessPoint(ap) = &plan {
         log::info!("{}", provision::join_line(ap));
     }
-    let token = SETTINGS.policy.token.is_some();
-    log::info!("{}", provision::console_line(address, SETTINGS.port, token));
-    log::info!("{}", provision::websocket_line(address, SETTINGS.port, token));
+    log::info!("{}", provision::console_line(address, &SETTINGS));
+    log::info!("{}", provision::websocket_line(address, &SETTINGS));
 
     // Wi-Fi must outlive main: dropping it would stop the driver.
     core::mem::forget(wifi);
