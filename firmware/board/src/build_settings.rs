@@ -18,7 +18,7 @@
 //! | `ESPWS_PING_INTERVAL` | 15 | seconds of silence before a ping; 0 disables pings |
 //! | `ESPWS_PONG_TIMEOUT` | 10 | seconds a pinged client has to send anything |
 //! | `ESPWS_HANDSHAKE_TIMEOUT` | 5 | seconds for the request head to arrive |
-//! | `ESPWS_TLS_CERT`, `ESPWS_TLS_KEY` | unset | serve https and wss with this ECDSA P-256 certificate and key (PEM files; the port is then 443 unless `ESPWS_PORT` is set) |
+//! | `ESPWS_TLS_CERT`, `ESPWS_TLS_KEY` | unset | serve https and wss with this ECDSA P-256 certificate and key (PEM files; the port is then 443 and the clients [`TLS_DEFAULT_CLIENTS`] unless `ESPWS_PORT` and `ESPWS_MAX_CLIENTS` are set) |
 //!
 //! As in the simulator, a device that broadcasts or sends ticks delivers messages whole, so
 //! that a hub message never falls between the fragments of a reply.
@@ -32,6 +32,9 @@ use espws_apps::settings::{App, Settings};
 /// The most clients a build may ask for. Each costs a task (bare metal) or a thread (ESP-IDF)
 /// and its buffers; see `firmware/README.md` for what fits.
 pub const MAX_CLIENTS_LIMIT: usize = 32;
+/// The clients a TLS build serves unless `ESPWS_MAX_CLIENTS` says otherwise: each TLS
+/// connection needs about 28 KB of heap for mbedTLS more than a plain one (see the budget).
+pub const TLS_DEFAULT_CLIENTS: usize = 2;
 /// The largest hub queue per client, bytes.
 pub const MAX_HUB_QUEUE: usize = 1 << 20;
 /// The largest receive buffer per client, bytes.
@@ -215,9 +218,11 @@ impl<'a> SettingsStrings<'a> {
 pub const fn settings<'a>(strings: &SettingsStrings<'a>) -> Result<Settings<'a>, SettingsError> {
     let mut s = Settings::device_defaults();
     if strings.tls_cert.is_some() {
-        // https's port, unless ESPWS_PORT says otherwise below.
+        // https's port and fewer clients, unless ESPWS_PORT and ESPWS_MAX_CLIENTS say otherwise
+        // below.
         s.tls = true;
         s.port = 443;
+        s.max_clients = TLS_DEFAULT_CLIENTS;
     }
     if let Some(app) = strings.app {
         s.app = if eq_ignore_ascii_case(app, "echo") {
@@ -432,6 +437,14 @@ mod tests {
         assert_eq!(settings(&tls).unwrap().port, 443);
         assert_eq!(settings(&SettingsStrings { port: Some("8443"), ..tls }).unwrap().port, 8443);
         assert_eq!(settings(&SettingsStrings::EMPTY).unwrap().port, 80);
+    }
+
+    #[test]
+    fn a_tls_build_serves_fewer_clients_unless_told_otherwise() {
+        let tls = SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY };
+        assert_eq!(settings(&tls).unwrap().max_clients, TLS_DEFAULT_CLIENTS);
+        assert_eq!(settings(&SettingsStrings { max_clients: Some("3"), ..tls }).unwrap().max_clients, 3);
+        assert_eq!(settings(&SettingsStrings::EMPTY).unwrap().max_clients, 8);
     }
 
     #[test]

@@ -325,7 +325,7 @@ async fn stats_task(stack: Stack<'static>) -> ! {
         let mut body = Line::<320>::new();
         let _ = writeln!(
             body,
-            "{{\"instret\":{},\"busy_instret\":{},\"cycles\":{},\"uptime_ms\":{},\"stack_used\":{},\"stack_size\":{},\"ram\":{},\"ram_ceiling\":{},\"heap_used\":{},\"heap_peak\":{}}}",
+            "{{\"instret\":{},\"busy_instret\":{},\"cycles\":{},\"uptime_ms\":{},\"stack_used\":{},\"stack_size\":{},\"ram\":{},\"ram_ceiling\":{},\"heap_used\":{},\"heap_peak\":{},\"heap_size\":{}}}",
             board::instret(),
             busy_instructions(),
             board::cycles(),
@@ -335,7 +335,8 @@ async fn stats_task(stack: Stack<'static>) -> ! {
             stack::ram(),
             RAM_CEILING,
             heap_in_use().0,
-            heap_in_use().1
+            heap_in_use().1,
+            heap_in_use().2
         );
         let mut head = Line::<128>::new();
         let _ = write!(
@@ -352,12 +353,12 @@ async fn stats_task(stack: Stack<'static>) -> ! {
     }
 }
 
-/// The TLS heap's bytes in use and the most ever in use (none without TLS).
-fn heap_in_use() -> (usize, usize) {
+/// The TLS heap's bytes in use, the most ever in use, and its size (none without TLS).
+fn heap_in_use() -> (usize, usize, usize) {
     #[cfg(feature = "tls")]
-    return heap::in_use();
+    return (heap::in_use().0, heap::in_use().1, tls::HEAP_SIZE);
     #[cfg(not(feature = "tls"))]
-    (0, 0)
+    (0, 0, 0)
 }
 
 /// A short line formatted in place, of at most `N` bytes.

@@ -15,8 +15,8 @@ use crate::virtio::VirtioRng;
 static CERT_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tls-cert.der"));
 static KEY_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tls-key.der"));
 
-/// mbedTLS's heap.
-pub const HEAP_SIZE: usize = 120 * 1024;
+/// mbedTLS's heap: what the budget gives the ESP32-C3 for these settings.
+pub const HEAP_SIZE: usize = espws_board::budget::bare_metal::tls_heap(&crate::SETTINGS);
 static HEAP_MEMORY: ConstStaticCell<[MaybeUninit<u8>; HEAP_SIZE]> =
     ConstStaticCell::new([MaybeUninit::uninit(); HEAP_SIZE]);
 static RNG: StaticCell<VirtioRng> = StaticCell::new();

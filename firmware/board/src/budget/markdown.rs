@@ -91,5 +91,18 @@ pub fn markdown(settings: &Settings<'_>) -> std::string::String {
         &bare_metal::budget(chip, &sixteen, Mode::Station),
         &bare_metal::budget(chip, &sixteen, Mode::AccessPoint),
     );
+    let tls = bare_metal::THREE_TLS_CLIENTS;
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Bare metal serving https and wss (`ESPWS_TLS_CERT`), {} clients, the echo app otherwise as above (each worker keeps its receive buffer):",
+        tls.max_clients
+    );
+    let _ = writeln!(out);
+    table(
+        &mut out,
+        &bare_metal::budget(chip, &tls, Mode::Station),
+        &bare_metal::budget(chip, &tls, Mode::AccessPoint),
+    );
     out
 }

@@ -102,18 +102,50 @@ pub mod bare_metal {
     pub const SOCKET_TX: usize = 2048;
     /// The size of `espws::server::embassy::worker`'s future serving a device on the 32-bit
     /// targets (riscv32imc, debug and release alike), checked by a `const` assertion in every
-    /// 32-bit build with `embassy`. (2,640 while the connection kept its whole `Config`; 2,736
-    /// while `nonblocking::serve` kept its arguments beside the `WebSocket` they moved into;
-    /// 2,832 before the driver polled embassy-net's reads directly instead of keeping a read
-    /// future; 3,168 before the HTTP phase and the WebSocket became two futures awaited in
-    /// turn, which share their storage.)
-    pub const WORKER_FUTURE: usize = 2600;
+    /// 32-bit build with `embassy`. (2,600 before its accept loop took a slot with `let … else`
+    /// instead of a `match`, whose scrutinee the future kept beside the connection; 2,640 while
+    /// the connection kept its whole `Config`; 2,736 while `nonblocking::serve` kept its
+    /// arguments beside the `WebSocket` they moved into; 2,832 before the driver polled
+    /// embassy-net's reads directly instead of keeping a read future; 3,168 before the HTTP
+    /// phase and the WebSocket became two futures awaited in turn, which share their storage.)
+    pub const WORKER_FUTURE: usize = 2528;
     /// The executor's storage for one worker task of `firmware/esp-hal`: the future above, the
-    /// task's own arguments and the task header (`TaskStorage`). Measured on riscv32imc release
-    /// with `-Zprint-type-sizes` (and in the qemu-virt board's ELF) as 64 bytes over the future
-    /// (3,232 for 3,168); the task has taken one more argument since (the shared buffers'
-    /// pool, 4 bytes), which gives this figure.
-    pub const WORKER_TASK: usize = 2668;
+    /// task's own arguments and the task header (`TaskStorage`): 64 bytes over the future, as
+    /// measured in the qemu-virt board's ELF (`worker_task::POOL`, 9 tasks of 2,592 bytes).
+    pub const WORKER_TASK: usize = 2592;
+    /// The same task serving TLS (`worker` with a `TlsServer` as its layer): the handshake's
+    /// future takes the room of the plain one's. Measured in the qemu-virt board's TLS build
+    /// (`worker_task::POOL`, 3 tasks of 2,768 bytes).
+    pub const WORKER_TASK_TLS: usize = 2768;
+    /// mbedTLS's heap for one TLS connection at its peak (the handshake): its record buffers
+    /// (16 KiB in, which a browser's records need; 4 KiB out), the session and the handshake's
+    /// key exchange and signature. Measured on the qemu-virt board's TLS build (riscv32,
+    /// mbedTLS 3.6 through mbedtls-rs 0.3, ECDSA P-256): 28,256 bytes at the peak, 27,418 while
+    /// the connection is open, read from the heap's meter on port 81.
+    pub const TLS_SESSION_HEAP: usize = 28_256;
+    /// mbedTLS's heap for the certificate and key, parsed once: 1,056 bytes measured for an
+    /// ECDSA P-256 leaf certificate of 429 bytes (the DER stays in flash).
+    pub const TLS_CREDENTIALS_HEAP: usize = 1_056;
+    /// Room the TLS heap keeps beyond the sum: the allocator's block headers and alignment,
+    /// and a longer certificate (chosen).
+    pub const TLS_HEAP_MARGIN: usize = 4 * KIB;
+    /// The heap mbedTLS needs for `settings`: nothing without TLS.
+    pub const fn tls_heap(settings: &Settings<'_>) -> usize {
+        if settings.tls {
+            settings.max_clients * TLS_SESSION_HEAP + TLS_CREDENTIALS_HEAP + TLS_HEAP_MARGIN
+        } else {
+            0
+        }
+    }
+
+    /// A worker task's size for `settings`.
+    pub const fn worker_task(settings: &Settings<'_>) -> usize {
+        if settings.tls {
+            WORKER_TASK_TLS
+        } else {
+            WORKER_TASK
+        }
+    }
     /// What permessage-deflate would add per connection, inflating into a 512-byte window
     /// (`DeflateConfig::SMALL`): `espws::proto::deflate::Inflate<[u8; 512]>`, miniz_oxide's
     /// decompressor and its tables plus the window, on the 32-bit targets (checked by a `const`
@@ -228,8 +260,9 @@ pub mod bare_metal {
     /// The statics this firmware adds to `dram` (everything but the platform's and the heap).
     pub const fn app_statics(settings: &Settings<'_>, mode: Mode) -> usize {
         let n = settings.max_clients;
-        let mut bytes = workers(n) * (worker_buffers(settings) + WORKER_TASK)
+        let mut bytes = workers(n) * (worker_buffers(settings) + worker_task(settings))
             + shared_rx(settings)
+            + tls_heap(settings)
             + stack_resources(sockets(n))
             + OTHER_TASKS;
         if matches!(mode, Mode::AccessPoint) {
@@ -256,6 +289,18 @@ pub mod bare_metal {
         fits(ESP32, &SIXTEEN_CLIENTS, Mode::Station) && fits(ESP32, &SIXTEEN_CLIENTS, Mode::AccessPoint),
         "16 echo clients no longer fit the ESP32 on bare metal: see firmware/README.md"
     );
+
+    /// The echo app over TLS for three clients: what the original ESP32 serves with https and
+    /// wss on bare metal (asserted below).
+    pub const THREE_TLS_CLIENTS: Settings<'static> =
+        Settings { max_clients: 3, tls: true, port: 443, ..Settings::device_defaults() };
+
+    // Three TLS clients fit the original ESP32 in both Wi-Fi modes, and so does the default.
+    const _: () = assert!(
+        fits(ESP32, &THREE_TLS_CLIENTS, Mode::Station) && fits(ESP32, &THREE_TLS_CLIENTS, Mode::AccessPoint),
+        "three TLS clients no longer fit the ESP32 on bare metal: see firmware/README.md"
+    );
+    const _: () = assert!(crate::build_settings::TLS_DEFAULT_CLIENTS <= THREE_TLS_CLIENTS.max_clients);
 
     /// Whether a build fits a chip: the firmware asserts this at compile time.
     pub const fn fits(chip: Chip, settings: &Settings<'_>, mode: Mode) -> bool {
@@ -286,11 +331,24 @@ pub mod bare_metal {
                 Source::Chosen,
             );
         }
-        b.push(
-            "worker tasks in the executor's pool: (clients + 1) x 2,668 (riscv32)",
-            workers(n) * WORKER_TASK,
-            Source::Measured,
-        );
+        if settings.tls {
+            b.push(
+                "worker tasks in the executor's pool: (clients + 1) x 2,768 (riscv32, TLS)",
+                workers(n) * WORKER_TASK_TLS,
+                Source::Measured,
+            );
+            b.push(
+                "TLS heap (mbedTLS): clients x 28,256 + certificate and key 1,056 + 4 KiB",
+                tls_heap(settings),
+                Source::Measured,
+            );
+        } else {
+            b.push(
+                "worker tasks in the executor's pool: (clients + 1) x 2,592 (riscv32)",
+                workers(n) * WORKER_TASK,
+                Source::Measured,
+            );
+        }
         b.push(
             "embassy-net sockets (StackResources): workers + DHCP",
             stack_resources(sockets(n)),
