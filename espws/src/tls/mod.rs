@@ -1,8 +1,8 @@
 //! TLS over TCP for the servers: a TLS connection is a transport like any other.
 //!
-//! - With std (feature `tls`; `tls-tokio` adds the tokio side), rustls: [`blocking::TlsStream`]
+//! - With std (feature `tls`; `tls-tokio` adds the tokio side), rustls: `blocking::TlsStream`
 //!   for the blocking driver, `tokio::TlsStream` for the async one. Certificates come from PEM
-//!   files ([`config::from_pem_files`]) or are made at start-up ([`self_signed::generate`]).
+//!   files (`config::from_pem_files`) or are made at start-up (`self_signed::generate`).
 //! - Without std (feature `tls-mbedtls`), mbedTLS: `mbedtls::TlsStream` for the async driver
 //!   over any stream, as the bare-metal worker pool serves it.
 //!
