@@ -10,22 +10,5 @@ fn main() {
     println!("cargo:rustc-link-arg=-Tlink.x");
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-env-changed={}", espws_board::tls_files::CERT_VAR);
-    if std::env::var_os("CARGO_FEATURE_TLS").is_some() {
-        match espws_board::tls_files::embed_from_env(&out) {
-            Ok(Some(_)) => {}
-            Ok(None) => panic!(
-                "the tls feature needs {} and {} (PEM files): {}",
-                espws_board::tls_files::CERT_VAR,
-                espws_board::tls_files::KEY_VAR,
-                espws_board::tls_files::HOW_TO_MAKE
-            ),
-            Err(e) => panic!("{e}"),
-        }
-    } else if std::env::var_os(espws_board::tls_files::CERT_VAR).is_some() {
-        panic!(
-            "{} is set: build with --features tls to serve https and wss",
-            espws_board::tls_files::CERT_VAR
-        );
-    }
+    espws_board::tls_files::build_script();
 }

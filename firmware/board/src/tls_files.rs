@@ -40,6 +40,27 @@ pub struct TlsFiles {
     pub key_der: Vec<u8>,
 }
 
+/// The TLS part of a firmware's build script, whole: with the crate's `tls` feature, embeds the
+/// files [`embed_from_env`] names, stopping the build with the reason when they are missing or
+/// cannot be used; without it, stops the build when `ESPWS_TLS_CERT` is set anyway, since whoever
+/// set it meant https.
+pub fn build_script() {
+    std::println!("cargo::rerun-if-env-changed={CERT_VAR}");
+    let tls = std::env::var_os("CARGO_FEATURE_TLS").is_some();
+    if !tls {
+        if std::env::var_os(CERT_VAR).is_some_and(|v| !v.is_empty()) {
+            panic!("{CERT_VAR} is set: build with --features tls to serve https and wss");
+        }
+        return;
+    }
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    match embed_from_env(&out) {
+        Ok(Some(_)) => {}
+        Ok(None) => panic!("the tls feature needs {CERT_VAR} and {KEY_VAR} (PEM files): {HOW_TO_MAKE}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
 /// For a build script: reads the two variables, checks the files, writes their DER into
 /// `out_dir` and tells Cargo to rebuild when they change. `Ok(None)` when neither is set.
 pub fn embed_from_env(out_dir: &Path) -> Result<Option<TlsFiles>, String> {

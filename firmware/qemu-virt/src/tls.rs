@@ -1,19 +1,15 @@
-//! https and wss on the board, as `firmware/esp-hal` serves them: the certificate and key the
-//! build embedded (`ESPWS_TLS_CERT`, `ESPWS_TLS_KEY`), mbedTLS's heap, and virtio-rng as its
-//! random source (the ESP32's is its hardware RNG).
+//! https and wss on the board, as `firmware/esp-hal` serves them: mbedTLS's heap, virtio-rng as
+//! its random source (the ESP32's is its hardware RNG), and the certificate and key the build
+//! embedded (`ESPWS_TLS_CERT`, `ESPWS_TLS_KEY`).
 
 use core::convert::Infallible;
 use core::mem::MaybeUninit;
 
-use espws::tls::mbedtls::{Tls, TlsServer, X509};
+use espws::tls::mbedtls::{Tls, TlsServer};
 use static_cell::{ConstStaticCell, StaticCell};
 
 use crate::heap;
 use crate::virtio::VirtioRng;
-
-/// The leaf certificate and its key, as the build script wrote them.
-static CERT_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tls-cert.der"));
-static KEY_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tls-key.der"));
 
 /// mbedTLS's heap: what the budget gives the ESP32-C3 for these settings.
 pub const HEAP_SIZE: usize = espws_board::budget::bare_metal::tls_heap(&crate::SETTINGS);
@@ -23,8 +19,8 @@ static RNG: StaticCell<VirtioRng> = StaticCell::new();
 static LIBRARY: StaticCell<Tls<'static>> = StaticCell::new();
 static SERVER: StaticCell<TlsServer<'static>> = StaticCell::new();
 
-/// Starts mbedTLS with the embedded certificate; a board without virtio-rng, or a certificate
-/// that does not parse, stops here with the reason. Call once.
+/// Starts mbedTLS with the embedded certificate; a board without virtio-rng stops here with
+/// the reason. Call once.
 pub fn start() -> &'static TlsServer<'static> {
     heap::init(&HEAP_MEMORY);
     let rng = match VirtioRng::new() {
@@ -32,10 +28,8 @@ pub fn start() -> &'static TlsServer<'static> {
         Err(e) => panic!("no random source for TLS: {e:?} (QEMU needs -device virtio-rng-device)"),
     };
     let library = LIBRARY.init(Tls::new(rng).unwrap_or_else(|e| panic!("mbedTLS: {e:?}")));
-    let server = TlsServer::new(library.reference(), X509::DER(CERT_DER), X509::DER(KEY_DER))
-        .unwrap_or_else(|e| panic!("{e}"));
-    log::info!("TLS: mbedTLS, {} B certificate, {} B heap", CERT_DER.len(), HEAP_SIZE);
-    SERVER.init(server)
+    log::info!("TLS heap: {} B", HEAP_SIZE);
+    SERVER.init(espws_board::tls::server(library, espws_board::embedded_tls_files!()))
 }
 
 impl rand_core::TryRng for VirtioRng {
