@@ -96,7 +96,7 @@ impl Storage for WorkerRx<'_, '_> {
 }
 
 /// One worker of the pool: accepts on `port`, opens each connection through `layer` ([`Tcp`],
-/// or a [`TlsServer`](crate::tls::mbedtls::TlsServer) for https and wss), serves it through
+/// or a `tls::mbedtls::TlsServer` for https and wss), serves it through
 /// `service`, repeats, forever. Run `config.max_clients + 1` of them, numbered by `worker`,
 /// sharing one [`Slots`].
 ///
@@ -153,7 +153,7 @@ pub async fn worker<S: AsyncService + ?Sized, L: Layer>(
 }
 
 /// What a [`worker`] runs between an accepted socket and the HTTP phase: nothing ([`Tcp`]), or
-/// a TLS handshake (a [`TlsServer`](crate::tls::mbedtls::TlsServer), feature `tls-mbedtls`).
+/// a TLS handshake (a `tls::mbedtls::TlsServer`, feature `tls-mbedtls`).
 pub trait Layer: for<'s, 'b> layer::Open<&'s mut TcpSocket<'b>> {}
 
 impl<L: for<'s, 'b> layer::Open<&'s mut TcpSocket<'b>>> Layer for L {}
