@@ -41,6 +41,8 @@ struct Shared<S> {
     /// Serve https and wss with this, instead of plain TCP.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    /// Serve https and wss through this TLS library instead (`with_tls_acceptor`).
+    tls_acceptor: Option<std::boxed::Box<dyn crate::tls::external::Serve<S>>>,
     service: S,
     slots: Arc<Slots>,
     next_id: AtomicUsize,
@@ -61,6 +63,7 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
             config,
             #[cfg(feature = "tls")]
             tls: None,
+            tls_acceptor: None,
             service,
             slots: Arc::new(Slots::new(config.max_clients)),
             next_id: AtomicUsize::new(1),
@@ -88,6 +91,18 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.tls = Some(tls);
             self.thread_stack = self.thread_stack.max(crate::tls::blocking::THREAD_STACK);
+        }
+        self
+    }
+
+    /// Serves TLS (https and wss) through `acceptor`, a TLS library espws does not carry
+    /// (ESP-IDF's esp-tls), instead of plain TCP or `with_tls`'s rustls; see
+    /// [`tls::external`](crate::tls::external). Connection threads keep the stack
+    /// [`with_thread_stack`](Self::with_thread_stack) gives them: size it for the library's
+    /// handshake. Hub members cannot be served over such sessions (they are closed with 1011).
+    pub fn with_tls_acceptor<A: crate::tls::external::Acceptor>(mut self, acceptor: A) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.tls_acceptor = Some(std::boxed::Box::new(acceptor));
         }
         self
     }
@@ -227,6 +242,16 @@ fn serve_stream<S: BlockingService>(
     let config = &shared.config;
     let _ = stream.set_write_timeout(Some(config.write_timeout));
     set_keepalive(socket2::SockRef::from(&stream), config.tcp_keepalive);
+    if let Some(acceptor) = &shared.tls_acceptor {
+        let cx = crate::tls::external::Context {
+            service: &shared.service,
+            config,
+            clock: shared.clock,
+            shutdown: &shared.shutdown,
+        };
+        acceptor.serve(stream, id, peer, cx);
+        return None;
+    }
     #[cfg(feature = "tls")]
     let mut io =
         crate::tls::blocking::transport(stream, shared.tls.as_ref(), config.handshake_timeout, id, peer?)?;
