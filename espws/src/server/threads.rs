@@ -169,6 +169,10 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
             .name(std::format!("espws-client-{id}"))
             .stack_size(self.thread_stack)
             .spawn(move || {
+                if let Some(acceptor) = &worker.tls_acceptor {
+                    serve_through(&**acceptor, &worker, stream, id, peer);
+                    return;
+                }
                 let finished = serve_stream(&worker, stream, id, peer);
                 // The slot is free from here; the reaper closes the socket politely.
                 drop(slot);
@@ -240,18 +244,7 @@ fn serve_stream<S: BlockingService>(
     peer: Option<SocketAddr>,
 ) -> Option<(TcpStream, bool)> {
     let config = &shared.config;
-    let _ = stream.set_write_timeout(Some(config.write_timeout));
-    set_keepalive(socket2::SockRef::from(&stream), config.tcp_keepalive);
-    if let Some(acceptor) = &shared.tls_acceptor {
-        let cx = crate::tls::external::Context {
-            service: &shared.service,
-            config,
-            clock: shared.clock,
-            shutdown: &shared.shutdown,
-        };
-        acceptor.serve(stream, id, peer, cx);
-        return None;
-    }
+    set_socket_options(&stream, config);
     #[cfg(feature = "tls")]
     let mut io =
         crate::tls::blocking::transport(stream, shared.tls.as_ref(), config.handshake_timeout, id, peer?)?;
@@ -261,4 +254,30 @@ fn serve_stream<S: BlockingService>(
     let rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
     let finished = blocking::serve(io, rx, shared.clock, config, &shared.service, id, peer);
     finished.transport.into_stream().map(|stream| (stream, finished.wants_linger))
+}
+
+/// The write timeout and keepalive of a fresh connection.
+fn set_socket_options(stream: &TcpStream, config: &ServeConfig<'_>) {
+    let _ = stream.set_write_timeout(Some(config.write_timeout));
+    set_keepalive(socket2::SockRef::from(stream), config.tcp_keepalive);
+}
+
+/// Serves one TCP connection through a TLS library's acceptor, to its end (the slot stays taken
+/// until then). Out of line, so that a plain connection's thread keeps its frames as they were.
+#[inline(never)]
+fn serve_through<S: BlockingService>(
+    acceptor: &dyn crate::tls::external::Serve<S>,
+    shared: &Shared<S>,
+    stream: TcpStream,
+    id: u64,
+    peer: Option<SocketAddr>,
+) {
+    set_socket_options(&stream, &shared.config);
+    let cx = crate::tls::external::Context {
+        service: &shared.service,
+        config: &shared.config,
+        clock: shared.clock,
+        shutdown: &shared.shutdown,
+    };
+    acceptor.serve(stream, id, peer, cx);
 }
