@@ -8,7 +8,7 @@
 //! | Variable | Default | Meaning |
 //! |---|---|---|
 //! | `ESPWS_APP` | `echo` | `echo`, `broadcast` or `sensor` (10 readings a second) |
-//! | `ESPWS_MAX_CLIENTS` | 8 | clients served at once, 1 to [`MAX_CLIENTS_LIMIT`]; one more gets 503 |
+//! | `ESPWS_MAX_CLIENTS` | 8 (with TLS [`TLS_DEFAULT_MAX_CLIENTS`]) | clients served at once, 1 to [`MAX_CLIENTS_LIMIT`]; one more gets 503 |
 //! | `ESPWS_RX_BUFFER` | 4096 | receive buffer per client, bytes (at least 256) |
 //! | `ESPWS_TICK_MS` | unset | push a JSON status message to every client this often |
 //! | `ESPWS_HUB_QUEUE` | 8192 | bytes each client may have queued by broadcasts and ticks |
@@ -32,6 +32,10 @@ use espws_apps::settings::{App, Settings};
 /// The most clients a build may ask for. Each costs a task (bare metal) or a thread (ESP-IDF)
 /// and its buffers; see `firmware/README.md` for what fits.
 pub const MAX_CLIENTS_LIMIT: usize = 32;
+/// Clients served at once with TLS unless `ESPWS_MAX_CLIENTS` says otherwise: each costs about
+/// 30 KiB more of mbedTLS's heap, and this is the most that fit ESP-IDF's heap in both Wi-Fi
+/// modes (`budget::esp_idf` asserts that they fit; firmware/README.md has the table).
+pub const TLS_DEFAULT_MAX_CLIENTS: usize = 2;
 /// The largest hub queue per client, bytes.
 pub const MAX_HUB_QUEUE: usize = 1 << 20;
 /// The largest receive buffer per client, bytes.
@@ -215,9 +219,11 @@ impl<'a> SettingsStrings<'a> {
 pub const fn settings<'a>(strings: &SettingsStrings<'a>) -> Result<Settings<'a>, SettingsError> {
     let mut s = Settings::device_defaults();
     if strings.tls_cert.is_some() {
-        // https's port, unless ESPWS_PORT says otherwise below.
+        // https's port and the clients that fit with TLS, unless ESPWS_PORT and
+        // ESPWS_MAX_CLIENTS say otherwise below.
         s.tls = true;
         s.port = 443;
+        s.max_clients = TLS_DEFAULT_MAX_CLIENTS;
     }
     if let Some(app) = strings.app {
         s.app = if eq_ignore_ascii_case(app, "echo") {
@@ -432,6 +438,14 @@ mod tests {
         assert_eq!(settings(&tls).unwrap().port, 443);
         assert_eq!(settings(&SettingsStrings { port: Some("8443"), ..tls }).unwrap().port, 8443);
         assert_eq!(settings(&SettingsStrings::EMPTY).unwrap().port, 80);
+    }
+
+    #[test]
+    fn a_tls_certificate_serves_fewer_clients_unless_a_count_is_given() {
+        let tls = SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY };
+        assert_eq!(settings(&tls).unwrap().max_clients, TLS_DEFAULT_MAX_CLIENTS);
+        assert_eq!(settings(&SettingsStrings { max_clients: Some("3"), ..tls }).unwrap().max_clients, 3);
+        assert_eq!(settings(&SettingsStrings::EMPTY).unwrap().max_clients, 8);
     }
 
     #[test]
