@@ -31,7 +31,8 @@
 //! - `hub` (feature `hub`): send to one client or broadcast to all, from any task.
 //! - `client` (feature `client`): connecting out, as ws:// or wss://.
 //! - `tls` (features `tls`, `tls-mbedtls`): TLS over TCP as a transport for the servers: rustls
-//!   with std, mbedTLS on bare metal.
+//!   with std, mbedTLS on bare metal; and with std alone, the threads server's hook for a TLS
+//!   library it does not carry (ESP-IDF's esp-tls).
 //!
 //! Everything but the std and tokio servers is `no_std` and allocation-free: the caller owns
 //! every buffer.
@@ -88,7 +89,7 @@ pub mod nonblocking;
 pub mod proto;
 pub mod server;
 pub mod time;
-#[cfg(any(feature = "tls", feature = "tls-mbedtls"))]
+#[cfg(any(feature = "std", feature = "tls-mbedtls"))]
 pub mod tls;
 pub mod wire;
 

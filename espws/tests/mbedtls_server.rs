@@ -8,7 +8,6 @@
 #![cfg(all(feature = "tls-mbedtls", feature = "tokio"))]
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -17,14 +16,16 @@ use std::time::{Duration, Instant};
 use embedded_io_adapters::tokio_1::FromTokio;
 use espws::nonblocking::{self, TokioTimer, Transport};
 use espws::tls::mbedtls::{accept, AcceptError, Tls, TlsServer, X509};
-use espws::wire::frame::{masked_client_frame, read_server_frame};
+use espws::wire::frame::masked_client_frame;
 use espws::{RecvBuf, ServeConfig};
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::ClientConfig;
 
 #[path = "../examples/support/echo_service.rs"]
 mod echo_service;
 use echo_service::Echo;
+#[path = "support/wss_client.rs"]
+mod wss_client;
+use wss_client::{client_hello, expect_plain_http_400, pki, Pki, Wss};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -87,18 +88,7 @@ impl Transport for Tcp {
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-        let mut roots = RootCertStore::empty();
-        roots.add(CertificateDer::from(made.cert.der().to_vec())).unwrap();
-        let client = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let pem = |text: String| -> &'static std::ffi::CStr {
-            Box::leak(CString::new(text).unwrap().into_boxed_c_str())
-        };
-        let (cert, key) = (pem(made.cert.pem()), pem(made.signing_key.serialize_pem()));
+        let Pki { cert_pem: cert, key_pem: key, client } = pki();
         let outcomes: Outcomes = Arc::default();
         let reported = outcomes.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -143,73 +133,14 @@ fn server() -> &'static Server {
                 }
             });
         });
-        Server { addr: rx.recv().unwrap(), outcomes, client: Arc::new(client) }
+        Server { addr: rx.recv().unwrap(), outcomes, client }
     })
-}
-
-/// A WebSocket client over TLS, upgraded.
-struct Wss {
-    tls: StreamOwned<ClientConnection, TcpStream>,
-}
-
-impl Wss {
-    fn connect(server: &Server) -> Wss {
-        let tcp = TcpStream::connect(server.addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let name = ServerName::try_from("localhost").unwrap();
-        let conn = ClientConnection::new(server.client.clone(), name).unwrap();
-        let mut wss = Wss { tls: StreamOwned::new(conn, tcp) };
-        wss.tls
-            .write_all(
-                b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            wss.tls.read_exact(&mut byte).expect("an upgrade answer");
-            head.push(byte[0]);
-        }
-        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-        wss
-    }
-
-    fn port(&self) -> u16 {
-        self.tls.get_ref().local_addr().unwrap().port()
-    }
-
-    /// The next frame: its first byte and payload.
-    fn frame(&mut self) -> (u8, Vec<u8>) {
-        read_server_frame(&mut self.tls).expect("a frame")
-    }
-
-    /// Sends a message and reads its echo, reassembled.
-    fn echo(&mut self, first_byte: u8, payload: &[u8]) -> Vec<u8> {
-        self.tls.write_all(&masked_client_frame(first_byte, payload, [1, 2, 3, 4])).unwrap();
-        let mut message = Vec::new();
-        loop {
-            let (head, part) = self.frame();
-            message.extend_from_slice(&part);
-            if head & 0x80 != 0 {
-                return message;
-            }
-        }
-    }
-}
-
-/// The bytes a TLS client sends first: its ClientHello record.
-fn client_hello(server: &Server) -> Vec<u8> {
-    let mut hello = Vec::new();
-    let name = ServerName::try_from("localhost").unwrap();
-    ClientConnection::new(server.client.clone(), name).unwrap().write_tls(&mut hello).unwrap();
-    hello
 }
 
 #[test]
 fn echoes_text_and_binary_from_0_bytes_to_1_mib_over_tls() {
     let server = server();
-    let mut wss = Wss::connect(server);
+    let mut wss = Wss::connect(server.addr, &server.client);
     for len in [0usize, 1, 125, 126, 127, 16_384, 65_535, 65_536, 1 << 20] {
         let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
         assert!(wss.echo(0x82, &payload) == payload, "binary echo of {len} bytes");
@@ -230,14 +161,7 @@ fn echoes_text_and_binary_from_0_bytes_to_1_mib_over_tls() {
 #[test]
 fn a_plain_http_request_is_answered_400_naming_the_https_url() {
     let server = server();
-    let mut tcp = TcpStream::connect(server.addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
-    assert!(answer.contains(&format!("https://{}/", server.addr)), "{answer}");
-    let port = tcp.local_addr().unwrap().port();
+    let port = expect_plain_http_400(server.addr);
     assert_eq!(server.outcome(port, Duration::from_secs(2)), Err(AcceptError::NotTls));
 }
 
@@ -274,7 +198,7 @@ fn garbage_that_announces_a_long_handshake_message_is_dropped_at_the_timeout() {
 #[test]
 fn half_a_client_hello_is_dropped_at_the_handshake_timeout() {
     let server = server();
-    let hello = client_hello(server);
+    let hello = client_hello(&server.client);
     let mut tcp = TcpStream::connect(server.addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let started = Instant::now();
@@ -300,7 +224,7 @@ fn a_client_that_sends_nothing_is_dropped_at_the_handshake_timeout() {
 #[test]
 fn a_client_that_closes_mid_handshake_is_reported_closed() {
     let server = server();
-    let hello = client_hello(server);
+    let hello = client_hello(&server.client);
     let mut tcp = TcpStream::connect(server.addr).unwrap();
     tcp.write_all(&hello).unwrap();
     let port = tcp.local_addr().unwrap().port();

@@ -96,7 +96,7 @@ impl Storage for WorkerRx<'_, '_> {
 }
 
 /// One worker of the pool: accepts on `port`, opens each connection through `layer` ([`Tcp`],
-/// or a `TlsServer` (`tls::mbedtls`, feature `tls-mbedtls`) for https and wss), serves it through
+/// or a `tls::mbedtls::TlsServer` for https and wss), serves it through
 /// `service`, repeats, forever. Run `config.max_clients + 1` of them, numbered by `worker`,
 /// sharing one [`Slots`].
 ///

@@ -5,6 +5,8 @@
 //!   files (`config::from_pem_files`) or are made at start-up (`self_signed::generate`).
 //! - Without std (feature `tls-mbedtls`), mbedTLS: `mbedtls::TlsStream` for the async driver
 //!   over any stream, as the bare-metal worker pool serves it.
+//! - With std, a TLS library espws does not carry, whose session owns the socket (ESP-IDF's
+//!   esp-tls): [`external`], for the threads server.
 //!
 //! Any accept loop calls the `accept` of its side with the accepted TCP stream and a deadline:
 //! it looks at the first byte, answers a plain HTTP request with a `400` that names the
@@ -15,6 +17,9 @@
 pub mod blocking;
 #[cfg(feature = "tls")]
 pub mod config;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod external;
 #[cfg(feature = "tls-mbedtls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls-mbedtls")))]
 pub mod mbedtls;
@@ -84,6 +89,18 @@ impl std::error::Error for TlsError {}
 impl From<std::io::Error> for TlsError {
     fn from(e: std::io::Error) -> Self {
         TlsError::Io(e)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<external::AcceptError> for TlsError {
+    fn from(e: external::AcceptError) -> Self {
+        match e {
+            external::AcceptError::NotTls => TlsError::NotTls,
+            external::AcceptError::Closed => TlsError::Closed,
+            external::AcceptError::TimedOut => TlsError::TimedOut,
+            external::AcceptError::Io(e) | external::AcceptError::Handshake(e) => TlsError::Io(e),
+        }
     }
 }
 

@@ -147,25 +147,10 @@ mod tests {
     use super::*;
 
     /// An ECDSA P-256 certificate and its PKCS#8 key, made with openssl for these tests only
-    /// (`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ...`).
-    const CERT: &str = "-----BEGIN CERTIFICATE-----
-MIIBjzCCATWgAwIBAgIUE/ZDI3X2UDs/WTi0Gp+9SWLeAjEwCgYIKoZIzj0EAwIw
-HDEaMBgGA1UEAwwRZXNwd3MgdGVzdCBkZXZpY2UwIBcNMjYxMjA2MDAyMjI1WhgP
-MjEyNjExMTIwMDIyMjVaMBwxGjAYBgNVBAMMEWVzcHdzIHRlc3QgZGV2aWNlMFkw
-EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBiIVg+OBHiaNURtmPiDaxgBfuQNbU9yV
-+CtLCpGOzrfX8Jim00T5EoThFOU+3dQ3Aw6KDe0VpVCPqA2gmnIG5KNTMFEwHQYD
-VR0OBBYEFEJxBXmwXk5fAk8/CjLOMVXwJP1gMB8GA1UdIwQYMBaAFEJxBXmwXk5f
-Ak8/CjLOMVXwJP1gMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIg
-cFs+dq6Lw+sPQ1aRrNlMuLCU1B+d2vgJl5Q7gQCn2RoCIQDBItYsKcqhq5ii3vMF
-eOglExQLpFh2BaT3220Or3W8Xg==
------END CERTIFICATE-----
-";
-    const KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgtC5373vWX4fCMML0
-X7NtGYjSVIIeU+eQQwQQkrMMtqahRANCAAQGIhWD44EeJo1RG2Y+INrGAF+5A1tT
-3JX4K0sKkY7Ot9fwmKbTRPkShOEU5T7d1DcDDooN7RWlUI+oDaCacgbk
------END PRIVATE KEY-----
-";
+    /// (`openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ...`); the
+    /// thread-stack measurement serves TLS with them too.
+    const CERT: &str = include_str!("../tests/data/p256-cert.pem");
+    const KEY: &str = include_str!("../tests/data/p256-key.pem");
 
     #[test]
     fn a_p256_certificate_and_key_give_their_der() {

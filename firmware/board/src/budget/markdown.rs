@@ -63,6 +63,16 @@ pub fn markdown(settings: &Settings<'_>) -> std::string::String {
     let _ = writeln!(out);
     table(&mut out, &esp_idf::budget(settings, Mode::Station), &esp_idf::budget(settings, Mode::AccessPoint));
     let _ = writeln!(out);
+    let tls = esp_idf::TLS_DEFAULTS;
+    let _ = writeln!(
+        out,
+        "ESP-IDF with TLS (`ESPWS_TLS_CERT`), {} clients (the default with a certificate; at most {} fit both modes), the echo app, worst case (every client in its handshake at once):",
+        tls.max_clients,
+        esp_idf::most_clients(&tls)
+    );
+    let _ = writeln!(out);
+    table(&mut out, &esp_idf::budget(&tls, Mode::Station), &esp_idf::budget(&tls, Mode::AccessPoint));
+    let _ = writeln!(out);
     let chip = bare_metal::ESP32;
     let (reclaimed, _) = bare_metal::heap_split(chip);
     let _ = writeln!(
