@@ -15,6 +15,8 @@ use super::sender::Sender;
 use super::transport::poll_read_parking;
 #[cfg(feature = "client")]
 use super::write::discard_until;
+#[cfg(feature = "std")]
+use super::write::Sending;
 use super::write::{linger, send_replies, timed_write};
 use super::{Timer, Transport};
 use crate::proto::deflate;
@@ -213,21 +215,28 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                 // The close frame goes out now, before the application hears of the end.
                 send_close_frame!(self);
             }
-            // The replies end in this block, where the handler borrowed them: the write owns them.
+            // The replies end in this block, where the handler borrowed them: a write that has
+            // to wait takes them.
             let (sending, close) = {
                 let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
                 handler(event, &mut replies);
-                let Replies { queued, close, .. } = replies;
                 let sending = send_replies(
                     &mut self.io,
                     &self.timer,
                     self.write_timeout,
                     #[cfg(feature = "std")]
                     self.compression.deflate.as_deref_mut(),
-                    queued,
+                    &mut replies.queued,
                 );
-                (sending, close)
+                (sending, replies.close)
             };
+            #[cfg(feature = "std")]
+            let sent = match sending {
+                // Written at once: no await.
+                Sending::Done(sent) => sent,
+                waits => waits.await,
+            };
+            #[cfg(not(feature = "std"))]
             let sent = sending.await;
             if !sent {
                 // A peer that stopped reading past the write timeout is treated as gone.

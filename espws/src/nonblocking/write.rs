@@ -20,8 +20,8 @@ type Queued<'a> = heapless::Vec<(EncodedHeader, &'a [u8]), MAX_REPLIES>;
 
 /// Writes `queued`, each reply after the one before, giving up after `timeout` per write;
 /// `false` if one failed. On a PC the replies go out at once where the socket takes them (most
-/// do), and only the rest waits, in a future on the heap that owns them: a connection's task
-/// keeps no room for them.
+/// do), and only the rest waits, in a future on the heap that takes them from `queued`: a
+/// connection's task keeps no room for them.
 #[cfg(feature = "std")]
 #[inline(always)]
 pub(super) fn send_replies<'a, T: Transport, K: Timer>(
@@ -29,19 +29,22 @@ pub(super) fn send_replies<'a, T: Transport, K: Timer>(
     timer: &'a K,
     timeout: Duration,
     mut deflate: Option<&'a mut Deflate>,
-    queued: Queued<'a>,
+    queued: &mut Queued<'a>,
 ) -> Sending<impl Future<Output = bool> + 'a> {
-    match send_now(io, deflate.as_deref_mut(), &queued) {
+    match send_now(io, deflate.as_deref_mut(), queued) {
         Sent::All => Sending::Done(true),
         Sent::Failed => Sending::Done(false),
-        Sent::Stalled(stalled) => Sending::Waits(std::boxed::Box::pin(write_replies(
-            io,
-            timer,
-            timeout,
-            deflate,
-            queued,
-            Some(stalled),
-        ))),
+        Sent::Stalled(stalled) => {
+            let rest = core::mem::take(queued);
+            Sending::Waits(std::boxed::Box::pin(write_replies(
+                io,
+                timer,
+                timeout,
+                deflate,
+                rest,
+                Some(stalled),
+            )))
+        }
     }
 }
 
@@ -52,9 +55,9 @@ pub(super) fn send_replies<'a, T: Transport, K: Timer>(
     io: &'a mut T,
     timer: &'a K,
     timeout: Duration,
-    queued: Queued<'a>,
+    queued: &mut Queued<'a>,
 ) -> impl Future<Output = bool> + 'a {
-    write_replies(io, timer, timeout, queued, None)
+    write_replies(io, timer, timeout, core::mem::take(queued), None)
 }
 
 /// The replies written, or the boxed future writing the rest: ready at once in the first case.
@@ -104,7 +107,8 @@ fn send_now<T: Transport>(
     #[cfg(feature = "std")] mut deflate: Option<&mut Deflate>,
     queued: &[(EncodedHeader, &[u8])],
 ) -> Sent {
-    for (index, (header, payload)) in queued.iter().enumerate() {
+    let mut rest = queued.iter();
+    while let Some((header, payload)) = rest.next() {
         #[cfg(feature = "std")]
         let compressed = deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload));
         #[cfg(feature = "std")]
@@ -112,9 +116,10 @@ fn send_now<T: Transport>(
             Some((header, payload)) => (header, payload),
             None => (header, payload),
         };
+        // Counted only here, off the loop.
         let stalled = |written| {
             Sent::Stalled(Stalled {
-                index,
+                index: queued.len() - rest.len() - 1,
                 written,
                 #[cfg(feature = "std")]
                 compressed: compressed.map(|(header, _)| header),
