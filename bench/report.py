@@ -115,6 +115,8 @@ def floor_of(server, per_msg):
     """The raw TCP floor on the same runtime as `server`: espws-sim's tokio server runs a
     current-thread runtime per core (raw-tokio-local), the tokio peers the multi-thread one
     (raw-tokio), the threads servers a thread per connection (raw-threads)."""
+    if server.startswith("raw-"):
+        return server
     if server == "espws-tokio" and "raw-tokio-local" in per_msg:
         return "raw-tokio-local"
     if "tokio" in server or "fastwebsockets" in server:
