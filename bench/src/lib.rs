@@ -66,7 +66,8 @@ where
 
 /// Serves each connection as a local task on the runtime espws-sim's tokio server uses: a
 /// current-thread runtime per core (`new_current_thread().enable_all()`) with a `LocalSet`,
-/// each thread accepting from the same listener and spawning with `spawn_local`.
+/// each thread accepting from the same listener in a local task and spawning with
+/// `spawn_local`.
 pub fn serve_tokio_per_core<F, Fut>(example: &str, serve: F) -> io::Result<()>
 where
     F: Fn(tokio::net::TcpStream) -> Fut + Clone + Send + 'static,
@@ -83,7 +84,9 @@ where
         workers.push(std::thread::spawn(move || -> io::Result<()> {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, async move {
+            // The accept loop is a task of its own, as in espws-sim's server: the set's main
+            // future is polled whenever any of its tasks wakes.
+            let accepting = local.spawn_local(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 loop {
                     let Ok((stream, _)) = listener.accept().await else { continue };
@@ -93,7 +96,11 @@ where
                         let _ = connection.await;
                     });
                 }
-            })
+            });
+            match local.block_on(&runtime, accepting) {
+                Ok(result) => result,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
         }));
     }
     for worker in workers {
