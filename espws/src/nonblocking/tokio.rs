@@ -145,6 +145,7 @@ impl Transport for TokioTcp {
         write_all_parts(self, parts).await
     }
 
+    #[inline]
     fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<io::Result<usize>> {
         let [head, body] = parts else {
             return None;

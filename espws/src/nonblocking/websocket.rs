@@ -14,8 +14,10 @@ use super::replies::Replies;
 use super::sender::Sender;
 use super::transport::poll_read_parking;
 #[cfg(feature = "client")]
-use super::write::{discard_until, timed_write_masked};
-use super::write::{linger, timed_write, timed_write_from, try_write};
+use super::write::discard_until;
+#[cfg(feature = "std")]
+use super::write::Sending;
+use super::write::{linger, send_replies, timed_write};
 use super::{Timer, Transport};
 use crate::proto::deflate;
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, Storage, LINGER};
@@ -213,54 +215,30 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                 // The close frame goes out now, before the application hears of the end.
                 send_close_frame!(self);
             }
-            let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
-            handler(event, &mut replies);
-            let mut failed = false;
-            for (header, payload) in &replies.queued {
-                #[cfg(feature = "std")]
-                let compressed =
-                    self.compression.deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload));
-                #[cfg(feature = "std")]
-                let (header, payload) = match &compressed {
-                    Some((header, payload)) => (header, payload),
-                    None => (header, payload),
-                };
-                #[cfg(feature = "client")]
-                if let Some(key) = header.mask() {
-                    // A client's reply: masked through a buffer, as Sender::send_part does.
-                    let write = timed_write_masked(
-                        &mut self.io,
-                        &self.timer,
-                        self.write_timeout,
-                        header.as_bytes(),
-                        payload,
-                        key,
-                    );
-                    if rarely_awaited!(write).await.is_err() {
-                        failed = true;
-                        break;
-                    }
-                    continue;
-                }
-                let parts = [header.as_bytes(), *payload];
-                // Most replies go out at once, without building a future for the write.
-                let written = match try_write(&mut self.io, &parts) {
-                    Some(Ok(written)) if written == header.as_bytes().len() + payload.len() => continue,
-                    Some(Ok(written)) => written,
-                    Some(Err(_)) => {
-                        failed = true;
-                        break;
-                    }
-                    None => 0,
-                };
-                let write = timed_write_from(&mut self.io, &self.timer, self.write_timeout, &parts, written);
-                if rarely_awaited!(write).await.is_err() {
-                    failed = true;
-                    break;
-                }
-            }
-            let close = replies.close;
-            if failed {
+            // The replies end in this block, where the handler borrowed them: a write that has
+            // to wait takes them.
+            let (sending, close) = {
+                let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
+                handler(event, &mut replies);
+                let sending = send_replies(
+                    &mut self.io,
+                    &self.timer,
+                    self.write_timeout,
+                    #[cfg(feature = "std")]
+                    self.compression.deflate.as_deref_mut(),
+                    &mut replies.queued,
+                );
+                (sending, replies.close)
+            };
+            #[cfg(feature = "std")]
+            let sent = match sending {
+                // Written at once: no await.
+                Sending::Done(sent) => sent,
+                waits => waits.await,
+            };
+            #[cfg(not(feature = "std"))]
+            let sent = sending.await;
+            if !sent {
                 // A peer that stopped reading past the write timeout is treated as gone.
                 self.conn.handle_eof();
             } else if let Some((code, reason)) = close {
