@@ -29,8 +29,8 @@ use wss_client::{client_hello, expect_plain_http_400, pki, Pki, Wss};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// How a connection ended on the server, by the client's port.
-type Outcomes = Arc<(Mutex<HashMap<u16, Result<(), AcceptError>>>, Condvar)>;
+/// How a connection ended on the server, and when, by the client's port.
+type Outcomes = Arc<(Mutex<HashMap<u16, (Result<(), AcceptError>, Instant)>>, Condvar)>;
 
 struct Server {
     addr: SocketAddr,
@@ -41,6 +41,11 @@ struct Server {
 impl Server {
     /// The handshake's outcome for the client whose local port is `port`, waiting up to `within`.
     fn outcome(&self, port: u16, within: Duration) -> Result<(), AcceptError> {
+        self.outcome_and_time(port, within).0
+    }
+
+    /// The outcome, and when the server reported it.
+    fn outcome_and_time(&self, port: u16, within: Duration) -> (Result<(), AcceptError>, Instant) {
         let (map, ready) = &*self.outcomes;
         let deadline = Instant::now() + within;
         let mut map = map.lock().unwrap();
@@ -127,7 +132,7 @@ fn server() -> &'static Server {
                                 Err(e) => Err(e),
                             };
                         let (map, ready) = &*reported;
-                        map.lock().unwrap().insert(peer.port(), outcome);
+                        map.lock().unwrap().insert(peer.port(), (outcome, Instant::now()));
                         ready.notify_all();
                     });
                 }
@@ -231,4 +236,49 @@ fn a_client_that_closes_mid_handshake_is_reported_closed() {
     tcp.shutdown(std::net::Shutdown::Both).unwrap();
     let outcome = server.outcome(port, Duration::from_secs(2));
     assert!(matches!(outcome, Err(AcceptError::Closed | AcceptError::Io(_))), "{outcome:?}");
+}
+
+#[test]
+fn a_wss_client_loses_nothing_while_300_handshakes_stall_and_bad_input_arrives() {
+    let server = server();
+    let mut wss = Wss::connect(server.addr, &server.client);
+    // 50 messages in flight before the bad input, 50 more during it.
+    let messages: Vec<Vec<u8>> = (0..100u32).map(|i| std::format!("message {i}").into_bytes()).collect();
+    for message in &messages[..50] {
+        wss.send(0x82, message);
+    }
+    let started = Instant::now();
+    let stalled: Vec<TcpStream> = (0..300).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
+    let hello = client_hello(&server.client);
+    let mut half = TcpStream::connect(server.addr).unwrap();
+    half.write_all(&hello[..hello.len() / 2]).unwrap();
+    let mut garbage = TcpStream::connect(server.addr).unwrap();
+    garbage.write_all(b"\x16\x03\x01\x00\x0c\x01\x00\x00\x08not TLS!").unwrap();
+    let plain_port = expect_plain_http_400(server.addr);
+    for message in &messages[50..] {
+        wss.send(0x82, message);
+    }
+    let mut pings = 0;
+    for message in &messages {
+        assert_eq!(&wss.message(&mut pings), message, "echoes arrive whole and in order");
+    }
+    let echoed = Instant::now();
+    // Every stalled connection is dropped at its deadline, the garbage at once; the echoes came
+    // back while stalled handshakes were still pending, so they did not wait behind them. (The
+    // times themselves depend on the machine's load and the other tests, which share the server's
+    // thread: the 300 connections may take a second to open.)
+    assert_eq!(server.outcome(plain_port, Duration::from_secs(5)), Err(AcceptError::NotTls));
+    let port = |tcp: &TcpStream| tcp.local_addr().unwrap().port();
+    assert!(matches!(server.outcome(port(&garbage), Duration::from_secs(5)), Err(AcceptError::Protocol(_))));
+    assert_eq!(server.outcome(port(&half), HANDSHAKE_TIMEOUT * 4), Err(AcceptError::TimedOut));
+    let mut last_drop = started;
+    for tcp in &stalled {
+        let (outcome, at) = server.outcome_and_time(port(tcp), HANDSHAKE_TIMEOUT * 4);
+        assert_eq!(outcome, Err(AcceptError::TimedOut));
+        assert!(at >= started + HANDSHAKE_TIMEOUT - Duration::from_millis(50), "dropped before its deadline");
+        last_drop = last_drop.max(at);
+    }
+    assert!(echoed < last_drop, "the wss client's echoes waited for the stalled handshakes");
+    // The wss client is still served.
+    assert_eq!(wss.echo(0x81, b"still here"), b"still here");
 }
