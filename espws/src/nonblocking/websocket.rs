@@ -288,21 +288,16 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
     }
 
     /// [`wait`](Self::wait) for transports that can be polled: nothing but a poll function.
+    /// Called right after a [`poll_pending`](deflate::poll_pending) that found nothing, which
+    /// released what the last event held.
     #[inline(always)]
-    fn poll_wait<'s, W>(
-        &'s mut self,
-        mut wake: Pin<&'s mut impl Future<Output = W>>,
-    ) -> impl Future<Output = Either3<Result<usize, T::Error>, (), W>> + 's {
-        self.conn.read_buf(&mut self.rx);
-        let (io, rx) = (&mut self.io, &mut self.rx);
-        let mut sleep = match self.armed {
+    fn poll_wait<'s, W: Future>(&'s mut self, wake: Pin<&'s mut W>) -> PollWait<'s, T, B, K::Sleep, W> {
+        self.rx.make_room();
+        let sleep = match self.armed {
             Some(_) => self.sleep.as_mut(),
             None => None,
         };
-        poll_fn(move |cx| match poll_read_parking(io, rx, cx) {
-            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
-            Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
-        })
+        PollWait { io: &mut self.io, rx: &mut self.rx, sleep, wake }
     }
 
     /// [`wait`](Self::wait) through the transport's read future.
@@ -446,6 +441,30 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
             linger(&mut self.io, &mut self.rx, &self.timer, deadline).await;
         } else {
             let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
+        }
+    }
+}
+
+/// [`WebSocket::poll_wait`]'s future: the read, then the sleep, then `wake`. A future of its own
+/// rather than a `poll_fn`, so that its poll is inlined into the connection's loop for certain.
+struct PollWait<'s, T, B, S, W> {
+    io: &'s mut T,
+    rx: &'s mut RecvBuf<B>,
+    sleep: Option<&'s mut S>,
+    wake: Pin<&'s mut W>,
+}
+
+impl<T: Transport, B: Storage, S: Future<Output = ()> + Unpin, W: Future> Future
+    for PollWait<'_, T, B, S, W>
+{
+    type Output = Either3<Result<usize, T::Error>, (), W::Output>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match poll_read_parking(this.io, this.rx, cx) {
+            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
+            Poll::Pending => sleep_or_wake(&mut this.sleep, this.wake.as_mut(), cx),
         }
     }
 }
