@@ -209,12 +209,18 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                 }
                 continue;
             };
-            let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
-            if let Event::Closed { .. } = event {
-                self.finished = true;
-                // The close frame goes out now, before the application hears of the end.
-                send_close_frame!(self);
-            }
+            let event = match deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate) {
+                Event::Closed { .. } => {
+                    // The close frame goes out now, before the application hears of the end. The
+                    // event is made again after the write: what is kept across an await is kept
+                    // in the task, and written there on every path.
+                    let closed = pending;
+                    self.finished = true;
+                    send_close_frame!(self);
+                    deflate::event(&self.conn, closed, &self.rx, &self.compression.inflate)
+                }
+                event => event,
+            };
             // The replies end in this block, where the handler borrowed them: a write that has
             // to wait takes them.
             let (sending, close) = {
@@ -231,19 +237,18 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                 (sending, replies.close)
             };
             #[cfg(feature = "std")]
-            let sent = match sending {
+            match sending {
                 // Written at once: no await.
-                Sending::Done(sent) => sent,
-                waits => waits.await,
-            };
-            #[cfg(not(feature = "std"))]
-            let sent = sending.await;
-            if !sent {
-                // A peer that stopped reading past the write timeout is treated as gone.
-                self.conn.handle_eof();
-            } else if let Some((code, reason)) = close {
-                let _ = self.conn.close(code, reason, self.timer.now());
+                Sending::Done(sent) => replies_sent(&mut self.conn, &self.timer, sent, close),
+                Sending::Waits(write) => {
+                    // Kept across the write on this path only (see the event's above).
+                    let close_after = close;
+                    let sent = write.await;
+                    replies_sent(&mut self.conn, &self.timer, sent, close_after);
+                }
             }
+            #[cfg(not(feature = "std"))]
+            replies_sent(&mut self.conn, &self.timer, sending.await, close);
         }
     }
 
@@ -466,6 +471,17 @@ impl<T: Transport, B: Storage, S: Future<Output = ()> + Unpin, W: Future> Future
             Poll::Ready(result) => Poll::Ready(Either3::First(result)),
             Poll::Pending => sleep_or_wake(&mut this.sleep, this.wake.as_mut(), cx),
         }
+    }
+}
+
+/// What follows an event's replies: the end of a peer that stopped reading past the write
+/// timeout (`sent` false, treated as gone), or the close the handler asked for.
+#[inline(always)]
+fn replies_sent<K: Timer>(conn: &mut Connection, timer: &K, sent: bool, close: Option<(CloseCode, &str)>) {
+    if !sent {
+        conn.handle_eof();
+    } else if let Some((code, reason)) = close {
+        let _ = conn.close(code, reason, timer.now());
     }
 }
 
