@@ -234,20 +234,18 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                     self.compression.deflate.as_deref_mut(),
                     &mut replies.queued,
                 );
+                // Written at once, the common case: no await, and nothing of this path is kept
+                // across the await below (see the event's above).
+                #[cfg(feature = "std")]
+                let sending = match sending {
+                    Sending::Done(sent) => {
+                        replies_sent(replies.conn, &self.timer, sent, replies.close);
+                        continue;
+                    }
+                    Sending::Waits(write) => write,
+                };
                 (sending, replies.close)
             };
-            #[cfg(feature = "std")]
-            match sending {
-                // Written at once: no await.
-                Sending::Done(sent) => replies_sent(&mut self.conn, &self.timer, sent, close),
-                Sending::Waits(write) => {
-                    // Kept across the write on this path only (see the event's above).
-                    let close_after = close;
-                    let sent = write.await;
-                    replies_sent(&mut self.conn, &self.timer, sent, close_after);
-                }
-            }
-            #[cfg(not(feature = "std"))]
             replies_sent(&mut self.conn, &self.timer, sending.await, close);
         }
     }
