@@ -36,8 +36,9 @@ std::thread_local! {
 /// A receive buffer of a fixed size, lent from the thread's pool while bytes are processed.
 #[derive(Debug)]
 pub struct PooledBuf {
-    /// The lent buffer; `None` while parked.
-    buffer: Option<Box<[u8]>>,
+    /// The lent buffer; empty (an empty box allocates nothing) while parked. Not an `Option`:
+    /// the bytes are then the box itself, with no test at each look.
+    buffer: Box<[u8]>,
     size: usize,
     /// The pending bytes kept while parked. Empty (and unallocated) for a connection that
     /// never waited with a partial frame.
@@ -45,9 +46,10 @@ pub struct PooledBuf {
 }
 
 impl PooledBuf {
-    /// A buffer of `size` bytes, parked: taken from the pool when the first bytes arrive.
+    /// A buffer of `size` bytes (at least one: an empty buffer is a parked one), parked: taken
+    /// from the pool when the first bytes arrive.
     pub fn new(size: usize) -> Self {
-        PooledBuf { buffer: None, size, carry: Vec::new() }
+        PooledBuf { buffer: Box::default(), size: size.max(1), carry: Vec::new() }
     }
 
     /// The free buffers in this thread's pool: what its connections have given back.
@@ -65,12 +67,12 @@ impl PooledBuf {
 impl Storage for PooledBuf {
     #[inline(always)]
     fn bytes(&self) -> &[u8] {
-        self.buffer.as_deref().unwrap_or(&[])
+        &self.buffer
     }
 
     #[inline(always)]
     fn bytes_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_deref_mut().unwrap_or(&mut [])
+        &mut self.buffer
     }
 
     /// The steady state of a busy connection inline: nothing pending, so the buffer only moves
@@ -80,31 +82,29 @@ impl Storage for PooledBuf {
         if !pending.is_empty() {
             return self.park_keeping(pending);
         }
-        match self.buffer.take() {
-            Some(buffer) => {
-                give_back(buffer);
-                true
-            }
-            None => false,
+        if self.buffer.is_empty() {
+            return false;
         }
+        give_back(core::mem::take(&mut self.buffer));
+        true
     }
 
     #[inline(always)]
     fn is_parked(&self) -> bool {
-        self.buffer.is_none()
+        self.buffer.is_empty()
     }
 
     /// Inline when the thread's last slot holds a buffer of this size and nothing was kept: the
     /// buffer this connection gave back at its last wait, in the steady state.
     #[inline(always)]
     fn unpark(&mut self) -> Option<usize> {
-        if self.buffer.is_some() {
+        if !self.buffer.is_empty() {
             return None;
         }
         let last = LAST.with(Cell::take);
         match last {
             Some(buffer) if buffer.len() == self.size && self.carry.is_empty() => {
-                self.buffer = Some(buffer);
+                self.buffer = buffer;
                 Some(0)
             }
             last => Some(self.unpark_slow(last)),
@@ -119,7 +119,10 @@ impl PooledBuf {
         if pending.len() > CARRY_MAX {
             return false;
         }
-        let Some(buffer) = self.buffer.take() else { return false };
+        if self.buffer.is_empty() {
+            return false;
+        }
+        let buffer = core::mem::take(&mut self.buffer);
         self.carry.extend_from_slice(&buffer[pending]);
         give_back(buffer);
         true
@@ -142,7 +145,7 @@ impl PooledBuf {
             buffer[..kept].copy_from_slice(&self.carry);
             self.carry.clear();
         }
-        self.buffer = Some(buffer);
+        self.buffer = buffer;
         kept
     }
 }
