@@ -294,13 +294,9 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
     /// Called right after a [`poll_pending`](deflate::poll_pending) that found nothing, which
     /// released what the last event held.
     #[inline(always)]
-    fn poll_wait<'s, W: Future>(&'s mut self, wake: Pin<&'s mut W>) -> PollWait<'s, T, B, K::Sleep, W> {
+    fn poll_wait<'s, W: Future>(&'s mut self, wake: Pin<&'s mut W>) -> PollWait<'s, T, B, K, W> {
         self.rx.make_room();
-        let sleep = match self.armed {
-            Some(_) => self.sleep.as_mut(),
-            None => None,
-        };
-        PollWait { io: &mut self.io, rx: &mut self.rx, sleep, wake }
+        PollWait { ws: self, wake }
     }
 
     /// [`wait`](Self::wait) through the transport's read future.
@@ -449,25 +445,29 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
 }
 
 /// [`WebSocket::poll_wait`]'s future: the read, then the sleep, then `wake`. A future of its own
-/// rather than a `poll_fn`, so that its poll is inlined into the connection's loop for certain.
-struct PollWait<'s, T, B, S, W> {
-    io: &'s mut T,
-    rx: &'s mut RecvBuf<B>,
-    sleep: Option<&'s mut S>,
+/// rather than a `poll_fn`, so that its poll is inlined into the connection's loop for certain;
+/// it keeps only the connection and `wake`, the least for the task to store while it waits.
+struct PollWait<'s, T, B, K: Timer, W> {
+    ws: &'s mut WebSocket<T, B, K>,
     wake: Pin<&'s mut W>,
 }
 
-impl<T: Transport, B: Storage, S: Future<Output = ()> + Unpin, W: Future> Future
-    for PollWait<'_, T, B, S, W>
-{
+impl<T: Transport, B: Storage, K: Timer, W: Future> Future for PollWait<'_, T, B, K, W> {
     type Output = Either3<Result<usize, T::Error>, (), W::Output>;
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        match poll_read_parking(this.io, this.rx, cx) {
+        let ws = &mut *this.ws;
+        match poll_read_parking(&mut ws.io, &mut ws.rx, cx) {
             Poll::Ready(result) => Poll::Ready(Either3::First(result)),
-            Poll::Pending => sleep_or_wake(&mut this.sleep, this.wake.as_mut(), cx),
+            Poll::Pending => {
+                let mut sleep = match ws.armed {
+                    Some(_) => ws.sleep.as_mut(),
+                    None => None,
+                };
+                sleep_or_wake(&mut sleep, this.wake.as_mut(), cx)
+            }
         }
     }
 }
