@@ -209,12 +209,18 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                 }
                 continue;
             };
-            let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
-            if let Event::Closed { .. } = event {
-                self.finished = true;
-                // The close frame goes out now, before the application hears of the end.
-                send_close_frame!(self);
-            }
+            let event = match deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate) {
+                Event::Closed { .. } => {
+                    // The close frame goes out now, before the application hears of the end. The
+                    // event is made again after the write: what is kept across an await is kept
+                    // in the task, and written there on every path.
+                    let closed = pending;
+                    self.finished = true;
+                    send_close_frame!(self);
+                    deflate::event(&self.conn, closed, &self.rx, &self.compression.inflate)
+                }
+                event => event,
+            };
             // The replies end in this block, where the handler borrowed them: a write that has
             // to wait takes them.
             let (sending, close) = {
@@ -228,22 +234,19 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                     self.compression.deflate.as_deref_mut(),
                     &mut replies.queued,
                 );
+                // Written at once, the common case: no await, and nothing of this path is kept
+                // across the await below (see the event's above).
+                #[cfg(feature = "std")]
+                let sending = match sending {
+                    Sending::Done(sent) => {
+                        replies_sent(replies.conn, &self.timer, sent, replies.close);
+                        continue;
+                    }
+                    Sending::Waits(write) => write,
+                };
                 (sending, replies.close)
             };
-            #[cfg(feature = "std")]
-            let sent = match sending {
-                // Written at once: no await.
-                Sending::Done(sent) => sent,
-                waits => waits.await,
-            };
-            #[cfg(not(feature = "std"))]
-            let sent = sending.await;
-            if !sent {
-                // A peer that stopped reading past the write timeout is treated as gone.
-                self.conn.handle_eof();
-            } else if let Some((code, reason)) = close {
-                let _ = self.conn.close(code, reason, self.timer.now());
-            }
+            replies_sent(&mut self.conn, &self.timer, sending.await, close);
         }
     }
 
@@ -288,21 +291,12 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
     }
 
     /// [`wait`](Self::wait) for transports that can be polled: nothing but a poll function.
+    /// Called right after a [`poll_pending`](deflate::poll_pending) that found nothing, which
+    /// released what the last event held.
     #[inline(always)]
-    fn poll_wait<'s, W>(
-        &'s mut self,
-        mut wake: Pin<&'s mut impl Future<Output = W>>,
-    ) -> impl Future<Output = Either3<Result<usize, T::Error>, (), W>> + 's {
-        self.conn.read_buf(&mut self.rx);
-        let (io, rx) = (&mut self.io, &mut self.rx);
-        let mut sleep = match self.armed {
-            Some(_) => self.sleep.as_mut(),
-            None => None,
-        };
-        poll_fn(move |cx| match poll_read_parking(io, rx, cx) {
-            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
-            Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
-        })
+    fn poll_wait<'s, W: Future>(&'s mut self, wake: Pin<&'s mut W>) -> PollWait<'s, T, B, K, W> {
+        self.rx.make_room();
+        PollWait { ws: self, wake }
     }
 
     /// [`wait`](Self::wait) through the transport's read future.
@@ -447,6 +441,45 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         } else {
             let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
         }
+    }
+}
+
+/// [`WebSocket::poll_wait`]'s future: the read, then the sleep, then `wake`. A future of its own
+/// rather than a `poll_fn`, so that its poll is inlined into the connection's loop for certain;
+/// it keeps only the connection and `wake`, the least for the task to store while it waits.
+struct PollWait<'s, T, B, K: Timer, W> {
+    ws: &'s mut WebSocket<T, B, K>,
+    wake: Pin<&'s mut W>,
+}
+
+impl<T: Transport, B: Storage, K: Timer, W: Future> Future for PollWait<'_, T, B, K, W> {
+    type Output = Either3<Result<usize, T::Error>, (), W::Output>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let ws = &mut *this.ws;
+        match poll_read_parking(&mut ws.io, &mut ws.rx, cx) {
+            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
+            Poll::Pending => {
+                let mut sleep = match ws.armed {
+                    Some(_) => ws.sleep.as_mut(),
+                    None => None,
+                };
+                sleep_or_wake(&mut sleep, this.wake.as_mut(), cx)
+            }
+        }
+    }
+}
+
+/// What follows an event's replies: the end of a peer that stopped reading past the write
+/// timeout (`sent` false, treated as gone), or the close the handler asked for.
+#[inline(always)]
+fn replies_sent<K: Timer>(conn: &mut Connection, timer: &K, sent: bool, close: Option<(CloseCode, &str)>) {
+    if !sent {
+        conn.handle_eof();
+    } else if let Some((code, reason)) = close {
+        let _ = conn.close(code, reason, timer.now());
     }
 }
 

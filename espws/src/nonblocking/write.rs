@@ -60,24 +60,11 @@ pub(super) fn send_replies<'a, T: Transport, K: Timer>(
     write_replies(io, timer, timeout, core::mem::take(queued), None)
 }
 
-/// The replies written, or the boxed future writing the rest: ready at once in the first case.
+/// The replies written, or the boxed future writing the rest.
 #[cfg(feature = "std")]
 pub(super) enum Sending<F> {
     Done(bool),
     Waits(core::pin::Pin<std::boxed::Box<F>>),
-}
-
-#[cfg(feature = "std")]
-impl<F: Future<Output = bool>> Future for Sending<F> {
-    type Output = bool;
-
-    #[inline(always)]
-    fn poll(self: core::pin::Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<bool> {
-        match self.get_mut() {
-            Sending::Done(sent) => Poll::Ready(*sent),
-            Sending::Waits(write) => write.as_mut().poll(cx),
-        }
-    }
 }
 
 /// How replies fared when written without waiting.
