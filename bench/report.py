@@ -111,6 +111,19 @@ def throughput(path, seconds="?", sim_args=""):
     print()
 
 
+def floor_of(server, per_msg):
+    """The raw TCP floor on the same runtime as `server`: espws-sim's tokio server runs a
+    current-thread runtime per core (raw-tokio-local), the tokio peers the multi-thread one
+    (raw-tokio), the threads servers a thread per connection (raw-threads)."""
+    if server.startswith("raw-"):
+        return server
+    if server == "espws-tokio" and "raw-tokio-local" in per_msg:
+        return "raw-tokio-local"
+    if "tokio" in server or "fastwebsockets" in server:
+        return "raw-tokio"
+    return "raw-threads"
+
+
 def parse_annotate(path):
     """Self cost (Ir) per function of one callgrind output file."""
     out = subprocess.run(
@@ -184,7 +197,7 @@ def callgrind(path, k1, k2, top=15):
         runs = {r["k"]: r for r in rows if r["server"] == server}
         a, b = runs.get(k1), runs.get(k2)
         ir_msg = per_msg[server]
-        floor = "raw-tokio" if ("tokio" in server or "fastwebsockets" in server) else "raw-threads"
+        floor = floor_of(server, per_msg)
         rel = (
             fmt_ratio(ir_msg / per_msg[floor])
             if ir_msg is not None and per_msg.get(floor)

@@ -35,3 +35,20 @@ report_free_disk() {
              "Free space (e.g. cargo clean, or remove old clones' target directories) and rerun." >&2
     fi
 }
+
+# Installs what compiles mbedTLS's C library (clang, cmake, ninja; from Debian) unless it is
+# there: the TLS of the bare-metal server (espws's `tls-mbedtls`, espws-sim's `mbedtls`, the
+# boards' `tls`) builds it on the fly.
+ensure_mbedtls_tools() {
+    command -v clang >/dev/null && command -v cmake >/dev/null && command -v ninja >/dev/null && return 0
+    echo "installing clang, cmake and ninja-build (mbedTLS is compiled with them)"
+    apt-get update >/dev/null
+    apt-get install -y -o DPkg::Lock::Timeout=600 clang cmake ninja-build >/dev/null
+}
+
+# The simulator as the test steps run it: with mbedTLS, so that --runtime embassy-tap serves TLS
+# as bare metal does (`cargo run --release` builds it without, needing no C toolchain).
+build_sim() {
+    ensure_mbedtls_tools
+    cargo build --release -p espws-sim --features mbedtls
+}

@@ -41,7 +41,7 @@ pub fn serve_threads<E: 'static>(example: &str, serve: fn(TcpStream) -> Result<(
     Ok(())
 }
 
-/// Serves each connection in a task of its own, on the runtime espws-sim uses
+/// Serves each connection in a task of its own, on tokio's multi-thread runtime
 /// (`new_multi_thread().enable_all()`, default worker count) and a plain `tokio::spawn`.
 pub fn serve_tokio<F, Fut>(example: &str, serve: F) -> io::Result<()>
 where
@@ -62,4 +62,64 @@ where
             });
         }
     })
+}
+
+/// Serves each connection as a local task on the runtime espws-sim's tokio server uses: a
+/// current-thread runtime per core (`new_current_thread().enable_all()`) with a `LocalSet`,
+/// each thread accepting from the same listener in a local task and spawning with
+/// `spawn_local`.
+pub fn serve_tokio_per_core<F, Fut>(example: &str, serve: F) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Clone + Send + 'static,
+    Fut: Future + 'static,
+{
+    let listener = listen(port_arg(example))?;
+    listener.set_nonblocking(true)?;
+    eprintln!("{example} listening on {}", listener.local_addr()?);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut workers = Vec::new();
+    for _ in 0..threads {
+        let listener = listener.try_clone()?;
+        let serve = serve.clone();
+        workers.push(std::thread::spawn(move || -> io::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let local = tokio::task::LocalSet::new();
+            // The accept loop is a task of its own, as in espws-sim's server: the set's main
+            // future is polled whenever any of its tasks wakes.
+            let accepting = local.spawn_local(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let connection = serve(stream);
+                    tokio::task::spawn_local(async move {
+                        // The peer going away (EOF, reset, close handshake done) ends the task.
+                        let _ = connection.await;
+                    });
+                }
+            });
+            match local.block_on(&runtime, accepting) {
+                Ok(result) => result,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }));
+    }
+    for worker in workers {
+        worker.join().map_err(|_| io::Error::other("a server thread panicked"))??;
+    }
+    Ok(())
+}
+
+/// The raw TCP floors' connection on tokio: reads into a buffer and writes the same bytes back
+/// until the peer is gone.
+pub async fn raw_echo_tokio(mut stream: tokio::net::TcpStream) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
 }

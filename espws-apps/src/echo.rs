@@ -35,6 +35,7 @@ where
 
 /// The echo as an event handler for [`espws::nonblocking::WebSocket::run`]: the reply borrows
 /// the received payload.
+#[inline]
 pub fn reply<'a>(event: Event<'a>, replies: &mut espws::nonblocking::Replies<'_, 'a>) {
     if let Event::Data(data) = event {
         // A failed reply leaves the connection closed; the loop then ends with its Closed event.

@@ -46,6 +46,10 @@ pub struct Settings<'a> {
     /// Readings per second of the sensor app. Not in [`App`], which every connection's task
     /// keeps a copy of: a one-byte enum keeps the bare-metal task pool at its measured size.
     pub sensor_rate_hz: u16,
+    /// Serve https and wss: the firmware embedded a certificate. A TLS connection keeps its
+    /// receive buffer while it waits (TLS may hold decrypted bytes no socket readiness shows),
+    /// so the workers share none.
+    pub tls: bool,
 }
 
 impl Settings<'_> {
@@ -62,6 +66,7 @@ impl Settings<'_> {
     /// message fits in, for its connection's life.
     pub const fn shared_rx_buffers(&self) -> usize {
         match self.connection.delivery {
+            _ if self.tls => 0,
             espws::proto::Delivery::Whole => 0,
             _ if self.max_clients + 1 < SHARED_RX_BUFFERS => self.max_clients + 1,
             _ => SHARED_RX_BUFFERS,
@@ -101,6 +106,7 @@ impl Settings<'_> {
             tick: None,
             hub_queue: 8 * 1024,
             sensor_rate_hz: crate::sensor::DEFAULT_RATE_HZ,
+            tls: false,
         }
     }
 }

@@ -126,7 +126,18 @@ struct Args {
     tls_self_signed: bool,
     /// The TLS configuration built from the flags above.
     #[arg(skip)]
-    tls: Option<espws::tls::TlsConfig>,
+    tls: Option<tls::Tls>,
+}
+
+impl Args {
+    /// The simulated device's own address, with --runtime embassy-tap (a certificate made at
+    /// start-up names it).
+    fn tap_address(&self) -> Option<std::net::Ipv4Addr> {
+        if self.runtime != RuntimeArg::EmbassyTap {
+            return None;
+        }
+        self.ip.split('/').next()?.parse().ok()
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -227,6 +238,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         tick,
         hub_queue: args.queue_bytes,
         sensor_rate_hz: args.rate,
+        tls: args.tls_cert.is_some() || args.tls_self_signed,
         port: args.port,
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,
@@ -313,9 +325,8 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut args = Args::parse();
     let settings = match settings(&args).and_then(|s| Ok((s, tls::config(&args)?))) {
-        Ok((settings, tls)) if tls.is_some() && args.runtime == RuntimeArg::EmbassyTap => {
-            let _ = settings;
-            eprintln!("espws-sim: TLS is not offered on the embassy-tap runtime (the bare-metal firmware serves plain ws:// only); use --runtime threads or tokio");
+        Ok((_, Some(_))) if args.runtime == RuntimeArg::EmbassyTap && !cfg!(feature = "mbedtls") => {
+            eprintln!("espws-sim: TLS on --runtime embassy-tap is mbedTLS, as on bare metal, and this build has none: build with `--features mbedtls` (mbedTLS is compiled with clang, cmake and ninja: apt-get install clang cmake ninja-build), or use --runtime threads or tokio");
             return ExitCode::from(2);
         }
         Ok((settings, tls)) => {

@@ -4,18 +4,47 @@ use espws::tls::{config, self_signed, TlsConfig};
 
 use crate::Args;
 
-/// The TLS configuration the flags ask for, if any; a self-signed certificate is announced
-/// (fingerprint and where its PEM went).
-pub fn config(args: &Args) -> Result<Option<TlsConfig>, String> {
+/// What the TLS flags give: a rustls configuration for the threads and tokio runtimes, and the
+/// same certificate and key as PEM for the embassy-tap runtime's mbedTLS.
+#[derive(Clone)]
+// The PEM is read by the embassy-tap runtime's mbedTLS alone (feature `mbedtls`).
+#[cfg_attr(not(feature = "mbedtls"), allow(dead_code))]
+pub struct Tls {
+    /// The rustls server configuration.
+    pub config: TlsConfig,
+    /// The certificate chain, PEM, leaf first.
+    pub cert_pem: String,
+    /// Its private key, PEM.
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.write_str("Tls { .. }")
+    }
+}
+
+/// The TLS the flags ask for, if any; a self-signed certificate is announced (fingerprint and
+/// where its PEM went).
+pub fn config(args: &Args) -> Result<Option<Tls>, String> {
     match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
         (None, None, false) => Ok(None),
-        (Some(cert), Some(key), false) => config::from_pem_files(cert, key)
-            .map(Some)
-            .map_err(|e| format!("--tls-cert {} --tls-key {}: {e}", cert.display(), key.display())),
+        (Some(cert), Some(key), false) => {
+            let flags = || format!("--tls-cert {} --tls-key {}", cert.display(), key.display());
+            let config = config::from_pem_files(cert, key).map_err(|e| format!("{}: {e}", flags()))?;
+            let read = |path: &std::path::Path| {
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {}: {e}", flags(), path.display()))
+            };
+            Ok(Some(Tls { config, cert_pem: read(cert)?, key_pem: read(key)? }))
+        }
         (None, None, true) => {
             let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
             if !args.bind.is_unspecified() && !args.bind.is_loopback() {
                 names.insert(0, args.bind.to_string());
+            }
+            if let Some(ip) = args.tap_address() {
+                names.insert(0, ip.to_string());
             }
             let made = self_signed::generate(&names).map_err(|e| format!("--tls-self-signed: {e}"))?;
             // Named by the port, or by the process when the system picks the port.
@@ -27,7 +56,7 @@ pub fn config(args: &Args) -> Result<Option<TlsConfig>, String> {
             log::info!("TLS: self-signed certificate for {}", names.join(", "));
             log::info!("TLS: certificate SHA-256 fingerprint {}", made.fingerprint);
             log::info!("TLS: certificate PEM written to {} (trust it in clients)", path.display());
-            Ok(Some(made.config))
+            Ok(Some(Tls { config: made.config, cert_pem: made.cert_pem, key_pem: made.key_pem }))
         }
         (_, _, true) => {
             Err("--tls-self-signed replaces --tls-cert and --tls-key; give one or the other".into())

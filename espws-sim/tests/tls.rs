@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use espws::wire::frame::read_server_frame;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -80,29 +81,13 @@ impl Wss {
         let mut message = Vec::new();
         let mut opcode = 0;
         loop {
-            let mut head = [0u8; 2];
-            self.tls.read_exact(&mut head).expect("a frame");
-            let len = match head[1] & 0x7F {
-                126 => {
-                    let mut b = [0u8; 2];
-                    self.tls.read_exact(&mut b).unwrap();
-                    usize::from(u16::from_be_bytes(b))
-                }
-                127 => {
-                    let mut b = [0u8; 8];
-                    self.tls.read_exact(&mut b).unwrap();
-                    u64::from_be_bytes(b) as usize
-                }
-                n => usize::from(n),
-            };
-            let mut payload = vec![0u8; len];
-            self.tls.read_exact(&mut payload).unwrap();
-            if matches!(head[0] & 0x0F, 0x0..=0x2) {
-                if head[0] & 0x0F != 0 {
-                    opcode = head[0] & 0x0F;
+            let (head, payload) = read_server_frame(&mut self.tls).expect("a frame");
+            if matches!(head & 0x0F, 0x0..=0x2) {
+                if head & 0x0F != 0 {
+                    opcode = head & 0x0F;
                 }
                 message.extend_from_slice(&payload);
-                if head[0] & 0x80 != 0 {
+                if head & 0x80 != 0 {
                     return (opcode, message);
                 }
             }

@@ -7,7 +7,7 @@
 use embassy_executor::{Executor, Spawner};
 use embassy_net::{Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
-use espws::server::embassy::{worker, WebSocketRx, WorkerBuffers};
+use espws::server::embassy::{worker, Tcp, WebSocketRx, WorkerBuffers};
 use espws::server::Slots;
 use espws::ServeConfig;
 
@@ -60,5 +60,5 @@ async fn serve(stack: Stack<'static>, port: u16, n: u32) -> ! {
         // The firmware lends buffers from a pool instead (`WebSocketRx::Lent`).
         websocket_rx: WebSocketRx::Own(&mut websocket_rx),
     };
-    worker(stack, port, &CONFIG, &Echo, &SLOTS, n, buffers).await
+    worker(stack, port, &CONFIG, &Echo, &SLOTS, n, buffers, Tcp).await
 }

@@ -30,7 +30,9 @@
 //! - [`server`]: accept loops over any [`Service`]: std threads, tokio, an embassy-net pool.
 //! - `hub` (feature `hub`): send to one client or broadcast to all, from any task.
 //! - `client` (feature `client`): connecting out, as ws:// or wss://.
-//! - `tls` (feature `tls`): TLS over TCP (rustls) as a transport for the std servers.
+//! - `tls` (features `tls`, `tls-mbedtls`): TLS over TCP as a transport for the servers: rustls
+//!   with std, mbedTLS on bare metal; and with std alone, the threads server's hook for a TLS
+//!   library it does not carry (ESP-IDF's esp-tls).
 //!
 //! Everything but the std and tokio servers is `no_std` and allocation-free: the caller owns
 //! every buffer.
@@ -54,6 +56,7 @@
 //! | `tls-rustls` | no | wss:// for the std client (rustls; webpki roots or a CA file) |
 //! | `tls-embedded` | no | wss:// for the no_std client (embedded-tls, TLS 1.3, no allocator) |
 //! | `tls`, `tls-tokio` | no | https and wss for the threads and tokio servers (rustls) |
+//! | `tls-mbedtls` | no | https and wss for the embassy-net server without std (mbedTLS; needs an allocator) |
 //! | `testing` | no | helpers for tests: masked client frames, a bytewise mask |
 //!
 //! # Defaults
@@ -86,7 +89,7 @@ pub mod nonblocking;
 pub mod proto;
 pub mod server;
 pub mod time;
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "std", feature = "tls-mbedtls"))]
 pub mod tls;
 pub mod wire;
 

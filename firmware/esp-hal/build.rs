@@ -1,4 +1,5 @@
-//! Links with esp-hal's linker scripts.
+//! Links with esp-hal's linker scripts; with the `tls` feature, embeds the certificate and key
+//! that ESPWS_TLS_CERT and ESPWS_TLS_KEY name.
 //!
 //! `linkall.x` pulls in the memory map and the sections of the selected chip; esp-hal's own
 //! build script puts it on the linker's search path. RISC-V links with rust-lld, which takes
@@ -11,4 +12,5 @@ fn main() {
         _ => println!("cargo:rustc-link-arg=-Tlinkall.x"),
     }
     println!("cargo:rerun-if-changed=build.rs");
+    espws_board::tls_files::build_script();
 }

@@ -1,4 +1,5 @@
-//! Puts memory.x where riscv-rt's link.x includes it from, and links with link.x.
+//! Puts memory.x where riscv-rt's link.x includes it from, and links with link.x; with the `tls`
+//! feature, embeds the certificate and key that ESPWS_TLS_CERT and ESPWS_TLS_KEY name.
 
 use std::path::PathBuf;
 
@@ -9,4 +10,5 @@ fn main() {
     println!("cargo:rustc-link-arg=-Tlink.x");
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
+    espws_board::tls_files::build_script();
 }

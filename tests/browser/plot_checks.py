@@ -69,6 +69,7 @@ def heap(driver):
 def echo_feed(driver, ok):
     driver.execute_script("window.espwsPlot.clear()")
     sent = [json.dumps(r) for r in READINGS] + CSV_LINES + NOT_NUMBERS
+    received_before = driver.execute_script("return window.espwsConsole.counters().received")
     for text in sent:
         if driver.execute_script("return window.espwsConsole.sendText(arguments[0])", text) is not True:
             raise PlotCheckFailed(f"sendText({text!r}) failed: not connected?")
@@ -85,6 +86,12 @@ def echo_feed(driver, ok):
        f"{len(want)} series with the right counts ({', '.join(f'{k}={v}' for k, v in want.items())}); "
        f"{len(NOT_NUMBERS)} messages without only numbers not plotted")
 
+    # Every echo, plotted or not, must be in the log before it is counted: the plot can be
+    # complete while the last unplottable echoes are still on their way or queued for a frame.
+    def all_logged():
+        c = driver.execute_script("return window.espwsConsole.counters()")
+        return c["received"] == received_before + len(sent) and c["unlogged"] == 0
+    wait(driver, "every echo to be logged", all_logged)
     log_before = driver.execute_script("return document.querySelectorAll('#log .e').length")
     driver.execute_script("window.espwsConsole.received(arguments[0])", json.dumps(STATUS))
     wait(driver, "the status panel", lambda: driver.find_element(By.ID, "uptime").text == "1h 2m 3s")

@@ -55,13 +55,16 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let (stack, runner) = embassy_net::new(tap, config, resources, seed);
 
     let listen = std::net::SocketAddr::new(address.address().into(), settings.port);
+    #[cfg(feature = "mbedtls")]
+    let tls = args.tls.as_ref().map(mbedtls::server).transpose()?;
     announce(args, &settings, listen);
     log::info!("embassy-net on {} with {} listening sockets (no backlog on this stack)", args.tap, workers);
 
     let device: &'static Device<'static> = Box::leak(Box::new(device));
     let slots: &'static Slots = Box::leak(Box::new(Slots::new(settings.max_clients)));
     let config: &'static ServeConfig<'static> = Box::leak(Box::new(settings.serve_config()));
-    // As on the device: with chunked delivery the workers share a few receive buffers.
+    // As on the device: with chunked delivery the workers share a few receive buffers; over TLS
+    // each keeps one of its own (a TLS connection holds its buffer while it waits).
     let shared = settings.shared_rx_buffers();
     let pool: Option<&'static BufferPool<'static>> = (shared > 0).then(|| {
         let pool: &'static BufferPool<'static> = Box::leak(Box::new(BufferPool::new()));
@@ -73,7 +76,8 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     });
     match shared {
         0 => {
-            log::info!("each worker owns a {} B receive buffer (whole-message delivery)", settings.rx_buffer)
+            let why = if settings.tls { "TLS" } else { "whole-message delivery" };
+            log::info!("each worker owns a {} B receive buffer ({why})", settings.rx_buffer)
         }
         n => log::info!("{n} receive buffers of {} B shared by {workers} workers", settings.rx_buffer),
     }
@@ -81,6 +85,12 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     executor.run(move |spawner: Spawner| {
         spawner.spawn(net_task(runner).expect("one network task"));
         for id in 0..workers {
+            #[cfg(feature = "mbedtls")]
+            if let Some(tls) = tls {
+                let task = mbedtls::worker_task(stack, config, device, slots, tls, id as u32);
+                spawner.spawn(task.expect("the pool holds every worker"));
+                continue;
+            }
             spawner.spawn(
                 worker_task(stack, config, device, slots, pool, id as u32)
                     .expect("the pool holds every worker"),
@@ -131,5 +141,55 @@ async fn worker_task(
         }
     };
     let buffers = WorkerBuffers { socket_rx: &mut socket_rx, socket_tx: &mut socket_tx, websocket_rx };
-    embassy::worker(stack, device.settings.port, config, device, slots, id, buffers).await
+    embassy::worker(stack, device.settings.port, config, device, slots, id, buffers, embassy::Tcp).await
+}
+
+/// https and wss with mbedTLS, as the bare-metal firmware serves them.
+#[cfg(feature = "mbedtls")]
+mod mbedtls {
+    use std::ffi::CString;
+
+    use embassy_net::Stack;
+    use espws::server::embassy::{self, WebSocketRx, WorkerBuffers};
+    use espws::server::Slots;
+    use espws::tls::mbedtls::{Tls, TlsServer, X509};
+    use espws::ServeConfig;
+    use espws_apps::device::Device;
+    use getrandom::rand_core::UnwrapErr;
+
+    use super::SOCKET_BUFFER;
+
+    /// The TLS server for the certificate and key of the flags, for the whole run.
+    pub fn server(tls: &crate::tls::Tls) -> std::io::Result<&'static TlsServer<'static>> {
+        // The operating system's generator; it cannot fail on Linux once booted.
+        let rng = Box::leak(Box::new(UnwrapErr(getrandom::SysRng)));
+        let library = Tls::new(rng).map_err(|e| std::io::Error::other(format!("mbedTLS: {e:?}")))?;
+        let library: &'static Tls<'static> = Box::leak(Box::new(library));
+        // mbedTLS reads PEM up to its NUL byte.
+        let pem = |text: &str| -> &'static std::ffi::CStr {
+            Box::leak(CString::new(text).expect("PEM has no NUL byte").into_boxed_c_str())
+        };
+        let server =
+            TlsServer::new(library.reference(), X509::PEM(pem(&tls.cert_pem)), X509::PEM(pem(&tls.key_pem)))
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        log::info!("TLS: mbedTLS, as on bare metal (records of up to 16 KiB in, 4 KiB out)");
+        Ok(Box::leak(Box::new(server)))
+    }
+
+    #[embassy_executor::task(pool_size = super::MAX_WORKERS)]
+    pub async fn worker_task(
+        stack: Stack<'static>,
+        config: &'static ServeConfig<'static>,
+        device: &'static Device<'static>,
+        slots: &'static Slots,
+        tls: &'static TlsServer<'static>,
+        id: u32,
+    ) -> ! {
+        let mut socket_rx = vec![0u8; SOCKET_BUFFER];
+        let mut socket_tx = vec![0u8; SOCKET_BUFFER];
+        let mut own = vec![0u8; device.settings.rx_buffer];
+        let websocket_rx = WebSocketRx::Own(&mut own);
+        let buffers = WorkerBuffers { socket_rx: &mut socket_rx, socket_tx: &mut socket_tx, websocket_rx };
+        embassy::worker(stack, device.settings.port, config, device, slots, id, buffers, tls).await
+    }
 }

@@ -10,8 +10,8 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let shutdown = Shutdown::new();
     let mut server = Server::bind((args.bind, args.port), settings.serve_config(), device)?
         .with_shutdown(shutdown.clone());
-    if let Some(tls) = args.tls.clone() {
-        server = server.with_tls(tls);
+    if let Some(tls) = &args.tls {
+        server = server.with_tls(tls.config.clone());
     }
     announce(args, &settings, server.local_addr()?);
     super::spawn_publishers(&device)?;

@@ -1,5 +1,6 @@
-//! The async echo service the async examples share.
+//! The echo service the examples and tests share, for both drivers.
 
+use espws::blocking::{self, BlockingService};
 use espws::nonblocking::{self, AsyncService};
 use espws::wire::http::Request;
 use espws::{Client, Declined, Event, Service};
@@ -30,5 +31,20 @@ impl AsyncService for Echo {
                 }
             })
             .await;
+    }
+}
+
+impl BlockingService for Echo {
+    fn websocket<T: blocking::Transport, B: espws::Storage, C: blocking::Clock>(
+        &self,
+        ws: &mut blocking::WebSocket<T, B, C>,
+        _client: &Client<'_>,
+        (): (),
+    ) {
+        let _ = ws.run(|event, tx| {
+            if let Event::Data(data) = event {
+                let _ = tx.send_part(data.kind, data.payload, data.first, data.last);
+            }
+        });
     }
 }

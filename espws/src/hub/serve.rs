@@ -153,8 +153,9 @@ mod blocking {
         F: for<'a> FnMut(Data<'a>, &'a mut [u8]) -> Reply<'a>,
     {
         let Some(writer) = ws.transport_mut().share_writes() else {
+            // A TLS session of a library that owns its socket (ESP-IDF's esp-tls) is one.
             warn!(
-                "client {}: this transport cannot share writes, which the hub needs; closing",
+                "client {}: this transport cannot share writes (a TLS session that reads and writes on one thread only), which the hub needs; closing",
                 member.id().0
             );
             let _ = ws.sender().close(crate::CloseCode::INTERNAL_ERROR, "hub unavailable on this transport");

@@ -136,17 +136,29 @@ impl Timer for CoarseTimer {
 impl Future for CoarseSleep {
     type Output = ();
 
+    /// Inline: a connection polls its sleep at every wait for input, and mostly finds it not
+    /// fired and its waker registered already.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.entry.fired.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
         if !self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *self.entry.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-            self.registered = Some(cx.waker().clone());
-            // The checker may have fired between the first look and the registration.
-            if self.entry.fired.load(Ordering::Acquire) {
-                return Poll::Ready(());
-            }
+            return self.register(cx);
+        }
+        Poll::Pending
+    }
+}
+
+impl CoarseSleep {
+    /// Hands `cx`'s waker to the checking thread.
+    #[inline(never)]
+    fn register(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        *self.entry.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        self.registered = Some(cx.waker().clone());
+        // The checker may have fired between the first look and the registration.
+        if self.entry.fired.load(Ordering::Acquire) {
+            return Poll::Ready(());
         }
         Poll::Pending
     }

@@ -36,8 +36,9 @@ std::thread_local! {
 /// A receive buffer of a fixed size, lent from the thread's pool while bytes are processed.
 #[derive(Debug)]
 pub struct PooledBuf {
-    /// The lent buffer; `None` while parked.
-    buffer: Option<Box<[u8]>>,
+    /// The lent buffer; empty (an empty box allocates nothing) while parked. Not an `Option`:
+    /// the bytes are then the box itself, with no test at each look.
+    buffer: Box<[u8]>,
     size: usize,
     /// The pending bytes kept while parked. Empty (and unallocated) for a connection that
     /// never waited with a partial frame.
@@ -45,9 +46,10 @@ pub struct PooledBuf {
 }
 
 impl PooledBuf {
-    /// A buffer of `size` bytes, parked: taken from the pool when the first bytes arrive.
+    /// A buffer of `size` bytes (at least one: an empty buffer is a parked one), parked: taken
+    /// from the pool when the first bytes arrive.
     pub fn new(size: usize) -> Self {
-        PooledBuf { buffer: None, size, carry: Vec::new() }
+        PooledBuf { buffer: Box::default(), size: size.max(1), carry: Vec::new() }
     }
 
     /// The free buffers in this thread's pool: what its connections have given back.
@@ -65,69 +67,106 @@ impl PooledBuf {
 impl Storage for PooledBuf {
     #[inline(always)]
     fn bytes(&self) -> &[u8] {
-        self.buffer.as_deref().unwrap_or(&[])
+        &self.buffer
     }
 
     #[inline(always)]
     fn bytes_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_deref_mut().unwrap_or(&mut [])
+        &mut self.buffer
     }
 
-    #[inline]
+    /// The steady state of a busy connection inline: nothing pending, so the buffer only moves
+    /// to the thread's last slot; a kept tail is copied out of line.
+    #[inline(always)]
     fn park(&mut self, pending: Range<usize>) -> bool {
-        if pending.len() > CARRY_MAX {
+        if !pending.is_empty() {
+            return self.park_keeping(pending);
+        }
+        if self.buffer.is_empty() {
             return false;
         }
-        let Some(buffer) = self.buffer.take() else { return false };
-        if !pending.is_empty() {
-            self.carry.extend_from_slice(&buffer[pending]);
-        }
-        give_back(buffer);
+        give_back(core::mem::take(&mut self.buffer));
         true
     }
 
     #[inline(always)]
     fn is_parked(&self) -> bool {
-        self.buffer.is_none()
+        self.buffer.is_empty()
     }
 
-    #[inline]
+    /// Inline when the thread's last slot holds a buffer of this size and nothing was kept: the
+    /// buffer this connection gave back at its last wait, in the steady state.
+    #[inline(always)]
     fn unpark(&mut self) -> Option<usize> {
-        if self.buffer.is_some() {
+        if !self.buffer.is_empty() {
             return None;
         }
-        let mut buffer = take(self.size);
+        let last = LAST.with(Cell::take);
+        match last {
+            Some(buffer) if buffer.len() == self.size && self.carry.is_empty() => {
+                self.buffer = buffer;
+                Some(0)
+            }
+            last => Some(self.unpark_slow(last)),
+        }
+    }
+}
+
+impl PooledBuf {
+    /// [`park`](Storage::park) with a pending tail to keep in the carry.
+    #[inline(never)]
+    fn park_keeping(&mut self, pending: Range<usize>) -> bool {
+        if pending.len() > CARRY_MAX {
+            return false;
+        }
+        if self.buffer.is_empty() {
+            return false;
+        }
+        let buffer = core::mem::take(&mut self.buffer);
+        self.carry.extend_from_slice(&buffer[pending]);
+        give_back(buffer);
+        true
+    }
+
+    /// [`unpark`](Storage::unpark) otherwise: a buffer of this size from `last` (what the
+    /// thread's last slot held) or the list, or a new one, with the kept tail at its front. The
+    /// count of kept bytes.
+    #[cold]
+    #[inline(never)]
+    fn unpark_slow(&mut self, last: Option<Box<[u8]>>) -> usize {
+        let pooled = last.or_else(|| FREE.with(|free| free.borrow_mut().pop()));
+        let mut buffer = match pooled {
+            Some(buffer) if buffer.len() == self.size => buffer,
+            // Another server of another size in this thread: not worth keeping apart.
+            _ => vec![0u8; self.size].into_boxed_slice(),
+        };
         let kept = self.carry.len();
         if kept > 0 {
             buffer[..kept].copy_from_slice(&self.carry);
             self.carry.clear();
         }
-        self.buffer = Some(buffer);
-        Some(kept)
+        self.buffer = buffer;
+        kept
     }
 }
 
-/// A buffer of `size` bytes from the thread's pool, or a new one.
-#[inline]
-fn take(size: usize) -> Box<[u8]> {
-    let pooled = LAST.with(Cell::take).or_else(|| FREE.with(|free| free.borrow_mut().pop()));
-    match pooled {
-        Some(buffer) if buffer.len() == size => buffer,
-        // Another server of another size in this thread: not worth keeping apart.
-        _ => vec![0u8; size].into_boxed_slice(),
-    }
-}
-
-#[inline]
+/// Puts `buffer` in the thread's last slot; what the slot held goes to the list.
+#[inline(always)]
 fn give_back(buffer: Box<[u8]>) {
     if let Some(older) = LAST.with(|last| last.replace(Some(buffer))) {
-        FREE.with(|free| {
-            let mut free = free.borrow_mut();
-            if free.len() < POOL_MAX {
-                free.push(older);
-            }
-        });
+        keep_free(older);
     }
+}
+
+/// Keeps `buffer` in the thread's list of free buffers, or frees it when the list is full.
+#[inline(never)]
+fn keep_free(buffer: Box<[u8]>) {
+    FREE.with(|free| {
+        let mut free = free.borrow_mut();
+        if free.len() < POOL_MAX {
+            free.push(buffer);
+        }
+    });
 }
 
 #[cfg(test)]

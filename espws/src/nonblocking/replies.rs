@@ -27,6 +27,7 @@ pub enum ReplyError {
 impl<'a> Replies<'_, 'a> {
     /// Queues one frame of a message (whole when `first` and `last` are both set); the payload
     /// may be the event's own.
+    #[inline]
     pub fn send_part(
         &mut self,
         kind: DataKind,

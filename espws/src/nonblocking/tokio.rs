@@ -82,6 +82,10 @@ impl Transport for FromTokio<TcpStream> {
 #[derive(Debug)]
 pub struct TokioTcp {
     stream: SharedTcp,
+    /// The last read was short, so tokio cleared the stream's read readiness: the next read
+    /// would only wait for readiness again (no system call), which `poll_read_ready` does
+    /// without the read around it.
+    drained: bool,
 }
 
 /// A tokio TCP stream with more than one owner on its thread: its connection's transport, and
@@ -91,7 +95,7 @@ pub type SharedTcp = Rc<RefCell<TcpStream>>;
 impl TokioTcp {
     /// Wraps a shared stream.
     pub fn new(stream: SharedTcp) -> Self {
-        TokioTcp { stream }
+        TokioTcp { stream, drained: false }
     }
 
     /// The stream.
@@ -145,6 +149,7 @@ impl Transport for TokioTcp {
         write_all_parts(self, parts).await
     }
 
+    #[inline]
     fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<io::Result<usize>> {
         let [head, body] = parts else {
             return None;
@@ -157,11 +162,21 @@ impl Transport for TokioTcp {
 
     const POLLS_READ: bool = true;
 
+    #[inline(always)]
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_read_bytes(cx, buf)
+        // After a short read the next one, right after the message was handled, mostly finds
+        // nothing: it would be tokio's readiness wait inside a read. The wait alone, then (the
+        // read follows if readiness came meanwhile); once, so that a wake-up reads at once.
+        if core::mem::take(&mut self.drained) {
+            ready!(self.stream.borrow().poll_read_ready(cx))?;
+        }
+        let n = ready!(self.poll_read_bytes(cx, buf))?;
+        // As tokio's own read decides to clear the readiness.
+        self.drained = 0 < n && n < buf.len();
+        Poll::Ready(Ok(n))
     }
 
     const PARKS_WHILE_PENDING: bool = true;

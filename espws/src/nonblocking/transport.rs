@@ -81,7 +81,9 @@ pub(super) fn poll_read_parking<T: Transport, B: Storage>(
         core::task::ready!(io.poll_readable(cx));
         core::task::ready!(rx.poll_unpark(cx));
     }
-    let read = io.poll_read(cx, rx.spare_mut());
+    // Storage that parks is in place here; other storage may have been parked by a pause.
+    let spare = if T::PARKS_WHILE_PENDING { rx.spare_in_place() } else { rx.spare_mut() };
+    let read = io.poll_read(cx, spare);
     if T::PARKS_WHILE_PENDING && read.is_pending() {
         rx.park();
     }

@@ -14,8 +14,10 @@ use super::replies::Replies;
 use super::sender::Sender;
 use super::transport::poll_read_parking;
 #[cfg(feature = "client")]
-use super::write::{discard_until, timed_write_masked};
-use super::write::{linger, timed_write, timed_write_from, try_write};
+use super::write::discard_until;
+#[cfg(feature = "std")]
+use super::write::Sending;
+use super::write::{linger, send_replies, timed_write};
 use super::{Timer, Transport};
 use crate::proto::deflate;
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, Storage, LINGER};
@@ -207,65 +209,44 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
                 }
                 continue;
             };
-            let event = deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate);
-            if let Event::Closed { .. } = event {
-                self.finished = true;
-                // The close frame goes out now, before the application hears of the end.
-                send_close_frame!(self);
-            }
-            let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
-            handler(event, &mut replies);
-            let mut failed = false;
-            for (header, payload) in &replies.queued {
-                #[cfg(feature = "std")]
-                let compressed =
-                    self.compression.deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload));
-                #[cfg(feature = "std")]
-                let (header, payload) = match &compressed {
-                    Some((header, payload)) => (header, payload),
-                    None => (header, payload),
-                };
-                #[cfg(feature = "client")]
-                if let Some(key) = header.mask() {
-                    // A client's reply: masked through a buffer, as Sender::send_part does.
-                    let write = timed_write_masked(
-                        &mut self.io,
-                        &self.timer,
-                        self.write_timeout,
-                        header.as_bytes(),
-                        payload,
-                        key,
-                    );
-                    if rarely_awaited!(write).await.is_err() {
-                        failed = true;
-                        break;
-                    }
-                    continue;
+            let event = match deflate::event(&self.conn, pending, &self.rx, &self.compression.inflate) {
+                Event::Closed { .. } => {
+                    // The close frame goes out now, before the application hears of the end. The
+                    // event is made again after the write: what is kept across an await is kept
+                    // in the task, and written there on every path.
+                    let closed = pending;
+                    self.finished = true;
+                    send_close_frame!(self);
+                    deflate::event(&self.conn, closed, &self.rx, &self.compression.inflate)
                 }
-                let parts = [header.as_bytes(), *payload];
-                // Most replies go out at once, without building a future for the write.
-                let written = match try_write(&mut self.io, &parts) {
-                    Some(Ok(written)) if written == header.as_bytes().len() + payload.len() => continue,
-                    Some(Ok(written)) => written,
-                    Some(Err(_)) => {
-                        failed = true;
-                        break;
+                event => event,
+            };
+            // The replies end in this block, where the handler borrowed them: a write that has
+            // to wait takes them.
+            let (sending, close) = {
+                let mut replies = Replies { conn: &mut self.conn, queued: heapless::Vec::new(), close: None };
+                handler(event, &mut replies);
+                let sending = send_replies(
+                    &mut self.io,
+                    &self.timer,
+                    self.write_timeout,
+                    #[cfg(feature = "std")]
+                    self.compression.deflate.as_deref_mut(),
+                    &mut replies.queued,
+                );
+                // Written at once, the common case: no await, and nothing of this path is kept
+                // across the await below (see the event's above).
+                #[cfg(feature = "std")]
+                let sending = match sending {
+                    Sending::Done(sent) => {
+                        replies_sent(replies.conn, &self.timer, sent, replies.close);
+                        continue;
                     }
-                    None => 0,
+                    Sending::Waits(write) => write,
                 };
-                let write = timed_write_from(&mut self.io, &self.timer, self.write_timeout, &parts, written);
-                if rarely_awaited!(write).await.is_err() {
-                    failed = true;
-                    break;
-                }
-            }
-            let close = replies.close;
-            if failed {
-                // A peer that stopped reading past the write timeout is treated as gone.
-                self.conn.handle_eof();
-            } else if let Some((code, reason)) = close {
-                let _ = self.conn.close(code, reason, self.timer.now());
-            }
+                (sending, replies.close)
+            };
+            replies_sent(&mut self.conn, &self.timer, sending.await, close);
         }
     }
 
@@ -310,21 +291,12 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
     }
 
     /// [`wait`](Self::wait) for transports that can be polled: nothing but a poll function.
+    /// Called right after a [`poll_pending`](deflate::poll_pending) that found nothing, which
+    /// released what the last event held.
     #[inline(always)]
-    fn poll_wait<'s, W>(
-        &'s mut self,
-        mut wake: Pin<&'s mut impl Future<Output = W>>,
-    ) -> impl Future<Output = Either3<Result<usize, T::Error>, (), W>> + 's {
-        self.conn.read_buf(&mut self.rx);
-        let (io, rx) = (&mut self.io, &mut self.rx);
-        let mut sleep = match self.armed {
-            Some(_) => self.sleep.as_mut(),
-            None => None,
-        };
-        poll_fn(move |cx| match poll_read_parking(io, rx, cx) {
-            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
-            Poll::Pending => sleep_or_wake(&mut sleep, wake.as_mut(), cx),
-        })
+    fn poll_wait<'s, W: Future>(&'s mut self, wake: Pin<&'s mut W>) -> PollWait<'s, T, B, K, W> {
+        self.rx.make_room();
+        PollWait { ws: self, wake }
     }
 
     /// [`wait`](Self::wait) through the transport's read future.
@@ -469,6 +441,45 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         } else {
             let _ = select(self.io.shutdown_write(), self.timer.sleep_until(deadline)).await;
         }
+    }
+}
+
+/// [`WebSocket::poll_wait`]'s future: the read, then the sleep, then `wake`. A future of its own
+/// rather than a `poll_fn`, so that its poll is inlined into the connection's loop for certain;
+/// it keeps only the connection and `wake`, the least for the task to store while it waits.
+struct PollWait<'s, T, B, K: Timer, W> {
+    ws: &'s mut WebSocket<T, B, K>,
+    wake: Pin<&'s mut W>,
+}
+
+impl<T: Transport, B: Storage, K: Timer, W: Future> Future for PollWait<'_, T, B, K, W> {
+    type Output = Either3<Result<usize, T::Error>, (), W::Output>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let ws = &mut *this.ws;
+        match poll_read_parking(&mut ws.io, &mut ws.rx, cx) {
+            Poll::Ready(result) => Poll::Ready(Either3::First(result)),
+            Poll::Pending => {
+                let mut sleep = match ws.armed {
+                    Some(_) => ws.sleep.as_mut(),
+                    None => None,
+                };
+                sleep_or_wake(&mut sleep, this.wake.as_mut(), cx)
+            }
+        }
+    }
+}
+
+/// What follows an event's replies: the end of a peer that stopped reading past the write
+/// timeout (`sent` false, treated as gone), or the close the handler asked for.
+#[inline(always)]
+fn replies_sent<K: Timer>(conn: &mut Connection, timer: &K, sent: bool, close: Option<(CloseCode, &str)>) {
+    if !sent {
+        conn.handle_eof();
+    } else if let Some((code, reason)) = close {
+        let _ = conn.close(code, reason, timer.now());
     }
 }
 

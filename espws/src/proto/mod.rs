@@ -33,6 +33,8 @@ pub use control::ControlFrame;
 pub use error::{ProtocolError, SendError};
 pub use event::{Closed, Data, DataKind, Event, Side};
 pub use http_phase::{HttpPhase, Step};
+#[cfg(feature = "tls-mbedtls")]
+pub(crate) use inline_str::InlineStr;
 pub use recv_buf::{RecvBuf, Storage};
 pub use role::{MaskKeys, Role};
 pub use serve_config::{ServeConfig, LINGER};

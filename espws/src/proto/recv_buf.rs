@@ -112,6 +112,16 @@ impl<B: Storage> RecvBuf<B> {
         &mut self.storage.bytes_mut()[end..]
     }
 
+    /// [`spare_mut`](Self::spare_mut) for a caller that knows the storage is in place (not
+    /// parked): nothing to take back, so nothing but the slice.
+    #[cfg(feature = "async")]
+    #[inline(always)]
+    pub(crate) fn spare_in_place(&mut self) -> &mut [u8] {
+        debug_assert!(!self.storage.is_parked(), "spare_in_place on parked storage");
+        let end = self.end;
+        &mut self.storage.bytes_mut()[end..]
+    }
+
     /// Records that `n` bytes were written to the front of [`spare_mut`](Self::spare_mut).
     pub fn commit(&mut self, n: usize) {
         self.end = (self.end + n).min(self.capacity());

@@ -11,7 +11,7 @@ use embassy_net::tcp::TcpSocket;
 use embassy_net::{IpAddress, Stack};
 
 use super::slots::{Slots, FULL};
-use crate::nonblocking::{self, AsyncService, BufferPool, EmbassyTimer, LentBuf};
+use crate::nonblocking::{self, AsyncService, BufferPool, EmbassyTimer, LentBuf, Transport};
 use crate::proto::{PeerLabel, RecvBuf, ServeConfig, Storage};
 
 /// The memory one worker needs: the TCP socket's buffers and where WebSocket input is parsed
@@ -95,9 +95,15 @@ impl Storage for WorkerRx<'_, '_> {
     }
 }
 
-/// One worker of the pool: accepts on `port`, serves through `service`, repeats, forever. Run
-/// `config.max_clients + 1` of them, numbered by `worker`, sharing one [`Slots`].
-pub async fn worker<S: AsyncService + ?Sized>(
+/// One worker of the pool: accepts on `port`, opens each connection through `layer` ([`Tcp`],
+/// or a `tls::mbedtls::TlsServer` for https and wss), serves it through
+/// `service`, repeats, forever. Run `config.max_clients + 1` of them, numbered by `worker`,
+/// sharing one [`Slots`].
+///
+/// Over TLS, give each worker a buffer of its own ([`WebSocketRx::Own`]): a TLS connection keeps
+/// it while it waits, since mbedTLS may hold decrypted bytes that no socket readiness shows.
+#[allow(clippy::too_many_arguments)] // a worker's parts
+pub async fn worker<S: AsyncService + ?Sized, L: Layer>(
     stack: Stack<'_>,
     port: u16,
     config: &ServeConfig<'_>,
@@ -105,6 +111,7 @@ pub async fn worker<S: AsyncService + ?Sized>(
     slots: &Slots,
     worker: u32,
     buffers: WorkerBuffers<'_, '_>,
+    layer: L,
 ) -> ! {
     let WorkerBuffers { socket_rx, socket_tx, mut websocket_rx } = buffers;
     let mut connection = 0u32;
@@ -124,16 +131,99 @@ pub async fn worker<S: AsyncService + ?Sized>(
             WebSocketRx::Own(buffer) => WorkerRx::Own(buffer),
             WebSocketRx::Lent { pool, carry } => WorkerRx::Lent(LentBuf::new(pool, carry)),
         });
-        match Slots::take(slots, &PeerLabel::new(id, peer)) {
-            Some(slot) => {
-                let finished =
-                    nonblocking::serve(&mut socket, rx, EmbassyTimer, config, service, id, peer).await;
-                drop(slot);
-                finished.linger_async(&EmbassyTimer).await;
-            }
-            None => nonblocking::refuse(&mut socket, &mut rx, &EmbassyTimer, config, FULL).await,
+        // `let … else` rather than `match` and `if let`, whose scrutinees would stay in this
+        // future beside the connection (72 bytes per worker).
+        'serve: {
+            let Some(slot) = Slots::take(slots, &PeerLabel::new(id, peer)) else {
+                nonblocking::refuse(&mut socket, &mut rx, &EmbassyTimer, config, FULL).await;
+                break 'serve;
+            };
+            // The connection's parts go into `open` and come back: kept by its future, not by
+            // this one, they take no room beside the connection's while it is served.
+            let accepted = Accepted { io: &mut socket, rx, id, peer };
+            let Some(Accepted { io, rx, id, peer }) = layer.open(accepted, config).await else {
+                break 'serve;
+            };
+            let finished = nonblocking::serve(io, rx, EmbassyTimer, config, service, id, peer).await;
+            drop(slot);
+            finished.linger_async(&EmbassyTimer).await;
         }
         end(&mut socket).await;
+    }
+}
+
+/// What a [`worker`] runs between an accepted socket and the HTTP phase: nothing ([`Tcp`]), or
+/// a TLS handshake (a `tls::mbedtls::TlsServer`, feature `tls-mbedtls`).
+pub trait Layer: for<'s, 'b> layer::Open<&'s mut TcpSocket<'b>> {}
+
+impl<L: for<'s, 'b> layer::Open<&'s mut TcpSocket<'b>>> Layer for L {}
+
+/// Plain TCP: connections are served over the socket as it is.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Tcp;
+
+use layer::Accepted;
+
+/// How a [`Layer`] opens a connection: public items in a private module, so that the layers
+/// are this crate's alone.
+mod layer {
+    use super::*;
+
+    /// An accepted connection's parts, on their way to the HTTP phase.
+    pub struct Accepted<T, B: Storage> {
+        pub io: T,
+        pub rx: RecvBuf<B>,
+        pub id: u64,
+        pub peer: Option<SocketAddr>,
+    }
+
+    /// Turns an accepted socket `T` into the transport a connection is served over.
+    #[allow(async_fn_in_trait)] // awaited by the worker's future alone
+    pub trait Open<T: Transport> {
+        /// What the connection is served over.
+        type Io: Transport;
+
+        /// The connection over its transport, or `None` (the reason logged) when there is none
+        /// to serve.
+        async fn open<B: Storage>(
+            &self,
+            accepted: Accepted<T, B>,
+            config: &ServeConfig<'_>,
+        ) -> Option<Accepted<Self::Io, B>>;
+    }
+
+    impl<T: Transport> Open<T> for Tcp {
+        type Io = T;
+
+        async fn open<B: Storage>(
+            &self,
+            accepted: Accepted<T, B>,
+            _: &ServeConfig<'_>,
+        ) -> Option<Accepted<T, B>> {
+            Some(accepted)
+        }
+    }
+
+    #[cfg(feature = "tls-mbedtls")]
+    impl<'a, 's, 'b> Open<&'s mut TcpSocket<'b>> for &crate::tls::mbedtls::TlsServer<'a> {
+        type Io = crate::tls::mbedtls::TlsStream<'a, &'s mut TcpSocket<'b>>;
+
+        async fn open<B: Storage>(
+            &self,
+            accepted: Accepted<&'s mut TcpSocket<'b>, B>,
+            config: &ServeConfig<'_>,
+        ) -> Option<Accepted<Self::Io, B>> {
+            let Accepted { io: socket, rx, id, peer } = accepted;
+            let local = socket.local_endpoint().map(|end| SocketAddr::new(ip(end.addr), end.port));
+            let timeout = config.handshake_timeout;
+            match crate::tls::mbedtls::accept(socket, self, &EmbassyTimer, timeout, local).await {
+                Ok(io) => Some(Accepted { io, rx, id, peer }),
+                Err(e) => {
+                    e.log(&PeerLabel::new(id, peer));
+                    None
+                }
+            }
+        }
     }
 }
 

@@ -41,6 +41,8 @@ struct Shared<S> {
     /// Serve https and wss with this, instead of plain TCP.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    /// Serve https and wss through this TLS library instead (`with_tls_acceptor`).
+    tls_acceptor: Option<std::boxed::Box<dyn crate::tls::external::Serve<S>>>,
     service: S,
     slots: Arc<Slots>,
     next_id: AtomicUsize,
@@ -61,6 +63,7 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
             config,
             #[cfg(feature = "tls")]
             tls: None,
+            tls_acceptor: None,
             service,
             slots: Arc::new(Slots::new(config.max_clients)),
             next_id: AtomicUsize::new(1),
@@ -88,6 +91,18 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.tls = Some(tls);
             self.thread_stack = self.thread_stack.max(crate::tls::blocking::THREAD_STACK);
+        }
+        self
+    }
+
+    /// Serves TLS (https and wss) through `acceptor`, a TLS library espws does not carry
+    /// (ESP-IDF's esp-tls), instead of plain TCP or `with_tls`'s rustls; see
+    /// [`tls::external`](crate::tls::external). Connection threads keep the stack
+    /// [`with_thread_stack`](Self::with_thread_stack) gives them: size it for the library's
+    /// handshake. Hub members cannot be served over such sessions (they are closed with 1011).
+    pub fn with_tls_acceptor<A: crate::tls::external::Acceptor>(mut self, acceptor: A) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.tls_acceptor = Some(std::boxed::Box::new(acceptor));
         }
         self
     }
@@ -154,6 +169,10 @@ impl<S: BlockingService + Send + Sync + 'static> Server<S> {
             .name(std::format!("espws-client-{id}"))
             .stack_size(self.thread_stack)
             .spawn(move || {
+                if let Some(acceptor) = &worker.tls_acceptor {
+                    serve_through(&**acceptor, &worker, stream, id, peer);
+                    return;
+                }
                 let finished = serve_stream(&worker, stream, id, peer);
                 // The slot is free from here; the reaper closes the socket politely.
                 drop(slot);
@@ -225,8 +244,7 @@ fn serve_stream<S: BlockingService>(
     peer: Option<SocketAddr>,
 ) -> Option<(TcpStream, bool)> {
     let config = &shared.config;
-    let _ = stream.set_write_timeout(Some(config.write_timeout));
-    set_keepalive(socket2::SockRef::from(&stream), config.tcp_keepalive);
+    set_socket_options(&stream, config);
     #[cfg(feature = "tls")]
     let mut io =
         crate::tls::blocking::transport(stream, shared.tls.as_ref(), config.handshake_timeout, id, peer?)?;
@@ -236,4 +254,30 @@ fn serve_stream<S: BlockingService>(
     let rx = RecvBuf::new(vec![0u8; config.rx_buffer]);
     let finished = blocking::serve(io, rx, shared.clock, config, &shared.service, id, peer);
     finished.transport.into_stream().map(|stream| (stream, finished.wants_linger))
+}
+
+/// The write timeout and keepalive of a fresh connection.
+fn set_socket_options(stream: &TcpStream, config: &ServeConfig<'_>) {
+    let _ = stream.set_write_timeout(Some(config.write_timeout));
+    set_keepalive(socket2::SockRef::from(stream), config.tcp_keepalive);
+}
+
+/// Serves one TCP connection through a TLS library's acceptor, to its end (the slot stays taken
+/// until then). Out of line, so that a plain connection's thread keeps its frames as they were.
+#[inline(never)]
+fn serve_through<S: BlockingService>(
+    acceptor: &dyn crate::tls::external::Serve<S>,
+    shared: &Shared<S>,
+    stream: TcpStream,
+    id: u64,
+    peer: Option<SocketAddr>,
+) {
+    set_socket_options(&stream, &shared.config);
+    let cx = crate::tls::external::Context {
+        service: &shared.service,
+        config: &shared.config,
+        clock: shared.clock,
+        shutdown: &shared.shutdown,
+    };
+    acceptor.serve(stream, id, peer, cx);
 }

@@ -128,7 +128,13 @@ where
         let worker = std::thread::Builder::new().name(std::format!("espws-tokio-{n}")).spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, accept_loop(listener, shared))
+            // The accept loop is a task of its own: the set's main future is polled whenever any
+            // of its tasks wakes, which would poll the listener and the shutdown per message.
+            let accepting = local.spawn_local(accept_loop(listener, shared));
+            match local.block_on(&runtime, accepting) {
+                Ok(result) => result,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
         })?;
         workers.push(worker);
     }
@@ -258,7 +264,7 @@ async fn serve_tls<S: AsyncService>(
             drop(slot);
             finished.linger_async(&timer).await;
         }
-        Err(e) => crate::tls::log_refused(id, peer, &e),
+        Err(e) => crate::tls::log_refused(&PeerLabel::new(id, Some(peer)), &std::format!("{e}")),
     }
 }
 

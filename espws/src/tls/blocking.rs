@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use rustls::ServerConnection;
 
-use super::{plain_http_answer, TlsConfig, TlsError, HANDSHAKE_RECORD};
+use super::external::{expect_client_hello, timed_out};
+use super::{TlsConfig, TlsError};
 use crate::blocking::Transport;
 
 /// The least stack a connection thread needs for the TLS handshake (rustls), with room for an
@@ -212,7 +213,7 @@ impl Transport for TlsStream {
     }
 
     fn is_timeout(error: &io::Error) -> bool {
-        matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+        timed_out(error)
     }
 
     fn write_all_vectored(&mut self, parts: &[&[u8]]) -> Result<(), io::Error> {
@@ -232,20 +233,7 @@ impl Transport for TlsStream {
 pub fn accept(stream: TcpStream, config: &TlsConfig, timeout: Duration) -> Result<TlsStream, TlsError> {
     let deadline = Instant::now() + timeout;
     let remaining = || deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero());
-    let timed_out = |e: &io::Error| matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut);
-
-    stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-    let mut first = [0u8; 1];
-    match stream.peek(&mut first) {
-        Ok(0) => return Err(TlsError::Closed),
-        Ok(_) => {}
-        Err(e) if timed_out(&e) => return Err(TlsError::TimedOut),
-        Err(e) => return Err(e.into()),
-    }
-    if first[0] != HANDSHAKE_RECORD {
-        answer_plain_http(&stream);
-        return Err(TlsError::NotTls);
-    }
+    expect_client_hello(&stream, timeout)?;
 
     let mut conn = ServerConnection::new(config.clone())?;
     while conn.is_handshaking() {
@@ -273,26 +261,6 @@ pub fn accept(stream: TcpStream, config: &TlsConfig, timeout: Duration) -> Resul
     Ok(TlsStream { stream, session: TlsSession { inner: Arc::new(Mutex::new(session)) } })
 }
 
-/// Answers a plain-HTTP client with the `400`, then closes without a reset: end-of-stream,
-/// and what it still sends discarded for up to a second.
-fn answer_plain_http(stream: &TcpStream) {
-    let Ok(local) = stream.local_addr() else { return };
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    if (&*stream).write_all(plain_http_answer(local).as_bytes()).is_err() {
-        return;
-    }
-    let _ = stream.shutdown(Shutdown::Write);
-    let until = Instant::now() + Duration::from_secs(1);
-    let mut scratch = [0u8; 1024];
-    while let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-        let _ = stream.set_read_timeout(Some(left));
-        match (&*stream).read(&mut scratch) {
-            Ok(n) if n > 0 => {}
-            _ => return,
-        }
-    }
-}
-
 /// The transport an accept loop serves an accepted stream over: plain TCP without `config`,
 /// TLS after a successful [`accept`] with it; `None` (the reason logged) when the TLS
 /// handshake failed.
@@ -307,7 +275,7 @@ pub fn transport(
     match accept(stream, config, timeout) {
         Ok(tls) => Some(crate::blocking::TcpTransport::tls(tls)),
         Err(e) => {
-            super::log_refused(id, peer, &e);
+            super::log_refused(&crate::proto::PeerLabel::new(id, Some(peer)), &std::format!("{e}"));
             None
         }
     }

@@ -253,6 +253,28 @@ pub fn masked_client_frame(first_byte: u8, payload: &[u8], key: [u8; 4]) -> std:
     frame
 }
 
+/// Reads one unmasked (server) frame from `stream`: its first byte (FIN, RSV bits, opcode) and
+/// its payload. For test clients; it trusts the announced length.
+#[cfg(any(test, all(feature = "testing", feature = "std")))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "testing", feature = "std"))))]
+pub fn read_server_frame(stream: &mut impl std::io::Read) -> std::io::Result<(u8, std::vec::Vec<u8>)> {
+    let mut head = [0u8; MAX_HEADER_LEN];
+    stream.read_exact(&mut head[..2])?;
+    let extra = match head[1] & 0x7F {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    stream.read_exact(&mut head[2..2 + extra])?;
+    let len = match FrameHeader::parse(&head[..2 + extra]) {
+        Ok(Status::Complete(header, _)) => header.payload_len as usize,
+        other => return Err(std::io::Error::other(std::format!("not a server frame: {other:?}"))),
+    };
+    let mut payload = std::vec![0u8; len];
+    stream.read_exact(&mut payload)?;
+    Ok((head[0], payload))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

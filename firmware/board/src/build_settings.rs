@@ -8,7 +8,7 @@
 //! | Variable | Default | Meaning |
 //! |---|---|---|
 //! | `ESPWS_APP` | `echo` | `echo`, `broadcast` or `sensor` (10 readings a second) |
-//! | `ESPWS_MAX_CLIENTS` | 8 | clients served at once, 1 to [`MAX_CLIENTS_LIMIT`]; one more gets 503 |
+//! | `ESPWS_MAX_CLIENTS` | 8 (with TLS [`TLS_DEFAULT_MAX_CLIENTS`]) | clients served at once, 1 to [`MAX_CLIENTS_LIMIT`]; one more gets 503 |
 //! | `ESPWS_RX_BUFFER` | 4096 | receive buffer per client, bytes (at least 256) |
 //! | `ESPWS_TICK_MS` | unset | push a JSON status message to every client this often |
 //! | `ESPWS_HUB_QUEUE` | 8192 | bytes each client may have queued by broadcasts and ticks |
@@ -18,6 +18,7 @@
 //! | `ESPWS_PING_INTERVAL` | 15 | seconds of silence before a ping; 0 disables pings |
 //! | `ESPWS_PONG_TIMEOUT` | 10 | seconds a pinged client has to send anything |
 //! | `ESPWS_HANDSHAKE_TIMEOUT` | 5 | seconds for the request head to arrive |
+//! | `ESPWS_TLS_CERT`, `ESPWS_TLS_KEY` | unset | serve https and wss with this ECDSA P-256 certificate and key (PEM files; the port is then 443 and the clients [`TLS_DEFAULT_MAX_CLIENTS`] unless `ESPWS_PORT` and `ESPWS_MAX_CLIENTS` are set) |
 //!
 //! As in the simulator, a device that broadcasts or sends ticks delivers messages whole, so
 //! that a hub message never falls between the fragments of a reply.
@@ -31,6 +32,10 @@ use espws_apps::settings::{App, Settings};
 /// The most clients a build may ask for. Each costs a task (bare metal) or a thread (ESP-IDF)
 /// and its buffers; see `firmware/README.md` for what fits.
 pub const MAX_CLIENTS_LIMIT: usize = 32;
+/// Clients served at once with TLS unless `ESPWS_MAX_CLIENTS` says otherwise: each costs about
+/// 30 KiB more of mbedTLS's heap, and this is the most that fit ESP-IDF's heap in both Wi-Fi
+/// modes (`budget::esp_idf` asserts that they fit; firmware/README.md has the table).
+pub const TLS_DEFAULT_MAX_CLIENTS: usize = 2;
 /// The largest hub queue per client, bytes.
 pub const MAX_HUB_QUEUE: usize = 1 << 20;
 /// The largest receive buffer per client, bytes.
@@ -174,6 +179,8 @@ pub struct SettingsStrings<'a> {
     pub pong_timeout: Option<&'a str>,
     /// `ESPWS_HANDSHAKE_TIMEOUT`.
     pub handshake_timeout: Option<&'a str>,
+    /// `ESPWS_TLS_CERT`: set, the device serves https and wss (the build script embeds the file).
+    pub tls_cert: Option<&'a str>,
 }
 
 impl<'a> SettingsStrings<'a> {
@@ -190,6 +197,7 @@ impl<'a> SettingsStrings<'a> {
         ping_interval: None,
         pong_timeout: None,
         handshake_timeout: None,
+        tls_cert: None,
     };
 
     /// The settings, or the first value that cannot be used.
@@ -210,6 +218,13 @@ impl<'a> SettingsStrings<'a> {
 /// [`Settings::device_defaults`] with every variable that is set applied.
 pub const fn settings<'a>(strings: &SettingsStrings<'a>) -> Result<Settings<'a>, SettingsError> {
     let mut s = Settings::device_defaults();
+    if strings.tls_cert.is_some() {
+        // https's port and the clients that fit with TLS, unless ESPWS_PORT and
+        // ESPWS_MAX_CLIENTS say otherwise below.
+        s.tls = true;
+        s.port = 443;
+        s.max_clients = TLS_DEFAULT_MAX_CLIENTS;
+    }
     if let Some(app) = strings.app {
         s.app = if eq_ignore_ascii_case(app, "echo") {
             App::Echo
@@ -387,6 +402,7 @@ macro_rules! settings_from_build_env {
             ping_interval: option_env!("ESPWS_PING_INTERVAL"),
             pong_timeout: option_env!("ESPWS_PONG_TIMEOUT"),
             handshake_timeout: option_env!("ESPWS_HANDSHAKE_TIMEOUT"),
+            tls_cert: option_env!("ESPWS_TLS_CERT"),
         }
         .unwrap_or_stop()
     };
@@ -417,6 +433,22 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_certificate_serves_on_port_443_unless_a_port_is_given() {
+        let tls = SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY };
+        assert_eq!(settings(&tls).unwrap().port, 443);
+        assert_eq!(settings(&SettingsStrings { port: Some("8443"), ..tls }).unwrap().port, 8443);
+        assert_eq!(settings(&SettingsStrings::EMPTY).unwrap().port, 80);
+    }
+
+    #[test]
+    fn a_tls_certificate_serves_fewer_clients_unless_a_count_is_given() {
+        let tls = SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY };
+        assert_eq!(settings(&tls).unwrap().max_clients, TLS_DEFAULT_MAX_CLIENTS);
+        assert_eq!(settings(&SettingsStrings { max_clients: Some("3"), ..tls }).unwrap().max_clients, 3);
+        assert_eq!(settings(&SettingsStrings::EMPTY).unwrap().max_clients, 8);
+    }
+
+    #[test]
     fn every_variable_is_applied() {
         let s = settings(&SettingsStrings {
             app: Some("Broadcast"),
@@ -430,8 +462,11 @@ mod tests {
             ping_interval: Some("2"),
             pong_timeout: Some("3"),
             handshake_timeout: Some("4"),
+            tls_cert: Some("device.pem"),
         })
         .unwrap();
+        assert!(s.tls, "a certificate means https and wss");
+        assert_eq!(s.shared_rx_buffers(), 0, "TLS connections keep their buffers");
         assert_eq!(s.app, App::Broadcast);
         assert_eq!((s.max_clients, s.rx_buffer, s.hub_queue, s.port), (4, 2048, 4096, 8080));
         assert_eq!(s.tick, Some(Duration::from_secs(1)));

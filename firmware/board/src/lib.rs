@@ -13,5 +13,9 @@ extern crate std;
 pub mod budget;
 pub mod build_settings;
 pub mod provision;
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(feature = "std")]
+pub mod tls_files;
 #[cfg(feature = "embassy")]
 pub mod worker_memory;

@@ -19,6 +19,8 @@
 use core::fmt::Write as _;
 use core::net::Ipv4Addr;
 
+use espws_apps::settings::Settings;
+
 /// The access point's own address, and the gateway it announces over DHCP.
 pub const AP_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 4, 1);
 /// The access point's network prefix length: 192.168.4.0/24.
@@ -353,23 +355,27 @@ pub const fn netmask(prefix_len: u8) -> Ipv4Addr {
 pub const MAX_LINE: usize = 96;
 
 /// `console: open http://192.168.4.1/ in a browser`: the line the firmware logs once it has an
-/// address, the same words as the simulator's. The port appears when it is not 80, and a
-/// `?token=` hint when connections need the token (the token itself is never logged).
-pub fn console_line(address: Ipv4Addr, port: u16, token: bool) -> heapless::String<MAX_LINE> {
+/// address, the same words as the simulator's. `https` when the device serves TLS; the port
+/// appears when it is not the scheme's own (80, 443), and a `?token=` hint when connections
+/// need the token (the token itself is never logged).
+pub fn console_line(address: Ipv4Addr, settings: &Settings<'_>) -> heapless::String<MAX_LINE> {
     let mut line = heapless::String::new();
-    let _ = write!(line, "console: open http://{}/{} in a browser", Host(address, port), TokenHint(token));
+    let scheme = if settings.tls { "https" } else { "http" };
+    let hint = TokenHint(settings.policy.token.is_some());
+    let _ = write!(line, "console: open {scheme}://{}/{hint} in a browser", Host(address, settings));
     line
 }
 
-/// `WebSocket URL: ws://192.168.4.1/ws`, logged after [`console_line`].
-pub fn websocket_line(address: Ipv4Addr, port: u16, token: bool) -> heapless::String<MAX_LINE> {
+/// `WebSocket URL: ws://192.168.4.1/ws` (or `wss://`), logged after [`console_line`].
+pub fn websocket_line(address: Ipv4Addr, settings: &Settings<'_>) -> heapless::String<MAX_LINE> {
     let mut line = heapless::String::new();
+    let scheme = if settings.tls { "wss" } else { "ws" };
+    let hint = TokenHint(settings.policy.token.is_some());
     let _ = write!(
         line,
-        "WebSocket URL: ws://{}{}{}",
-        Host(address, port),
-        espws_apps::console::WS_PATH,
-        TokenHint(token)
+        "WebSocket URL: {scheme}://{}{}{hint}",
+        Host(address, settings),
+        espws_apps::console::WS_PATH
     );
     line
 }
@@ -391,13 +397,14 @@ pub fn join_line(ap: &AccessPoint<'_>) -> heapless::String<MAX_JOIN_LINE> {
 }
 
 /// `192.168.4.1`, or `192.168.4.1:8080` off port 80.
-struct Host(Ipv4Addr, u16);
+/// The address, and the port when it is not the scheme's own.
+struct Host<'s>(Ipv4Addr, &'s Settings<'s>);
 
-impl core::fmt::Display for Host {
+impl core::fmt::Display for Host<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.1 {
-            80 => write!(f, "{}", self.0),
-            port => write!(f, "{}:{}", self.0, port),
+        match (self.1.port, self.1.tls) {
+            (80, false) | (443, true) => write!(f, "{}", self.0),
+            (port, _) => write!(f, "{}:{}", self.0, port),
         }
     }
 }
@@ -606,20 +613,31 @@ mod tests {
     #[test]
     fn the_log_lines_say_where_to_go() {
         let ip = Ipv4Addr::new(192, 168, 4, 1);
-        assert_eq!(console_line(ip, 80, false).as_str(), "console: open http://192.168.4.1/ in a browser");
+        let plain = Settings::device_defaults();
+        let mut token = Settings { port: 8080, ..plain };
+        token.policy.token = Some("secret");
+        assert_eq!(console_line(ip, &plain).as_str(), "console: open http://192.168.4.1/ in a browser");
         assert_eq!(
-            console_line(Ipv4Addr::new(10, 0, 0, 23), 8080, true).as_str(),
+            console_line(Ipv4Addr::new(10, 0, 0, 23), &token).as_str(),
             "console: open http://10.0.0.23:8080/?token=<your token> in a browser"
         );
-        assert_eq!(websocket_line(ip, 80, false).as_str(), "WebSocket URL: ws://192.168.4.1/ws");
+        assert_eq!(websocket_line(ip, &plain).as_str(), "WebSocket URL: ws://192.168.4.1/ws");
         assert_eq!(
-            websocket_line(ip, 8080, true).as_str(),
+            websocket_line(ip, &token).as_str(),
             "WebSocket URL: ws://192.168.4.1:8080/ws?token=<your token>"
         );
+        // TLS: https and wss, and 443 goes without saying.
+        let tls = Settings { tls: true, port: 443, ..plain };
+        assert_eq!(console_line(ip, &tls).as_str(), "console: open https://192.168.4.1/ in a browser");
+        assert_eq!(websocket_line(ip, &tls).as_str(), "WebSocket URL: wss://192.168.4.1/ws");
+        let tls_elsewhere = Settings { port: 8443, ..tls };
+        assert_eq!(websocket_line(ip, &tls_elsewhere).as_str(), "WebSocket URL: wss://192.168.4.1:8443/ws");
         // The longest address, port and hint still fit.
-        let longest = console_line(Ipv4Addr::new(255, 255, 255, 255), 65535, true);
-        assert!(longest.ends_with(" in a browser"), "{longest}");
-        assert!(websocket_line(Ipv4Addr::new(255, 255, 255, 255), 65535, true).ends_with("<your token>"));
+        let mut longest = Settings { tls: true, port: 65535, ..plain };
+        longest.policy.token = Some("secret");
+        let broadcast = Ipv4Addr::new(255, 255, 255, 255);
+        assert!(console_line(broadcast, &longest).ends_with(" in a browser"));
+        assert!(websocket_line(broadcast, &longest).ends_with("<your token>"));
     }
 
     #[test]

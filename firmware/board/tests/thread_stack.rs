@@ -14,6 +14,12 @@
 //! The host is x86_64: pointers are twice the ESP32's, but Xtensa's register windows add save
 //! areas, so the test requires half as much again, plus what ESP-IDF itself uses below our calls
 //! (lwIP's socket layer, newlib, the UART driver), to fit the budget.
+//!
+//! With `--features mbedtls-host`, a third test does the same over TLS: the connection thread
+//! runs an mbedTLS server handshake (mbedtls-rs, as `espws::tls::external` lends it the socket;
+//! TLS 1.2, then 1.3 on a second connection) before the same client run, which is how
+//! `firmware/esp-idf` serves TLS through esp-tls. Its budget also leaves room for esp-tls's own
+//! frames and ESP-IDF's accelerated mbedTLS port, which the host does not run.
 #![cfg(target_os = "linux")]
 
 // The hub's lock (a Device may own one) on the host.
@@ -33,7 +39,7 @@ use espws_board::build_settings::SettingsStrings;
 /// Connection threads get a large stack here, so that nothing the measurement misses can overflow.
 const MARKER_STACK: usize = 1000 * 1024;
 
-/// The tests run one at a time: both have a thread named `espws-client-1`.
+/// The tests run one at a time: each has a thread named `espws-client-1`.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Formats every record, as ESP-IDF's logger does before writing it out.
@@ -60,7 +66,7 @@ fn client_frame(fin_opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one server frame, returning its opcode and payload.
-fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+fn read_frame(stream: &mut impl Read) -> (u8, Vec<u8>) {
     let mut head = [0u8; 2];
     stream.read_exact(&mut head).unwrap();
     let len = match head[1] & 0x7f {
@@ -83,7 +89,7 @@ fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
 
 /// Reads frames until `total` payload bytes of data have come back (chunked delivery may
 /// re-frame a large message).
-fn read_echo(stream: &mut TcpStream, total: usize) -> Vec<u8> {
+fn read_echo(stream: &mut impl Read, total: usize) -> Vec<u8> {
     let mut got = Vec::new();
     while got.len() < total || total == 0 {
         let (opcode, payload) = read_frame(stream);
@@ -96,7 +102,7 @@ fn read_echo(stream: &mut TcpStream, total: usize) -> Vec<u8> {
     got
 }
 
-fn read_http_head(stream: &mut TcpStream) -> String {
+fn read_http_head(stream: &mut impl Read) -> String {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8];
@@ -220,28 +226,7 @@ fn a_connection_thread_stays_within_the_esp_idf_stack_budget() {
     // The connection thread now waits for the request head; paint what it has not touched.
     let (stack, painted) = paint(blocked_thread_sp("espws-client-1"));
 
-    // The console page, gzipped, on a kept-alive connection; then a 404.
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: d\r\nAccept-Encoding: gzip\r\n\r\n").unwrap();
-    expect_response(&mut stream, "HTTP/1.1 200");
-    stream.write_all(b"GET /nothing HTTP/1.1\r\nHost: d\r\n\r\n").unwrap();
-    expect_response(&mut stream, "HTTP/1.1 404");
-
-    // The upgrade on the same connection.
-    upgrade(&mut stream);
-
-    // Every length class, text and binary, one message larger than the receive buffer,
-    // a fragmented text message with a code point split across fragments, and a ping.
-    for (opcode, len) in [(1u8, 0usize), (1, 125), (2, 126), (2, 4000), (1, 65_535), (2, 70_000)] {
-        let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-        stream.write_all(&client_frame(0x80 | opcode, &payload)).unwrap();
-        assert_eq!(read_echo(&mut stream, len), payload, "echo of {len} bytes");
-    }
-    let text = "grüße €".as_bytes();
-    stream.write_all(&client_frame(0x01, &text[..4])).unwrap();
-    stream.write_all(&client_frame(0x80, &text[4..])).unwrap();
-    assert_eq!(read_echo(&mut stream, text.len()), text);
-    stream.write_all(&client_frame(0x89, b"are you there")).unwrap();
-    assert_eq!(read_frame(&mut stream), (0xA, b"are you there".to_vec()));
+    drive_everything(&mut stream);
 
     // The thread is parked in its read now, its deepest excursion recorded in the paint.
     // From the top of the mapping, less what every thread takes before its closure runs.
@@ -321,6 +306,183 @@ fn a_hub_draining_thread_stays_within_its_budget() {
     thread.join().unwrap().unwrap();
 }
 
+/// Drives a connection through everything a client can make it do: the console page, a 404,
+/// the upgrade, echoes of every frame length class, a fragmented text message and a ping.
+fn drive_everything(stream: &mut (impl Read + Write)) {
+    // The console page, gzipped, on a kept-alive connection; then a 404.
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: d\r\nAccept-Encoding: gzip\r\n\r\n").unwrap();
+    expect_response(stream, "HTTP/1.1 200");
+    stream.write_all(b"GET /nothing HTTP/1.1\r\nHost: d\r\n\r\n").unwrap();
+    expect_response(stream, "HTTP/1.1 404");
+
+    // The upgrade on the same connection.
+    upgrade(stream);
+
+    // Every length class, text and binary, one message larger than the receive buffer,
+    // a fragmented text message with a code point split across fragments, and a ping.
+    for (opcode, len) in [(1u8, 0usize), (1, 125), (2, 126), (2, 4000), (1, 65_535), (2, 70_000)] {
+        let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        stream.write_all(&client_frame(0x80 | opcode, &payload)).unwrap();
+        assert_eq!(read_echo(stream, len), payload, "echo of {len} bytes");
+    }
+    let text = "grüße €".as_bytes();
+    stream.write_all(&client_frame(0x01, &text[..4])).unwrap();
+    stream.write_all(&client_frame(0x80, &text[4..])).unwrap();
+    assert_eq!(read_echo(stream, text.len()), text);
+    stream.write_all(&client_frame(0x89, b"are you there")).unwrap();
+    assert_eq!(read_frame(stream), (0xA, b"are you there".to_vec()));
+}
+
+/// The TLS connection thread's measurement: mbedTLS through mbedtls-rs on the host, as
+/// `firmware/esp-idf` serves TLS through esp-tls (mbedTLS too).
+#[cfg(feature = "mbedtls-host")]
+#[path = "../../../espws/tests/support/mbedtls_acceptor.rs"]
+mod mbedtls_acceptor;
+
+#[cfg(feature = "mbedtls-host")]
+#[test]
+fn a_tls_connection_thread_stays_within_the_esp_idf_tls_stack_budget() {
+    use mbedtls_rs::TlsVersion;
+    use std::ffi::{CStr, CString};
+
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Debug);
+
+    let settings =
+        SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY }.unwrap_or_stop();
+    let pem = |text: &str| -> &'static CStr { Box::leak(CString::new(text).unwrap().into_boxed_c_str()) };
+    let acceptor = mbedtls_acceptor::MbedtlsAcceptor {
+        cert: pem(include_str!("data/p256-cert.pem")),
+        key: pem(include_str!("data/p256-key.pem")),
+    };
+    let server = Server::bind("127.0.0.1:0", settings.serve_config(), Device::new(settings, None))
+        .unwrap()
+        .with_thread_stack(MARKER_STACK)
+        .with_tls_acceptor(acceptor);
+    let (addr, handle) = (server.local_addr().unwrap(), server.handle().unwrap());
+    let thread = std::thread::spawn(move || server.run());
+
+    let overhead = thread_start_overhead(700 * 1024);
+    // ESP-IDF's mbedTLS serves TLS 1.2 unless CONFIG_MBEDTLS_SSL_PROTO_TLS1_3 is set: both.
+    let mut used = 0;
+    for (id, version) in [(1, TlsVersion::Tls1_2), (2, TlsVersion::Tls1_3)] {
+        let tcp = connect(addr);
+        // The thread now waits for the client's first byte, before its handshake.
+        let (stack, painted) = paint(blocked_thread_sp(&format!("espws-client-{id}")));
+        let mut client = tls_client::TlsClient::connect(tcp, version);
+        // The thread waits for the request head once its handshake is over.
+        let _ = blocked_thread_sp(&format!("espws-client-{id}"));
+        let handshake = depth(stack, painted).saturating_sub(overhead);
+        drive_everything(&mut client);
+        let this = depth(stack, painted).saturating_sub(overhead) as usize;
+        println!(
+            "TLS connection thread ({version:?}): {handshake} bytes of stack after the handshake, {this} in all"
+        );
+        used = used.max(this);
+        client.write_all(&client_frame(0x88, &1000u16.to_be_bytes())).unwrap();
+        assert_eq!(read_frame(&mut client).0, 0x8);
+    }
+    let limit = if cfg!(debug_assertions) {
+        esp_idf::CONNECTION_STACK_TLS_DEBUG
+    } else {
+        esp_idf::CONNECTION_STACK_TLS
+    };
+    // The plain rule, and what esp-tls and ESP-IDF's mbedTLS port add on the device.
+    let needed = used * 3 / 2 + esp_idf::BELOW_OUR_CODE + esp_idf::ESP_TLS_FRAMES;
+    println!(
+        "TLS connection thread: at most {used} bytes of stack on the host ({} build), {needed} by the rule; \
+         budget {limit}",
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+    );
+    assert!(
+        needed <= limit,
+        "a TLS connection thread used {used} bytes of stack on the host; with half again, {} for ESP-IDF below \
+         our code and {} for esp-tls that is {needed}, past {limit}: raise budget::esp_idf::CONNECTION_STACK_TLS \
+         (or _DEBUG), and the RAM table in firmware/README.md",
+        esp_idf::BELOW_OUR_CODE,
+        esp_idf::ESP_TLS_FRAMES,
+    );
+    handle.stop();
+    thread.join().unwrap().unwrap();
+}
+
+/// A TLS client through mbedtls-rs that does not check the server's certificate (what it
+/// measures is the server's stack), as std's `Read` and `Write`.
+#[cfg(feature = "mbedtls-host")]
+mod tls_client {
+    use std::io;
+    use std::net::TcpStream;
+
+    use mbedtls_rs::blocking::io::{ErrorKind, ErrorType, Read, Write};
+    use mbedtls_rs::blocking::Session;
+    use mbedtls_rs::{AuthMode, ClientSessionConfig, SessionConfig, SessionError, TlsVersion};
+
+    pub struct TlsClient(Session<'static, Tcp>);
+
+    impl TlsClient {
+        /// Runs the handshake over `tcp`, in `version`.
+        pub fn connect(tcp: TcpStream, version: TlsVersion) -> TlsClient {
+            let config = SessionConfig::Client(ClientSessionConfig {
+                auth_mode: AuthMode::None,
+                min_version: version,
+                max_version: Some(version),
+                ..ClientSessionConfig::new()
+            });
+            let mut session = Session::new(super::mbedtls_acceptor::library(), Tcp(tcp), &config).unwrap();
+            session.connect().unwrap();
+            assert_eq!(session.tls_version(), Some(version));
+            TlsClient(session)
+        }
+    }
+
+    fn failed(e: SessionError) -> io::Error {
+        io::Error::other(format!("{e}"))
+    }
+
+    impl io::Read for TlsClient {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.read(buf) {
+                Err(SessionError::Io(ErrorKind::ConnectionReset)) => Ok(0),
+                read => read.map_err(failed),
+            }
+        }
+    }
+
+    impl io::Write for TlsClient {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.write(buf).map_err(failed)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// std's TCP stream as embedded-io's.
+    pub struct Tcp(TcpStream);
+
+    impl ErrorType for Tcp {
+        type Error = io::Error;
+    }
+
+    impl Read for Tcp {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            io::Read::read(&mut self.0, buf)
+        }
+    }
+
+    impl Write for Tcp {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            io::Write::write(&mut self.0, buf)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
 /// Starts the device's server on a free port, on a thread of its own.
 fn start(
     config: ServeConfig<'static>,
@@ -340,7 +502,7 @@ fn connect(addr: SocketAddr) -> TcpStream {
 }
 
 /// Upgrades `stream` to a WebSocket.
-fn upgrade(stream: &mut TcpStream) {
+fn upgrade(stream: &mut (impl Read + Write)) {
     stream
         .write_all(
             b"GET /ws HTTP/1.1\r\nHost: d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -351,7 +513,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
 }
 
 /// Reads one response, head and body, and checks its status line.
-fn expect_response(stream: &mut TcpStream, status: &str) {
+fn expect_response(stream: &mut impl Read, status: &str) {
     let head = read_http_head(stream);
     assert!(head.starts_with(status), "{head}");
     let length: usize = head

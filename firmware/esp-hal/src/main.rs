@@ -25,17 +25,17 @@ use esp_hal::timer::timg::TimerGroup;
 use esp_radio::wifi::ap::AccessPointConfig;
 use esp_radio::wifi::sta::StationConfig;
 use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Interface, WifiController};
-use espws::nonblocking::EmbassyTimer;
-use espws_apps::DeviceHub;
-use espws_board::budget::bare_metal as budget;
-use espws_apps::device::Device;
-use espws::server::embassy::worker;
-use espws::server::Slots;
 use espws::ServeConfig;
 use espws::nonblocking::BufferPool;
+use espws::nonblocking::EmbassyTimer;
+use espws::server::Slots;
+use espws::server::embassy::worker;
+use espws_apps::DeviceHub;
+use espws_apps::device::Device;
+use espws_apps::settings::{App, Settings};
+use espws_board::budget::bare_metal as budget;
 use espws_board::provision::{self, Mode, Plan, WifiStrings};
 use espws_board::worker_memory::WorkerMemory as Memory;
-use espws_apps::settings::{App, Settings};
 use static_cell::{ConstStaticCell, StaticCell};
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -61,6 +61,17 @@ const CHIP: budget::Chip = if cfg!(feature = "esp32") {
 /// esp-radio's heap: first the RAM the bootloader leaves, the rest in ordinary DRAM.
 const HEAP_RECLAIMED: usize = budget::heap_split(CHIP).0;
 const HEAP_DRAM: usize = budget::heap_split(CHIP).1;
+/// mbedTLS's heap in a TLS build, in ordinary DRAM: per client at its peak, and the certificate.
+#[cfg(feature = "tls")]
+const HEAP_TLS: usize = budget::tls_heap(&SETTINGS);
+
+/// What the workers open connections with: plain TCP, or TLS in the `tls` build.
+#[cfg(not(feature = "tls"))]
+type Layer = espws::server::embassy::Tcp;
+#[cfg(feature = "tls")]
+type Layer = &'static espws::tls::mbedtls::TlsServer<'static>;
+// A certificate without the feature, or the reverse, stops the build in build.rs.
+const _: () = assert!(SETTINGS.tls == cfg!(feature = "tls"));
 
 /// The Wi-Fi mode, known at build time.
 const MODE: Mode = match WIFI.check() {
@@ -131,6 +142,8 @@ async fn main(spawner: Spawner) -> ! {
     // for the sizes). The first region is RAM the ROM bootloader used, free once the app runs.
     esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: HEAP_RECLAIMED);
     esp_alloc::heap_allocator!(size: HEAP_DRAM);
+    #[cfg(feature = "tls")]
+    esp_alloc::heap_allocator!(size: HEAP_TLS);
 
     // The scheduler must run before the radio starts.
     let timg0 = TimerGroup::new(peripherals.TIMG0);
@@ -209,6 +222,10 @@ async fn main(spawner: Spawner) -> ! {
 
     let rng = Rng::new();
     let seed = (u64::from(rng.random()) << 32) | u64::from(rng.random());
+    #[cfg(not(feature = "tls"))]
+    let layer = espws::server::embassy::Tcp;
+    #[cfg(feature = "tls")]
+    let layer = tls::start(peripherals.RNG, peripherals.ADC1);
     let (stack, runner) = embassy_net::new(interface, net_config, STACK_RESOURCES.take(), seed);
 
     // The hub, when the app broadcasts or ticks run: one queue per client.
@@ -230,7 +247,7 @@ async fn main(spawner: Spawner) -> ! {
     }
     let pool = espws_board::worker_memory::share(&RX_POOL, SHARED_RX_BUFFERS.take());
     for (id, memory) in WORKER_MEMORY.take().iter_mut().enumerate() {
-        let task = worker_task(stack, device, id as u32, memory, pool);
+        let task = worker_task(stack, device, id as u32, memory, pool, layer);
         spawner.spawn(task.expect("the pool holds every worker"));
     }
     if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
@@ -250,9 +267,8 @@ async fn main(spawner: Spawner) -> ! {
     match stack.config_v4() {
         Some(config) => {
             let address = config.address.address();
-            let token = SETTINGS.policy.token.is_some();
-            log::info!("{}", provision::console_line(address, SETTINGS.port, token));
-            log::info!("{}", provision::websocket_line(address, SETTINGS.port, token));
+            log::info!("{}", provision::console_line(address, &SETTINGS));
+            log::info!("{}", provision::websocket_line(address, &SETTINGS));
         }
         None => log::warn!("the network is up without an IPv4 address"),
     }
@@ -357,8 +373,35 @@ async fn worker_task(
     id: u32,
     memory: &'static mut WorkerMemory,
     pool: Option<&'static BufferPool<'static>>,
+    layer: Layer,
 ) -> ! {
-    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, memory.buffers(pool)).await
+    worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, memory.buffers(pool), layer).await
+}
+
+/// https and wss: mbedTLS with the chip's true random number generator and the certificate the
+/// build embedded.
+#[cfg(feature = "tls")]
+mod tls {
+    use esp_hal::peripherals::{ADC1, RNG};
+    use esp_hal::rng::{Trng, TrngSource};
+    use espws::tls::mbedtls::{Tls, TlsServer};
+    use static_cell::StaticCell;
+    // mbedTLS's calloc, free, strstr, strcmp and strchr.
+    use tinyrlibc as _;
+
+    static SOURCE: StaticCell<TrngSource<'static>> = StaticCell::new();
+    static RNG: StaticCell<Trng> = StaticCell::new();
+    static LIBRARY: StaticCell<Tls<'static>> = StaticCell::new();
+    static SERVER: StaticCell<TlsServer<'static>> = StaticCell::new();
+
+    /// Starts mbedTLS. The TRNG source (the RNG fed by the ADC's noise) stays enabled for good:
+    /// every handshake draws from it.
+    pub fn start(rng: RNG<'static>, adc: ADC1<'static>) -> &'static TlsServer<'static> {
+        SOURCE.init(TrngSource::new(rng, adc));
+        let trng = RNG.init(Trng::try_new().expect("the TRNG source was enabled just above"));
+        let library = LIBRARY.init(Tls::new(trng).unwrap_or_else(|e| panic!("mbedTLS: {e:?}")));
+        SERVER.init(espws_board::tls::server(library, espws_board::embedded_tls_files!()))
+    }
 }
 
 /// Pushes simulated sensor readings to every client, `rate_hz` a second.

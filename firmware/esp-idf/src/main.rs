@@ -27,6 +27,8 @@ use espws_board::provision::{self, Mode, Plan, WifiStrings};
 use espws_apps::settings::{App, Settings};
 use espws_apps::DeviceHub;
 
+mod tls;
+
 /// Wi-Fi as built: station when `WIFI_SSID` and `WIFI_PASS` are set, access point otherwise.
 const WIFI: WifiStrings<'static> = espws_board::wifi_from_build_env!();
 // A password of 7 characters stops the build here, with the reason.
@@ -46,16 +48,33 @@ const _: () = assert!(
     SETTINGS.max_clients <= budget::max_clients_for_sockets(),
     "ESPWS_MAX_CLIENTS is above 12: lwIP has 16 sockets (CONFIG_LWIP_MAX_SOCKETS), of which the server needs 4 besides its clients"
 );
+// TLS (ESPWS_TLS_CERT): a certificate that is there and small, no hub, and its heap.
+const _: () = assert!(
+    !SETTINGS.tls || !tls::CERT_DER.is_empty(),
+    "ESPWS_TLS_CERT is set but empty: give the certificate's and the key's PEM files, or unset it for plain http"
+);
+const _: () = assert!(
+    tls::CERT_DER.len() <= budget::TLS_CERT_DER_MAX,
+    "the TLS certificate is over 1 KiB as DER, and esp-tls keeps a copy per session: use an ECDSA P-256 leaf with fewer names"
+);
+const _: () = assert!(
+    !budget::hub_over_tls(&SETTINGS),
+    "TLS on ESP-IDF serves the echo app only: esp-tls's sessions take no second writer, which broadcasts, sensor readings and status ticks need; unset ESPWS_APP and ESPWS_TICK_MS, or ESPWS_TLS_CERT"
+);
+const _: () = assert!(
+    !SETTINGS.tls || budget::fits(&SETTINGS, MODE),
+    "with TLS each client needs about 53 KiB of the ESP32's heap (mbedTLS's session, a 14 KiB stack; see firmware/README.md): lower ESPWS_MAX_CLIENTS (unset, it is 2, which fits) or ESPWS_RX_BUFFER"
+);
 const _: () = assert!(
     budget::fits(&SETTINGS, MODE),
     "this build does not fit the ESP32's heap (see firmware/README.md): lower ESPWS_MAX_CLIENTS, ESPWS_RX_BUFFER or ESPWS_HUB_QUEUE"
 );
 
-/// Connection threads' stack: measured on the host by espws-apps/tests/thread_stack.rs, with
-/// room for ESP-IDF's own calls below ours (see `budget::esp_idf::CONNECTION_STACK`). Debug
-/// builds have frames four times deeper.
-const CONNECTION_STACK: usize =
-    if cfg!(debug_assertions) { budget::CONNECTION_STACK_DEBUG } else { budget::CONNECTION_STACK };
+/// Connection threads' stack: measured on the host by firmware/board/tests/thread_stack.rs
+/// (over TLS too), with room for ESP-IDF's own calls below ours (see
+/// `budget::esp_idf::CONNECTION_STACK` and `CONNECTION_STACK_TLS`). Debug builds have frames
+/// three to four times deeper.
+const CONNECTION_STACK: usize = budget::connection_stack(&SETTINGS, cfg!(debug_assertions));
 
 fn main() {
     // ESP-IDF patches that must be linked, and `log` to the serial console.
@@ -74,8 +93,12 @@ fn main() {
     );
     if cfg!(debug_assertions) {
         log::warn!(
-            "debug build: connection threads need 28 KiB of stack each; build with --release for 8 clients"
+            "debug build: connection threads need {} KiB of stack each; build with --release for more clients",
+            CONNECTION_STACK / 1024
         );
+    }
+    if SETTINGS.tls {
+        log::info!("TLS: esp-tls (mbedTLS), a {} B certificate", tls::CERT_DER.len());
     }
 
     match start() {
@@ -163,6 +186,8 @@ fn start() -> Result<(), Box<dyn std::error::Error>> {
 
     let server =
         Server::bind(("0.0.0.0", SETTINGS.port), SETTINGS.serve_config(), Measured(device))?.with_thread_stack(CONNECTION_STACK);
+    // https and wss: esp-tls runs each connection's handshake and session (see src/tls.rs).
+    let server = if SETTINGS.tls { server.with_tls_acceptor(tls::EspTlsAcceptor) } else { server };
     std::thread::Builder::new().name("espws-accept".into()).stack_size(budget::ACCEPT_STACK).spawn(
         move || {
             if let Err(e) = server.run() {
@@ -190,9 +215,8 @@ fn start() -> Result<(), Box<dyn std::error::Error>> {
     if let Plan::AccessPoint(ap) = &plan {
         log::info!("{}", provision::join_line(ap));
     }
-    let token = SETTINGS.policy.token.is_some();
-    log::info!("{}", provision::console_line(address, SETTINGS.port, token));
-    log::info!("{}", provision::websocket_line(address, SETTINGS.port, token));
+    log::info!("{}", provision::console_line(address, &SETTINGS));
+    log::info!("{}", provision::websocket_line(address, &SETTINGS));
 
     // Wi-Fi must outlive main: dropping it would stop the driver.
     core::mem::forget(wifi);

@@ -16,9 +16,17 @@
 
 #[allow(unsafe_code)]
 mod board;
+#[cfg(feature = "tls")]
+#[allow(unsafe_code)]
+mod heap;
 #[allow(unsafe_code)]
 mod stack;
 mod time;
+#[cfg(feature = "tls")]
+mod tls;
+// Links tinyrlibc's C functions for mbedTLS.
+#[cfg(feature = "tls")]
+use tinyrlibc as _;
 #[allow(unsafe_code)]
 mod virtio;
 
@@ -88,6 +96,7 @@ async fn worker_task(
     id: u32,
     memory: &'static mut WorkerMemory,
     pool: Option<&'static BufferPool<'static>>,
+    layer: Layer,
 ) -> ! {
     let buffers = memory.buffers(pool);
     if cfg!(feature = "raw-tcp-echo") {
@@ -97,9 +106,15 @@ async fn worker_task(
         };
         raw_echo(stack, buffers.socket_rx, buffers.socket_tx, buffer).await
     } else {
-        worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers).await
+        worker(stack, SETTINGS.port, &SERVE_CONFIG, device, &SLOTS, id, buffers, layer).await
     }
 }
+
+/// What the workers open connections with: plain TCP, or TLS in the `tls` build.
+#[cfg(not(feature = "tls"))]
+type Layer = espws::server::embassy::Tcp;
+#[cfg(feature = "tls")]
+type Layer = &'static espws::tls::mbedtls::TlsServer<'static>;
 
 #[embassy_executor::task]
 async fn status_task(hub: &'static espws_apps::DeviceHub, period: core::time::Duration) -> ! {
@@ -107,7 +122,7 @@ async fn status_task(hub: &'static espws_apps::DeviceHub, period: core::time::Du
 }
 
 /// The device: its hub when the app needs one, and the workers.
-fn start_device(spawner: Spawner, stack: Stack<'static>) {
+fn start_device(spawner: Spawner, stack: Stack<'static>, layer: Layer) {
     let hub: Option<&'static espws_apps::DeviceHub> = if SETTINGS.uses_hub() {
         let slots = HUB_SLOTS.init(espws::hub::slots(HUB_RINGS.take()));
         Some(&*HUB.init(espws_apps::DeviceHub::new(slots)))
@@ -117,7 +132,7 @@ fn start_device(spawner: Spawner, stack: Stack<'static>) {
     let device = DEVICE.init(espws_apps::device::Device::new(SETTINGS, hub));
     let pool = espws_board::worker_memory::share(&RX_POOL, SHARED_RX_BUFFERS.take());
     for (id, memory) in WORKER_MEMORY.take().iter_mut().enumerate() {
-        let task = worker_task(stack, device, id as u32, memory, pool);
+        let task = worker_task(stack, device, id as u32, memory, pool, layer);
         spawner.spawn(task.expect("the pool holds every worker"));
     }
     if let (Some(hub), Some(period)) = (hub, SETTINGS.tick) {
@@ -134,9 +149,8 @@ async fn sensor_task(hub: &'static espws_apps::DeviceHub, rate_hz: u16) -> ! {
 }
 
 fn url_lines(address: Ipv4Addr) {
-    let token = SETTINGS.policy.token.is_some();
-    log::info!("{}", espws_board::provision::console_line(address, SETTINGS.port, token));
-    log::info!("{}", espws_board::provision::websocket_line(address, SETTINGS.port, token));
+    log::info!("{}", espws_board::provision::console_line(address, &SETTINGS));
+    log::info!("{}", espws_board::provision::websocket_line(address, &SETTINGS));
 }
 // ---- End of the shared APIs. ----
 
@@ -217,11 +231,15 @@ fn main() -> ! {
         Err(e) => panic!("no network: {e:?}"),
     };
     let (net_base, net_irq) = (net.base(), net.irq());
+    #[cfg(feature = "tls")]
+    let layer = tls::start();
+    #[cfg(not(feature = "tls"))]
+    let layer = espws::server::embassy::Tcp;
     board::enable_wakeups();
     board::set_mtimecmp(u64::MAX);
 
     let executor: &'static raw::Executor = EXECUTOR.init(raw::Executor::new(core::ptr::null_mut()));
-    executor.spawner().spawn(main_task(executor.spawner(), net).expect("one main task"));
+    executor.spawner().spawn(main_task(executor.spawner(), net, layer).expect("one main task"));
     loop {
         WORK.store(false, Ordering::Relaxed);
         // SAFETY: polled from this loop only, never re-entered (no interrupt handler runs).
@@ -258,7 +276,7 @@ fn serve_pending(net_base: usize, net_irq: u32) {
 }
 
 #[embassy_executor::task]
-async fn main_task(spawner: Spawner, net: &'static mut VirtioNet) {
+async fn main_task(spawner: Spawner, net: &'static mut VirtioNet, layer: Layer) {
     let mac = net.mac();
     let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
         address: Ipv4Cidr::new(ADDRESS, 24),
@@ -272,7 +290,7 @@ async fn main_task(spawner: Spawner, net: &'static mut VirtioNet) {
     let (stack, runner) = embassy_net::new(net, config, STACK_RESOURCES.take(), seed);
     spawner.spawn(net_task(runner).expect("one network task"));
     spawner.spawn(stats_task(stack).expect("one stats task"));
-    start_device(spawner, stack);
+    start_device(spawner, stack, layer);
     stack.wait_config_up().await;
     log::info!("stats: GET http://{ADDRESS}:{STATS_PORT}/stats");
     url_lines(ADDRESS);
@@ -304,10 +322,10 @@ async fn stats_task(stack: Stack<'static>) -> ! {
         // The request head is not looked at beyond its arrival: every path gets the counters.
         let _ = socket.read(&mut request).await;
         let (stack_used, stack_size) = stack::high_water();
-        let mut body = Line::new();
+        let mut body = Line::<320>::new();
         let _ = writeln!(
             body,
-            "{{\"instret\":{},\"busy_instret\":{},\"cycles\":{},\"uptime_ms\":{},\"stack_used\":{},\"stack_size\":{},\"ram\":{},\"ram_ceiling\":{}}}",
+            "{{\"instret\":{},\"busy_instret\":{},\"cycles\":{},\"uptime_ms\":{},\"stack_used\":{},\"stack_size\":{},\"ram\":{},\"ram_ceiling\":{},\"heap_used\":{},\"heap_peak\":{},\"heap_size\":{}}}",
             board::instret(),
             busy_instructions(),
             board::cycles(),
@@ -315,9 +333,12 @@ async fn stats_task(stack: Stack<'static>) -> ! {
             stack_used,
             stack_size,
             stack::ram(),
-            RAM_CEILING
+            RAM_CEILING,
+            heap_in_use().0,
+            heap_in_use().1,
+            heap_in_use().2
         );
-        let mut head = Line::new();
+        let mut head = Line::<128>::new();
         let _ = write!(
             head,
             "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -332,15 +353,23 @@ async fn stats_task(stack: Stack<'static>) -> ! {
     }
 }
 
-/// A short line formatted in place.
-struct Line {
-    bytes: [u8; 256],
+/// The TLS heap's bytes in use, the most ever in use, and its size (none without TLS).
+fn heap_in_use() -> (usize, usize, usize) {
+    #[cfg(feature = "tls")]
+    return (heap::in_use().0, heap::in_use().1, tls::HEAP_SIZE);
+    #[cfg(not(feature = "tls"))]
+    (0, 0, 0)
+}
+
+/// A short line formatted in place, of at most `N` bytes.
+struct Line<const N: usize> {
+    bytes: [u8; N],
     len: usize,
 }
 
-impl Line {
+impl<const N: usize> Line<N> {
     fn new() -> Self {
-        Line { bytes: [0; 256], len: 0 }
+        Line { bytes: [0; N], len: 0 }
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -348,7 +377,7 @@ impl Line {
     }
 }
 
-impl core::fmt::Write for Line {
+impl<const N: usize> core::fmt::Write for Line<N> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let end = self.len + s.len();
         if end > self.bytes.len() {

@@ -1,4 +1,5 @@
-//! A virtio-net device over virtio-mmio (version 2, "modern"), as an embassy-net `Driver`.
+//! A virtio-net device over virtio-mmio (version 2, "modern"), as an embassy-net `Driver`; and
+//! the virtio entropy device, the random source of the TLS build.
 //!
 //! Two split virtqueues with static rings and buffers, one frame per buffer (no mergeable
 //! buffers, no offloads): receive buffers are all posted at start and each is posted again once
@@ -59,6 +60,8 @@ const FEATURE_MAC: u32 = 1 << 5;
 const FEATURE_VERSION_1: u32 = 1;
 const DESC_F_WRITE: u16 = 2;
 const NET_DEVICE: u32 = 1;
+#[cfg(feature = "tls")]
+const ENTROPY_DEVICE: u32 = 4;
 const RX: u32 = 0;
 const TX: u32 = 1;
 
@@ -117,6 +120,8 @@ impl<const N: usize> Ring<N> {
 // Zero-initialised: in .bss, counted in the ELF's sections against the RAM budget.
 static RX_RING: ConstStaticCell<Ring<RX_QUEUE>> = ConstStaticCell::new(Ring::ZERO);
 static TX_RING: ConstStaticCell<Ring<TX_QUEUE>> = ConstStaticCell::new(Ring::ZERO);
+#[cfg(feature = "tls")]
+static ENTROPY_RING: ConstStaticCell<Ring<1>> = ConstStaticCell::new(Ring::ZERO);
 
 /// Woken when the device has used a buffer (the main loop sees its interrupt).
 static WAKER: AtomicWaker = AtomicWaker::new();
@@ -198,7 +203,7 @@ impl<const N: usize> Queue<N> {
 /// Why the network device could not be started.
 #[derive(Copy, Clone, Debug)]
 pub enum InitError {
-    /// No virtio-net device on any of the board's virtio-mmio transports.
+    /// No such device on any of the board's virtio-mmio transports (QEMU's `-device` adds one).
     NoDevice,
     /// The device speaks the legacy interface (QEMU's default): run QEMU with
     /// `-global virtio-mmio.force-legacy=false`.
@@ -226,30 +231,9 @@ impl VirtioNet {
     /// Finds the device, negotiates, sets up both queues and posts every receive buffer. Call
     /// once (the rings are taken from their static cells).
     pub fn new() -> Result<Self, InitError> {
-        let (base, legacy) = (0..board::VIRTIO_SLOTS)
-            .map(|slot| board::VIRTIO_BASE + slot * 0x1000)
-            .filter(|&base| {
-                Reg::at(base + MAGIC).read() == 0x7472_6976 && Reg::at(base + DEVICE_ID).read() == NET_DEVICE
-            })
-            .map(|base| (base, Reg::at(base + VERSION).read() != 2))
-            .next()
-            .ok_or(InitError::NoDevice)?;
-        if legacy {
-            return Err(InitError::Legacy);
-        }
+        let base = find(NET_DEVICE)?;
         let reg = |offset: usize| Reg::at(base + offset);
-        reg(STATUS).write(0);
-        reg(STATUS).write(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-        reg(DEVICE_FEATURES_SEL).write(0);
-        let offered = reg(DEVICE_FEATURES).read();
-        reg(DRIVER_FEATURES_SEL).write(0);
-        reg(DRIVER_FEATURES).write(offered & FEATURE_MAC);
-        reg(DRIVER_FEATURES_SEL).write(1);
-        reg(DRIVER_FEATURES).write(FEATURE_VERSION_1);
-        reg(STATUS).write(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
-        if reg(STATUS).read() & STATUS_FEATURES_OK == 0 {
-            return Err(InitError::Features);
-        }
+        let offered = negotiate(base, FEATURE_MAC)?;
 
         let mut mac = [0x02, 0, 0, 0, 0, 0x02];
         if offered & FEATURE_MAC != 0 {
@@ -314,6 +298,39 @@ impl VirtioNet {
             base: self.base,
         })
     }
+}
+
+/// The register base of the first virtio-mmio transport holding a device of type `device`.
+fn find(device: u32) -> Result<usize, InitError> {
+    let base = (0..board::VIRTIO_SLOTS)
+        .map(|slot| board::VIRTIO_BASE + slot * 0x1000)
+        .find(|&base| {
+            Reg::at(base + MAGIC).read() == 0x7472_6976 && Reg::at(base + DEVICE_ID).read() == device
+        })
+        .ok_or(InitError::NoDevice)?;
+    if Reg::at(base + VERSION).read() != 2 {
+        return Err(InitError::Legacy);
+    }
+    Ok(base)
+}
+
+/// Resets the device at `base` and agrees to VERSION_1 and what it offers of `wanted` (feature
+/// word 0); gives what it offered there.
+fn negotiate(base: usize, wanted: u32) -> Result<u32, InitError> {
+    let reg = |offset: usize| Reg::at(base + offset);
+    reg(STATUS).write(0);
+    reg(STATUS).write(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    reg(DEVICE_FEATURES_SEL).write(0);
+    let offered = reg(DEVICE_FEATURES).read();
+    reg(DRIVER_FEATURES_SEL).write(0);
+    reg(DRIVER_FEATURES).write(offered & wanted);
+    reg(DRIVER_FEATURES_SEL).write(1);
+    reg(DRIVER_FEATURES).write(FEATURE_VERSION_1);
+    reg(STATUS).write(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    if reg(STATUS).read() & STATUS_FEATURES_OK == 0 {
+        return Err(InitError::Features);
+    }
+    Ok(offered)
 }
 
 fn setup_queue(
@@ -415,5 +432,58 @@ impl embassy_net_driver::Driver for VirtioNet {
 
     fn hardware_address(&self) -> HardwareAddress {
         HardwareAddress::Ethernet(self.mac)
+    }
+}
+
+/// The virtio entropy device (QEMU's `-device virtio-rng-device`), read synchronously: QEMU
+/// fills a request from the host's generator before the notification returns.
+#[cfg(feature = "tls")]
+pub struct VirtioRng {
+    base: usize,
+    queue: Queue<1>,
+}
+
+// SAFETY: the one hart runs everything and no interrupt handler exists (see main.rs), so the
+// queue's raw pointer to its ring is never used from two places at once.
+#[cfg(feature = "tls")]
+unsafe impl Send for VirtioRng {}
+
+#[cfg(feature = "tls")]
+impl VirtioRng {
+    /// Finds the device and sets up its one queue. Call once (the ring is a static's).
+    pub fn new() -> Result<Self, InitError> {
+        let base = find(ENTROPY_DEVICE)?;
+        negotiate(base, 0)?;
+        let queue = Queue::new(ENTROPY_RING.take());
+        setup_queue(base, 0, 1, queue.addresses())?;
+        Reg::at(base + STATUS)
+            .write(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+        Ok(VirtioRng { base, queue })
+    }
+
+    /// Fills `out` with random bytes from the host.
+    pub fn fill(&mut self, out: &mut [u8]) {
+        let mut filled = 0;
+        while filled < out.len() {
+            let want = (out.len() - filled).min(BUFFER);
+            self.queue.set_desc(0, want as u32, DESC_F_WRITE);
+            self.queue.make_available(0);
+            Reg::at(self.base + QUEUE_NOTIFY).write(0);
+            // QEMU fills the request from its main loop, which may take until the vCPU thread
+            // lets it run (a tenth of a second at worst); a device silent for 2 s is broken.
+            let deadline = board::mtime() + 2 * board::MTIME_HZ;
+            let (_, len) = loop {
+                if let Some(used) = self.queue.next_used() {
+                    break used;
+                }
+                if board::mtime() > deadline {
+                    panic!("virtio-rng did not answer within 2 s");
+                }
+            };
+            self.queue.last_used = self.queue.last_used.wrapping_add(1);
+            let len = len.min(want);
+            out[filled..filled + len].copy_from_slice(&self.queue.buffer(0)[..len]);
+            filled += len;
+        }
     }
 }

@@ -76,6 +76,12 @@ impl Deflate {
         self.out.truncate(self.out.len() - 4);
         Some(&self.out)
     }
+
+    /// What the last [`compress`](Self::compress) that made a message smaller gave, for a
+    /// writer that has to wait before it sends the rest.
+    pub(crate) fn output(&self) -> &[u8] {
+        &self.out
+    }
 }
 
 impl Deflate {

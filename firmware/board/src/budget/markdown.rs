@@ -63,6 +63,16 @@ pub fn markdown(settings: &Settings<'_>) -> std::string::String {
     let _ = writeln!(out);
     table(&mut out, &esp_idf::budget(settings, Mode::Station), &esp_idf::budget(settings, Mode::AccessPoint));
     let _ = writeln!(out);
+    let tls = esp_idf::TLS_DEFAULTS;
+    let _ = writeln!(
+        out,
+        "ESP-IDF with TLS (`ESPWS_TLS_CERT`), {} clients (the default with a certificate; at most {} fit both modes), the echo app, worst case (every client in its handshake at once):",
+        tls.max_clients,
+        esp_idf::most_clients(&tls)
+    );
+    let _ = writeln!(out);
+    table(&mut out, &esp_idf::budget(&tls, Mode::Station), &esp_idf::budget(&tls, Mode::AccessPoint));
+    let _ = writeln!(out);
     let chip = bare_metal::ESP32;
     let (reclaimed, _) = bare_metal::heap_split(chip);
     let _ = writeln!(
@@ -90,6 +100,19 @@ pub fn markdown(settings: &Settings<'_>) -> std::string::String {
         &mut out,
         &bare_metal::budget(chip, &sixteen, Mode::Station),
         &bare_metal::budget(chip, &sixteen, Mode::AccessPoint),
+    );
+    let tls = bare_metal::THREE_TLS_CLIENTS;
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Bare metal serving https and wss (`ESPWS_TLS_CERT`), {} clients, the echo app otherwise as above (each worker keeps its receive buffer):",
+        tls.max_clients
+    );
+    let _ = writeln!(out);
+    table(
+        &mut out,
+        &bare_metal::budget(chip, &tls, Mode::Station),
+        &bare_metal::budget(chip, &tls, Mode::AccessPoint),
     );
     out
 }

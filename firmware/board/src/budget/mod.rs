@@ -102,18 +102,50 @@ pub mod bare_metal {
     pub const SOCKET_TX: usize = 2048;
     /// The size of `espws::server::embassy::worker`'s future serving a device on the 32-bit
     /// targets (riscv32imc, debug and release alike), checked by a `const` assertion in every
-    /// 32-bit build with `embassy`. (2,640 while the connection kept its whole `Config`; 2,736
-    /// while `nonblocking::serve` kept its arguments beside the `WebSocket` they moved into;
-    /// 2,832 before the driver polled embassy-net's reads directly instead of keeping a read
-    /// future; 3,168 before the HTTP phase and the WebSocket became two futures awaited in
-    /// turn, which share their storage.)
-    pub const WORKER_FUTURE: usize = 2600;
+    /// 32-bit build with `embassy`. (2,600 before its accept loop took a slot with `let … else`
+    /// instead of a `match`, whose scrutinee the future kept beside the connection; 2,640 while
+    /// the connection kept its whole `Config`; 2,736 while `nonblocking::serve` kept its
+    /// arguments beside the `WebSocket` they moved into; 2,832 before the driver polled
+    /// embassy-net's reads directly instead of keeping a read future; 3,168 before the HTTP
+    /// phase and the WebSocket became two futures awaited in turn, which share their storage.)
+    pub const WORKER_FUTURE: usize = 2528;
     /// The executor's storage for one worker task of `firmware/esp-hal`: the future above, the
-    /// task's own arguments and the task header (`TaskStorage`). Measured on riscv32imc release
-    /// with `-Zprint-type-sizes` (and in the qemu-virt board's ELF) as 64 bytes over the future
-    /// (3,232 for 3,168); the task has taken one more argument since (the shared buffers'
-    /// pool, 4 bytes), which gives this figure.
-    pub const WORKER_TASK: usize = 2668;
+    /// task's own arguments and the task header (`TaskStorage`): 64 bytes over the future, as
+    /// measured in the qemu-virt board's ELF (`worker_task::POOL`, 9 tasks of 2,592 bytes).
+    pub const WORKER_TASK: usize = 2592;
+    /// The same task serving TLS (`worker` with a `TlsServer` as its layer): the handshake's
+    /// future takes the room of the plain one's. Measured in the qemu-virt board's TLS build
+    /// (`worker_task::POOL`, 3 tasks of 2,768 bytes).
+    pub const WORKER_TASK_TLS: usize = 2768;
+    /// mbedTLS's heap for one TLS connection at its peak (the handshake): its record buffers
+    /// (16 KiB in, which a browser's records need; 4 KiB out), the session and the handshake's
+    /// key exchange and signature. Measured on the qemu-virt board's TLS build (riscv32,
+    /// mbedTLS 3.6 through mbedtls-rs 0.3, ECDSA P-256): 28,256 bytes at the peak, 27,418 while
+    /// the connection is open, read from the heap's meter on port 81.
+    pub const TLS_SESSION_HEAP: usize = 28_256;
+    /// mbedTLS's heap for the certificate and key, parsed once: 1,056 bytes measured for an
+    /// ECDSA P-256 leaf certificate of 429 bytes (the DER stays in flash).
+    pub const TLS_CREDENTIALS_HEAP: usize = 1_056;
+    /// Room the TLS heap keeps beyond the sum: the allocator's block headers and alignment,
+    /// and a longer certificate (chosen).
+    pub const TLS_HEAP_MARGIN: usize = 4 * KIB;
+    /// The heap mbedTLS needs for `settings`: nothing without TLS.
+    pub const fn tls_heap(settings: &Settings<'_>) -> usize {
+        if settings.tls {
+            settings.max_clients * TLS_SESSION_HEAP + TLS_CREDENTIALS_HEAP + TLS_HEAP_MARGIN
+        } else {
+            0
+        }
+    }
+
+    /// A worker task's size for `settings`.
+    pub const fn worker_task(settings: &Settings<'_>) -> usize {
+        if settings.tls {
+            WORKER_TASK_TLS
+        } else {
+            WORKER_TASK
+        }
+    }
     /// What permessage-deflate would add per connection, inflating into a 512-byte window
     /// (`DeflateConfig::SMALL`): `espws::proto::deflate::Inflate<[u8; 512]>`, miniz_oxide's
     /// decompressor and its tables plus the window, on the 32-bit targets (checked by a `const`
@@ -228,8 +260,9 @@ pub mod bare_metal {
     /// The statics this firmware adds to `dram` (everything but the platform's and the heap).
     pub const fn app_statics(settings: &Settings<'_>, mode: Mode) -> usize {
         let n = settings.max_clients;
-        let mut bytes = workers(n) * (worker_buffers(settings) + WORKER_TASK)
+        let mut bytes = workers(n) * (worker_buffers(settings) + worker_task(settings))
             + shared_rx(settings)
+            + tls_heap(settings)
             + stack_resources(sockets(n))
             + OTHER_TASKS;
         if matches!(mode, Mode::AccessPoint) {
@@ -256,6 +289,18 @@ pub mod bare_metal {
         fits(ESP32, &SIXTEEN_CLIENTS, Mode::Station) && fits(ESP32, &SIXTEEN_CLIENTS, Mode::AccessPoint),
         "16 echo clients no longer fit the ESP32 on bare metal: see firmware/README.md"
     );
+
+    /// The echo app over TLS for three clients: what the original ESP32 serves with https and
+    /// wss on bare metal (asserted below).
+    pub const THREE_TLS_CLIENTS: Settings<'static> =
+        Settings { max_clients: 3, tls: true, port: 443, ..Settings::device_defaults() };
+
+    // Three TLS clients fit the original ESP32 in both Wi-Fi modes, and so does the default.
+    const _: () = assert!(
+        fits(ESP32, &THREE_TLS_CLIENTS, Mode::Station) && fits(ESP32, &THREE_TLS_CLIENTS, Mode::AccessPoint),
+        "three TLS clients no longer fit the ESP32 on bare metal: see firmware/README.md"
+    );
+    const _: () = assert!(crate::build_settings::TLS_DEFAULT_MAX_CLIENTS <= THREE_TLS_CLIENTS.max_clients);
 
     /// Whether a build fits a chip: the firmware asserts this at compile time.
     pub const fn fits(chip: Chip, settings: &Settings<'_>, mode: Mode) -> bool {
@@ -286,11 +331,24 @@ pub mod bare_metal {
                 Source::Chosen,
             );
         }
-        b.push(
-            "worker tasks in the executor's pool: (clients + 1) x 2,668 (riscv32)",
-            workers(n) * WORKER_TASK,
-            Source::Measured,
-        );
+        if settings.tls {
+            b.push(
+                "worker tasks in the executor's pool: (clients + 1) x 2,768 (riscv32, TLS)",
+                workers(n) * WORKER_TASK_TLS,
+                Source::Measured,
+            );
+            b.push(
+                "TLS heap (mbedTLS): clients x 28,256 + certificate and key 1,056 + 4 KiB",
+                tls_heap(settings),
+                Source::Measured,
+            );
+        } else {
+            b.push(
+                "worker tasks in the executor's pool: (clients + 1) x 2,592 (riscv32)",
+                workers(n) * WORKER_TASK,
+                Source::Measured,
+            );
+        }
         b.push(
             "embassy-net sockets (StackResources): workers + DHCP",
             stack_resources(sockets(n)),
@@ -322,6 +380,7 @@ pub mod bare_metal {
 /// ESP-IDF: std, lwIP and a thread per connection (`firmware/esp-idf`).
 pub mod esp_idf {
     use super::*;
+    use crate::build_settings::SettingsStrings;
 
     /// Stack of each connection thread (`Server::with_thread_stack`) in release builds.
     ///
@@ -336,6 +395,23 @@ pub mod esp_idf {
     /// bytes on the host; debug builds keep each step's temporaries). A debug build with 8 clients does not fit
     /// the ESP32 (see the README).
     pub const CONNECTION_STACK_DEBUG: usize = 32 * KIB;
+    /// Stack of each connection thread serving TLS (`ESPWS_TLS_CERT`), release builds.
+    ///
+    /// `tests/thread_stack.rs` (with `--features mbedtls-host`) paints a connection thread that
+    /// runs an mbedTLS server handshake (mbedtls-rs on the host, TLS 1.2 and then 1.3) and then
+    /// everything the plain measurement does, over TLS: it reaches 5,759 bytes deep (x86_64,
+    /// release, as `scripts/firmware-check` builds it; 5,679 in a build of the test alone; the
+    /// handshake alone 4,671 in TLS 1.2 and 5,399 in 1.3). The test holds it to
+    /// [`CONNECTION_STACK`]'s rule (half as much again, plus [`BELOW_OUR_CODE`]) plus
+    /// [`ESP_TLS_FRAMES`]: 12,734 bytes of these 14 KiB.
+    pub const CONNECTION_STACK_TLS: usize = 14 * KIB;
+    /// The same for debug builds (17,399 bytes on the host, 30,194 by the rule).
+    pub const CONNECTION_STACK_TLS_DEBUG: usize = 36 * KIB;
+    /// What a TLS connection thread needs on the device besides the host's measurement: esp-tls's
+    /// own frames above mbedTLS (`esp_tls_server_session_create`, its read and write wrappers)
+    /// and ESP-IDF's mbedTLS port, which drives the chip's AES, SHA and bignum accelerators
+    /// (estimate: neither runs on the host).
+    pub const ESP_TLS_FRAMES: usize = 2 * KIB;
     /// Stack ESP-IDF itself uses below our calls: lwIP's socket layer handing work to its
     /// thread, newlib and the UART driver writing log lines, an interrupt's saved context.
     pub const BELOW_OUR_CODE: usize = 2 * KIB;
@@ -380,6 +456,72 @@ pub mod esp_idf {
     /// Sockets the server needs besides its clients: the listener, one being refused with 503,
     /// and at least two lingering in the reaper.
     pub const SOCKETS_BESIDES_CLIENTS: usize = 4;
+    /// mbedTLS's heap per TLS connection at the handshake's peak: 28,256 bytes measured on the
+    /// emulated RV32 board (`firmware/qemu-virt`: mbedTLS 3.6 through mbedtls-rs, a metered
+    /// heap) with 16 KiB input and 4 KiB output records, which are ESP-IDF's defaults
+    /// (`CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN`, `CONFIG_MBEDTLS_SSL_OUT_CONTENT_LEN`). An estimate
+    /// for ESP-IDF, whose mbedTLS its own sdkconfig configures. The budget counts every client
+    /// at this peak: all of them may be in their handshakes at once.
+    pub const TLS_SESSION_PEAK: usize = 28_256;
+    /// The same board's heap per open TLS connection, once its handshake is over.
+    pub const TLS_SESSION_OPEN: usize = 27_418;
+    /// The certificate and key as mbedTLS parses them (1,056 bytes on the same board, for a
+    /// self-signed P-256 certificate). esp-tls parses them for every session
+    /// (`set_server_config`), so on ESP-IDF this is per connection.
+    pub const TLS_CREDENTIALS: usize = 1_056;
+    /// The copy of the certificate's DER that mbedTLS's parser keeps for every session; the
+    /// firmware asserts that its certificate is no larger.
+    pub const TLS_CERT_DER_MAX: usize = KIB;
+    /// esp-tls's own state per session beyond what the board's figure holds: its `esp_tls_t`
+    /// carries an entropy context and two certificate structures it does not use here (832 and
+    /// 744 bytes each on x86_64, less on the ESP32), and its error record (estimate).
+    pub const ESP_TLS_STATE: usize = 2 * KIB;
+    /// Everything TLS adds to a connection's heap on ESP-IDF.
+    pub const TLS_PER_CONNECTION: usize =
+        TLS_SESSION_PEAK + TLS_CREDENTIALS + TLS_CERT_DER_MAX + ESP_TLS_STATE;
+
+    /// The device's defaults with a certificate (`ESPWS_TLS_CERT`) and nothing else set: its
+    /// client count is [`TLS_DEFAULT_MAX_CLIENTS`](crate::build_settings::TLS_DEFAULT_MAX_CLIENTS).
+    pub const TLS_DEFAULTS: Settings<'static> =
+        SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY }.unwrap_or_stop();
+
+    // The default client count with TLS fits ESP-IDF in both Wi-Fi modes.
+    const _: () = assert!(
+        fits(&TLS_DEFAULTS, Mode::Station) && fits(&TLS_DEFAULTS, Mode::AccessPoint),
+        "the TLS default (build_settings::TLS_DEFAULT_MAX_CLIENTS) no longer fits ESP-IDF: see firmware/README.md"
+    );
+
+    /// The stack of each connection thread for `settings`, in a debug or a release build.
+    pub const fn connection_stack(settings: &Settings<'_>, debug: bool) -> usize {
+        match (settings.tls, debug) {
+            (false, false) => CONNECTION_STACK,
+            (false, true) => CONNECTION_STACK_DEBUG,
+            (true, false) => CONNECTION_STACK_TLS,
+            (true, true) => CONNECTION_STACK_TLS_DEBUG,
+        }
+    }
+
+    /// Whether `settings` would serve the hub over TLS, which esp-tls's sessions cannot take
+    /// (its draining thread is a second writer: see `espws::tls::external`). The firmware
+    /// refuses such a build.
+    pub const fn hub_over_tls(settings: &Settings<'_>) -> bool {
+        settings.tls && settings.uses_hub()
+    }
+
+    /// The most clients `settings` could serve in both Wi-Fi modes, whatever its own count
+    /// (0 when not even one fits).
+    pub const fn most_clients(settings: &Settings<'_>) -> usize {
+        let mut n = max_clients_for_sockets();
+        while n > 0 {
+            let s = Settings { max_clients: n, ..*settings };
+            if fits(&s, Mode::Station) && fits(&s, Mode::AccessPoint) {
+                return n;
+            }
+            n -= 1;
+        }
+        0
+    }
+
     /// Free heap Espressif measured on an ESP32 during a full-speed iperf TCP stream with the
     /// "Minimum" Wi-Fi/lwIP rank (4 static and 8 dynamic receive buffers, 8 dynamic transmit
     /// buffers, no AMPDU receive, 8 KB TCP windows): 185.2 KB, counted as 185,200 bytes.
@@ -403,7 +545,7 @@ pub mod esp_idf {
 
     const fn used(settings: &Settings<'_>, mode: Mode) -> usize {
         let n = settings.max_clients;
-        let mut bytes = n * (CONNECTION_STACK + TASK_OVERHEAD)
+        let mut bytes = n * (connection_stack(settings, false) + TASK_OVERHEAD)
             + n * settings.rx_buffer
             + n * CONNECTION_HEAP
             + n * TCP_SND_BUF
@@ -419,6 +561,9 @@ pub mod esp_idf {
         }
         if settings.uses_hub() {
             bytes += n * (settings.hub_queue + HUB_DRAIN_STACK + TASK_OVERHEAD + HUB_DRAIN_CHUNK);
+        }
+        if settings.tls {
+            bytes += n * TLS_PER_CONNECTION;
         }
         if matches!(mode, Mode::AccessPoint) {
             bytes += ACCESS_POINT_EXTRA;
@@ -436,10 +581,27 @@ pub mod esp_idf {
             capacity_what: "heap left by ESP-IDF, Wi-Fi and lwIP (Espressif's measurement)",
         };
         b.push(
-            "connection threads: clients x (8 KiB stack + task)",
-            n * (CONNECTION_STACK + TASK_OVERHEAD),
+            if settings.tls {
+                "connection threads: clients x (14 KiB stack for TLS + task)"
+            } else {
+                "connection threads: clients x (10 KiB stack + task)"
+            },
+            n * (connection_stack(settings, false) + TASK_OVERHEAD),
             Source::Chosen,
         );
+        if settings.tls {
+            b.push(
+                "mbedTLS per session at the handshake peak: clients x 28,256 (RV32 board)",
+                n * TLS_SESSION_PEAK,
+                Source::Estimated,
+            );
+            b.push(
+                "certificate and key, parsed per session: clients x (1,056 + DER <= 1 KiB)",
+                n * (TLS_CREDENTIALS + TLS_CERT_DER_MAX),
+                Source::Estimated,
+            );
+            b.push("esp-tls's own state per session: clients x 2 KiB", n * ESP_TLS_STATE, Source::Estimated);
+        }
         b.push("receive buffers: clients x rx_buffer", n * settings.rx_buffer, Source::Chosen);
         b.push("lwIP socket and client record: clients x 512", n * CONNECTION_HEAP, Source::Estimated);
         b.push("lwIP send buffers, every client stalled: clients x 2,880", n * TCP_SND_BUF, Source::Chosen);
@@ -576,6 +738,55 @@ mod tests {
         }
         .unwrap_or_stop();
         assert!(esp_idf::fits(&four, Mode::AccessPoint));
+    }
+
+    #[test]
+    fn tls_on_esp_idf_costs_a_session_and_a_deeper_stack_per_client() {
+        let tls = esp_idf::TLS_DEFAULTS;
+        assert_eq!(tls.max_clients, crate::build_settings::TLS_DEFAULT_MAX_CLIENTS);
+        let clients = |settings: &Settings<'static>, n| Settings { max_clients: n, ..*settings };
+        let per_client = |settings: &Settings<'static>| {
+            esp_idf::budget(&clients(settings, 3), Mode::Station).used()
+                - esp_idf::budget(&clients(settings, 2), Mode::Station).used()
+        };
+        assert_eq!(
+            per_client(&tls) - per_client(&defaults()),
+            esp_idf::TLS_PER_CONNECTION + esp_idf::CONNECTION_STACK_TLS - esp_idf::CONNECTION_STACK
+        );
+        // Two TLS clients fit in both modes, three not in the access point's: the default is
+        // the most that fit.
+        assert_eq!(esp_idf::most_clients(&tls), tls.max_clients);
+        for mode in [Mode::Station, Mode::AccessPoint] {
+            let budget = esp_idf::budget(&tls, mode);
+            assert!(budget.fits(), "{mode:?}: {budget:?}");
+            assert_eq!(budget.fits(), esp_idf::fits(&tls, mode));
+        }
+        assert!(!esp_idf::fits(&clients(&tls, 3), Mode::AccessPoint));
+        // Eight plain clients still fit; eight TLS clients are refused.
+        assert!(esp_idf::most_clients(&defaults()) >= defaults().max_clients);
+        assert!(!esp_idf::fits(&clients(&tls, 8), Mode::Station));
+    }
+
+    #[test]
+    fn tls_threads_get_the_tls_stack() {
+        let tls = esp_idf::TLS_DEFAULTS;
+        assert_eq!(esp_idf::connection_stack(&tls, false), esp_idf::CONNECTION_STACK_TLS);
+        assert_eq!(esp_idf::connection_stack(&tls, true), esp_idf::CONNECTION_STACK_TLS_DEBUG);
+        assert_eq!(esp_idf::connection_stack(&defaults(), false), esp_idf::CONNECTION_STACK);
+        assert_eq!(esp_idf::connection_stack(&defaults(), true), esp_idf::CONNECTION_STACK_DEBUG);
+    }
+
+    #[test]
+    fn the_hub_over_tls_is_refused_on_esp_idf() {
+        let tls = SettingsStrings { tls_cert: Some("device.pem"), ..SettingsStrings::EMPTY };
+        assert!(!esp_idf::hub_over_tls(&tls.unwrap_or_stop()));
+        for hub in
+            [SettingsStrings { app: Some("sensor"), ..tls }, SettingsStrings { tick_ms: Some("1000"), ..tls }]
+        {
+            assert!(esp_idf::hub_over_tls(&hub.unwrap_or_stop()), "{hub:?}");
+        }
+        let plain_broadcast = SettingsStrings { app: Some("broadcast"), ..SettingsStrings::EMPTY };
+        assert!(!esp_idf::hub_over_tls(&plain_broadcast.unwrap_or_stop()));
     }
 
     #[test]

@@ -4,10 +4,10 @@
 #[cfg(all(feature = "embassy", target_pointer_width = "32"))]
 use super::bare_metal;
 
-/// The size of the future an async function of seven arguments returns, in a `const`.
-pub const fn future_size<F, A, B, C, D, E, G, H, Fut>(_: &F) -> usize
+/// The size of the future an async function of eight arguments returns, in a `const`.
+pub const fn future_size<F, A, B, C, D, E, G, H, I, Fut>(_: &F) -> usize
 where
-    F: FnOnce(A, B, C, D, E, G, H) -> Fut,
+    F: FnOnce(A, B, C, D, E, G, H, I) -> Fut,
 {
     core::mem::size_of::<Fut>()
 }
@@ -25,8 +25,9 @@ pub const WORKER_FUTURE_SIZE: usize =
         &'static espws::server::Slots,
         u32,
         espws::server::embassy::WorkerBuffers<'static, 'static>,
+        espws::server::embassy::Tcp,
         _,
-    >(&espws::server::embassy::worker::<espws_apps::device::Device<'static>>);
+    >(&espws::server::embassy::worker::<espws_apps::device::Device<'static>, espws::server::embassy::Tcp>);
 
 // The table's per-worker figure, checked on every 32-bit build with the pool.
 #[cfg(all(feature = "embassy", target_pointer_width = "32"))]
