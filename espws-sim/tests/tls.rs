@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use espws::wire::frame::read_server_frame;
+use espws::wire::http::upgrade_for_test;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -51,13 +52,7 @@ impl Wss {
         let name = ServerName::try_from("localhost").unwrap();
         let conn = ClientConnection::new(config.clone(), name).unwrap();
         let mut wss = Wss { tls: StreamOwned::new(conn, tcp) };
-        wss.tls.write_all(UPGRADE.as_bytes()).unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            wss.tls.read_exact(&mut byte).expect("an upgrade answer");
-            head.push(byte[0]);
-        }
+        let head = upgrade_for_test(&mut wss.tls).expect("an upgrade answer");
         assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
         wss
     }

@@ -57,7 +57,7 @@
 //! | `tls-embedded` | no | wss:// for the no_std client (embedded-tls, TLS 1.3, no allocator) |
 //! | `tls`, `tls-tokio` | no | https and wss for the threads and tokio servers (rustls) |
 //! | `tls-mbedtls` | no | https and wss for the embassy-net server without std (mbedTLS; needs an allocator) |
-//! | `testing` | no | helpers for tests: masked client frames, a bytewise mask |
+//! | `testing` | no | helpers for tests: masked client frames, a bytewise mask, an upgrade request |
 //!
 //! # Defaults
 //! [`ServeConfig::default`] serves 8 clients with 4 KiB receive buffers and delivers messages

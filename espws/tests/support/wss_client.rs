@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use espws::wire::frame::{masked_client_frame, read_server_frame};
+use espws::wire::http::upgrade_for_test;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
@@ -71,18 +72,7 @@ impl Wss {
         let name = ServerName::try_from("localhost").unwrap();
         let conn = ClientConnection::new(client.clone(), name).unwrap();
         let mut wss = Wss { tls: StreamOwned::new(conn, tcp) };
-        wss.tls
-            .write_all(
-                b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            wss.tls.read_exact(&mut byte).expect("an upgrade answer");
-            head.push(byte[0]);
-        }
+        let head = upgrade_for_test(&mut wss.tls).expect("an upgrade answer");
         assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
         wss
     }

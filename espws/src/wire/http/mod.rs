@@ -546,5 +546,26 @@ impl<'h, 'b> ParsedResponse<'h, 'b> {
     }
 }
 
+/// Sends a fixed upgrade request for `/ws` (host `localhost`, the RFC's sample key) and reads
+/// the response head, byte by byte so that nothing after it is consumed. For test clients: the
+/// head comes back unchecked.
+#[cfg(any(test, all(feature = "testing", feature = "std")))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "testing", feature = "std"))))]
+pub fn upgrade_for_test(
+    stream: &mut (impl std::io::Read + std::io::Write),
+) -> std::io::Result<std::vec::Vec<u8>> {
+    stream.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )?;
+    let mut head = std::vec::Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte)?;
+        head.push(byte[0]);
+    }
+    Ok(head)
+}
+
 #[cfg(test)]
 mod tests;
