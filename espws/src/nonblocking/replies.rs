@@ -26,8 +26,8 @@ pub enum ReplyError {
 
 impl<'a> Replies<'_, 'a> {
     /// Queues one frame of a message (whole when `first` and `last` are both set); the payload
-    /// may be the event's own.
-    #[inline]
+    /// may be the event's own. Inline always: an echo's handler is this call and little else.
+    #[inline(always)]
     pub fn send_part(
         &mut self,
         kind: DataKind,
