@@ -315,11 +315,12 @@ impl<T: Transport, B: Storage, C: Clock> WebSocket<T, B, C> {
             }
         };
         let space = self.conn.read_buf(&mut self.rx);
+        let room = space.len();
         match self.io.read(space) {
             Ok(0) => self.on_end_of_stream(),
             // Outside the steady state the clock was just read; inside it, the time of a read
             // does not matter.
-            Ok(n) => self.conn.handle_read(&mut self.rx, n, self.now),
+            Ok(n) => self.conn.handle_read_in(&mut self.rx, n, room, self.now),
             Err(e) => self.on_read_error(e, idle),
         }
         Ok(())

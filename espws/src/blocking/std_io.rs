@@ -21,6 +21,11 @@ pub struct TcpTransport {
     tls: Option<TlsSession>,
     /// The server's shutdown, which shuts this stream's read side to wake its reader.
     shutdown: Option<crate::server::Shutdown>,
+    /// No TLS session: reads are plain TCP. One byte for the hot path to test, rather than the
+    /// session's niche.
+    plain_reads: bool,
+    /// No TLS session and no second writer: writes are plain TCP, without a turn to take.
+    plain_writes: bool,
 }
 
 #[cfg(feature = "tls")]
@@ -80,14 +85,28 @@ pub struct WriteTurn<'a> {
 impl TcpTransport {
     /// Wraps an accepted stream.
     pub fn new(stream: TcpStream) -> Self {
-        TcpTransport { stream: Arc::new(stream), gate: None, tls: None, shutdown: None }
+        TcpTransport {
+            stream: Arc::new(stream),
+            gate: None,
+            tls: None,
+            shutdown: None,
+            plain_reads: true,
+            plain_writes: true,
+        }
     }
 
     /// Wraps a stream on which a TLS handshake has completed (see `tls::blocking::accept`).
     #[cfg(feature = "tls")]
     pub fn tls(tls: crate::tls::blocking::TlsStream) -> Self {
         let (stream, session) = tls.into_parts();
-        TcpTransport { stream: Arc::new(stream), gate: None, tls: Some(session), shutdown: None }
+        TcpTransport {
+            stream: Arc::new(stream),
+            gate: None,
+            tls: Some(session),
+            shutdown: None,
+            plain_reads: false,
+            plain_writes: false,
+        }
     }
 
     /// Enters this connection in `shutdown`: when it is requested, the connection closes with
@@ -110,6 +129,7 @@ impl TcpTransport {
     /// frames never interleave, and nothing follows the close frame.
     pub fn share_writes(&mut self) -> SharedWriter {
         let gate = self.gate.get_or_insert_with(Default::default).clone();
+        self.plain_writes = false;
         SharedWriter { stream: self.stream.clone(), gate, tls: self.tls.clone() }
     }
 
@@ -124,7 +144,7 @@ impl TcpTransport {
         // header and payload are taken apart here so that the slice of them need not be built
         // in memory unless the slow path runs.
         if let [head, body] = *parts {
-            if self.gate.is_none() && self.tls.is_none() {
+            if self.plain_writes {
                 return write_head_and_body(&self.stream, head, body);
             }
             return self.write_frame_shared(&[head, body]);
@@ -186,8 +206,8 @@ impl embedded_io::Read for TcpTransport {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
         // Plain TCP is the hot path; TLS reads stay out of line so that they do not weigh on it.
-        if let Some(tls) = &self.tls {
-            return read_tls(tls, &self.stream, buf, self.shutdown.as_ref());
+        if !self.plain_reads {
+            return read_tls(self.tls.as_ref(), &self.stream, buf, self.shutdown.as_ref());
         }
         // The same read as `read` (recv without flags), through readv with one buffer: glibc's
         // readv wrapper takes 7 fewer instructions than its recv. Where std has no readv
@@ -198,12 +218,16 @@ impl embedded_io::Read for TcpTransport {
 
 #[inline(never)]
 fn read_tls(
-    tls: &TlsSession,
+    tls: Option<&TlsSession>,
     stream: &TcpStream,
     buf: &mut [u8],
     shutdown: Option<&crate::server::Shutdown>,
 ) -> io::Result<usize> {
-    tls.read_unless_stopping(stream, buf, shutdown)
+    match tls {
+        Some(tls) => tls.read_unless_stopping(stream, buf, shutdown),
+        // Not reached: `plain_reads` is false only with a session.
+        None => io::Read::read_vectored(&mut &*stream, &mut [io::IoSliceMut::new(buf)]),
+    }
 }
 
 impl embedded_io::Write for TcpTransport {

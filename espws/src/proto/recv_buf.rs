@@ -127,6 +127,13 @@ impl<B: Storage> RecvBuf<B> {
         self.end = (self.end + n).min(self.capacity());
     }
 
+    /// [`commit`](Self::commit) for a caller that knows `n` is within the spare space.
+    #[inline(always)]
+    pub(crate) fn commit_spare(&mut self, n: usize) {
+        debug_assert!(n <= self.capacity() - self.end);
+        self.end += n;
+    }
+
     /// Marks the first `n` pending bytes consumed.
     pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.end);

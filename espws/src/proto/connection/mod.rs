@@ -437,9 +437,10 @@ impl Connection {
     pub(crate) fn read_wait(&self) -> ReadWait {
         // `whole_frames` implies an open connection: after a poll that just looked at it, the
         // state need not be looked at again.
+        // Without keepalive no ping is ever sent, so `ping_sent` need not be looked at.
         if self.whole_frames || self.state == State::Open {
             return match self.ping_sent {
-                None if self.ping_ms == 0 => ReadWait::Forever,
+                _ if self.ping_ms == 0 => ReadWait::Forever,
                 None => ReadWait::Idle { millis: self.ping_ms },
                 Some(sent) => ReadWait::Until(sent.after_millis(self.pong_ms)),
             };

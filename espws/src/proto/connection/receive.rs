@@ -6,12 +6,36 @@ use super::{Connection, Incoming, Ready, Recv, Span, State};
 use crate::proto::control::Payload;
 use crate::proto::deflate::Inflater;
 use crate::proto::{Closed, Config, DataKind, Delivery, ProtocolError, RecvBuf, Side, Storage};
+use crate::time::Instant;
 use crate::wire::close::{self, CloseCode};
 use crate::wire::frame::{FrameError, FrameHeader, OpCode};
 use crate::wire::mask::apply_mask;
 use crate::wire::Status;
 
 impl Connection {
+    /// [`handle_read`](Self::handle_read) for a driver that read `n` bytes into the `room` bytes
+    /// [`read_buf`](Self::read_buf) gave: bounded by that space rather than by the buffer, the
+    /// count is added to the buffer's end without reading its end and size again.
+    #[inline(always)]
+    pub(crate) fn handle_read_in<B: Storage>(
+        &mut self,
+        rx: &mut RecvBuf<B>,
+        n: usize,
+        room: usize,
+        now: Instant,
+    ) {
+        if self.state == State::Closed {
+            rx.clear();
+            return;
+        }
+        rx.commit_spare(n.min(room));
+        if n > 0 {
+            // Any bytes prove the peer is alive, whether or not they complete a pong.
+            self.last_rx = now;
+            self.ping_sent = None;
+        }
+    }
+
     /// The general receiver: any frame, in any number of pieces.
     #[inline(never)]
     pub(super) fn advance<B: Storage>(
