@@ -243,15 +243,8 @@ impl Connection {
     /// Records `n` bytes read into [`read_buf`](Self::read_buf) at `now`.
     #[inline(always)]
     pub fn handle_read<B: Storage>(&mut self, rx: &mut RecvBuf<B>, n: usize, now: Instant) {
-        if self.state == State::Closed {
-            rx.clear();
-            return;
-        }
-        rx.commit(n);
-        if n > 0 {
-            // Any bytes prove the peer is alive, whether or not they complete a pong.
+        if self.take_read(rx, n, |rx| rx.commit(n)) {
             self.last_rx = now;
-            self.ping_sent = None;
         }
     }
 
@@ -262,14 +255,8 @@ impl Connection {
     /// interval: a keepalive ping is never early, and at most a quarter interval late.
     #[inline(always)]
     pub fn handle_read_untimed<B: Storage>(&mut self, rx: &mut RecvBuf<B>, n: usize) {
-        if self.state == State::Closed {
-            rx.clear();
-            return;
-        }
-        rx.commit(n);
-        if n > 0 {
+        if self.take_read(rx, n, |rx| rx.commit(n)) {
             self.untimed_input = true;
-            self.ping_sent = None;
         }
     }
 

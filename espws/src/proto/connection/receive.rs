@@ -24,16 +24,32 @@ impl Connection {
         room: usize,
         now: Instant,
     ) {
+        if self.take_read(rx, n, |rx| rx.commit_spare(n.min(room))) {
+            self.last_rx = now;
+        }
+    }
+
+    /// What every way of recording a read shares: on a closed connection the bytes are dropped;
+    /// otherwise `commit` adds them to the buffer. Gives whether any arrived, for the caller to
+    /// date them.
+    #[inline(always)]
+    pub(super) fn take_read<B: Storage>(
+        &mut self,
+        rx: &mut RecvBuf<B>,
+        n: usize,
+        commit: impl FnOnce(&mut RecvBuf<B>),
+    ) -> bool {
         if self.state == State::Closed {
             rx.clear();
-            return;
+            return false;
         }
-        rx.commit_spare(n.min(room));
-        if n > 0 {
-            // Any bytes prove the peer is alive, whether or not they complete a pong.
-            self.last_rx = now;
-            self.ping_sent = None;
+        commit(rx);
+        if n == 0 {
+            return false;
         }
+        // Any bytes prove the peer is alive, whether or not they complete a pong.
+        self.ping_sent = None;
+        true
     }
 
     /// The general receiver: any frame, in any number of pieces.
