@@ -209,11 +209,26 @@ impl embedded_io::Read for TcpTransport {
         if !self.plain_reads {
             return read_tls(self.tls.as_ref(), &self.stream, buf, self.shutdown.as_ref());
         }
-        // The same read as `read` (recv without flags), through readv with one buffer: glibc's
-        // readv wrapper takes 7 fewer instructions than its recv. Where std has no readv
-        // (ESP-IDF), read_vectored reads with read.
-        io::Read::read_vectored(&mut &*self.stream, &mut [io::IoSliceMut::new(buf)])
+        read_plain(&self.stream, buf)
     }
+}
+
+/// A plain-TCP read. On Linux, the system call itself: glibc's wrappers make every blocking
+/// call a thread-cancellation point, about 30 instructions each way around it, and nothing in
+/// this crate cancels threads (about 80 instructions fewer per echo, read and write together).
+#[cfg(target_os = "linux")]
+#[inline(always)]
+fn read_plain(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    rustix::io::read(stream, buf).map_err(io::Error::from)
+}
+
+/// A plain-TCP read: the same read as `read` (recv without flags), through readv with one
+/// buffer, as glibc's readv wrapper takes 7 fewer instructions than its recv. Where std has no
+/// readv (ESP-IDF), read_vectored reads with read.
+#[cfg(not(target_os = "linux"))]
+#[inline(always)]
+fn read_plain(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    io::Read::read_vectored(&mut stream, &mut [io::IoSliceMut::new(buf)])
 }
 
 #[inline(never)]
@@ -226,7 +241,7 @@ fn read_tls(
     match tls {
         Some(tls) => tls.read_unless_stopping(stream, buf, shutdown),
         // Not reached: `plain_reads` is false only with a session.
-        None => io::Read::read_vectored(&mut &*stream, &mut [io::IoSliceMut::new(buf)]),
+        None => read_plain(stream, buf),
     }
 }
 
@@ -266,12 +281,26 @@ fn write_all_vectored(mut stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()>
 
 /// Writes `head` then `body`, in one system call where possible.
 #[inline(always)]
-fn write_head_and_body(mut stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
-    let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])?;
+fn write_head_and_body(stream: &TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+    let n = write_vectored(stream, &[IoSlice::new(head), IoSlice::new(body)])?;
     if n == head.len() + body.len() {
         return Ok(());
     }
     write_rest(stream, head, body, n)
+}
+
+/// A vectored plain-TCP write: on Linux the system call itself, as for [`read_plain`].
+#[cfg(target_os = "linux")]
+#[inline(always)]
+fn write_vectored(stream: &TcpStream, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+    rustix::io::writev(stream, parts).map_err(io::Error::from)
+}
+
+/// A vectored plain-TCP write.
+#[cfg(not(target_os = "linux"))]
+#[inline(always)]
+fn write_vectored(mut stream: &TcpStream, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+    stream.write_vectored(parts)
 }
 
 /// Finishes a short write of `head` then `body` after its first `n` bytes. Out of line, so that
