@@ -114,11 +114,14 @@ def throughput(path, seconds="?", sim_args=""):
 def floor_of(server, per_msg):
     """The raw TCP floor on the same runtime as `server`: espws-sim's tokio server runs a
     current-thread runtime per core (raw-tokio-local), the tokio peers the multi-thread one
-    (raw-tokio), the threads servers a thread per connection (raw-threads)."""
+    (raw-tokio), the threads servers a thread per connection (raw-threads); espws-sim's
+    threads server calls the kernel without glibc's wrappers, as raw-threads-syscalls does."""
     if server.startswith("raw-"):
         return server
     if server == "espws-tokio" and "raw-tokio-local" in per_msg:
         return "raw-tokio-local"
+    if server == "espws-threads" and "raw-threads-syscalls" in per_msg:
+        return "raw-threads-syscalls"
     if "tokio" in server or "fastwebsockets" in server:
         return "raw-tokio"
     return "raw-threads"
