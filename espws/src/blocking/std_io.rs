@@ -215,7 +215,7 @@ impl embedded_io::Read for TcpTransport {
 
 /// A plain-TCP read. On Linux, the system call itself: glibc's wrappers make every blocking
 /// call a thread-cancellation point, about 30 instructions each way around it, and nothing in
-/// this crate cancels threads (about 80 instructions fewer per echo, read and write together).
+/// this crate cancels threads (about 95 instructions fewer per echo, read and write together).
 #[cfg(target_os = "linux")]
 #[inline(always)]
 fn read_plain(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
