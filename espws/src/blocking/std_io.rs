@@ -222,9 +222,8 @@ fn read_plain(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     rustix::io::read(stream, buf).map_err(io::Error::from)
 }
 
-/// A plain-TCP read: the same read as `read` (recv without flags), through readv with one
-/// buffer, as glibc's readv wrapper takes 7 fewer instructions than its recv. Where std has no
-/// readv (ESP-IDF), read_vectored reads with read.
+/// A plain-TCP read through std, with one buffer: readv where the system has it (glibc's readv
+/// wrapper takes 7 fewer instructions than its recv), read where it does not (ESP-IDF).
 #[cfg(not(target_os = "linux"))]
 #[inline(always)]
 fn read_plain(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {

@@ -17,20 +17,23 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
     let mut rest = data;
     while rest.len() >= 32 {
         let (block, tail) = core::mem::take(&mut rest).split_at_mut(32);
-        for word in block.chunks_exact_mut(4) {
-            let masked = u32::from_le_bytes(word.try_into().expect("4-byte chunk")) ^ key;
-            word.copy_from_slice(&masked.to_le_bytes());
-        }
+        mask_words(block, key);
         rest = tail;
     }
-    let mut words = rest.chunks_exact_mut(4);
+    for (byte, k) in mask_words(rest, key).iter_mut().zip(key.to_le_bytes()) {
+        *byte ^= k;
+    }
+}
+
+/// XORs each whole 32-bit word of `bytes` with `key`; gives back the 0 to 3 bytes after them.
+#[inline(always)]
+fn mask_words(bytes: &mut [u8], key: u32) -> &mut [u8] {
+    let mut words = bytes.chunks_exact_mut(4);
     for word in &mut words {
         let masked = u32::from_le_bytes(word.try_into().expect("4-byte chunk")) ^ key;
         word.copy_from_slice(&masked.to_le_bytes());
     }
-    for (byte, k) in words.into_remainder().iter_mut().zip(key.to_le_bytes()) {
-        *byte ^= k;
-    }
+    words.into_remainder()
 }
 
 /// The byte-at-a-time definition from RFC 6455 section 5.3; the reference for tests.
