@@ -99,10 +99,7 @@ fn send_now<T: Transport>(
         #[cfg(feature = "std")]
         let compressed = deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload));
         #[cfg(feature = "std")]
-        let (header, payload) = match &compressed {
-            Some((header, payload)) => (header, payload),
-            None => (header, payload),
-        };
+        let (header, payload) = compressed.as_ref().map_or((header, payload), |(h, p)| (h, p));
         // Counted only here, off the loop.
         let stalled = |written| {
             Sent::Stalled(Stalled {
@@ -161,10 +158,7 @@ async fn write_replies<T: Transport, K: Timer>(
             deflate.as_deref_mut().and_then(|d| d.compress_frame(header, payload))
         };
         #[cfg(feature = "std")]
-        let (header, payload) = match &compressed {
-            Some((header, payload)) => (header, payload),
-            None => (header, payload),
-        };
+        let (header, payload) = compressed.as_ref().map_or((header, payload), |(h, p)| (h, p));
         #[cfg(feature = "client")]
         if let Some(key) = header.mask() {
             if timed_write_masked(io, timer, timeout, header.as_bytes(), payload, key).await.is_err() {
