@@ -28,14 +28,6 @@ impl Transport for TcpSocket<'_> {
     // A pending read leaves nothing in the buffer: the bytes wait in the socket's ring, and its
     // receive waker brings the next poll. So a connection can lend its buffer out meanwhile.
     const PARKS_WHILE_PENDING: bool = true;
-
-    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        // The peer's FIN or a reset is "readable" too: the read then reports it.
-        if self.can_recv() || !self.may_recv() {
-            return Poll::Ready(());
-        }
-        pin!(self.wait_read_ready()).poll(cx)
-    }
 }
 
 /// embassy-time as a [`Timer`]; its instants count from boot.

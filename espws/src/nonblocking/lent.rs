@@ -5,7 +5,8 @@
 //! receive ring, which already holds the bytes the peer sent. With a [`LentBuf`] the driver
 //! gives the buffer back to the [`BufferPool`] whenever its connection waits for input, keeping
 //! only the unconsumed tail (a partial frame header or control frame) in the worker's carry, and
-//! takes one again when the socket has input. Input waits in the socket's ring meanwhile.
+//! takes one again when its task is polled to read, mostly by the socket's input (a read that
+//! finds nothing gives it straight back). Input waits in the socket's ring meanwhile.
 //!
 //! The pool's size bounds how many connections process input at once, not how many are open.
 //! A connection keeps its buffer while a write of its waits (a client that does not read its

@@ -50,15 +50,6 @@ pub trait Transport: Read + Write {
     /// Not so for TLS, whose session may hold decrypted bytes no socket readiness shows.
     const PARKS_WHILE_PENDING: bool = false;
 
-    /// Ready when a read would not wait (input, end of stream or an error), else `Pending` with
-    /// `cx`'s waker kept: lets a connection whose storage is parked wait for input before it
-    /// takes a buffer (the embassy feature's `LentBuf`). The default says "ready" always, and
-    /// the read itself waits.
-    fn poll_readable(&mut self, cx: &mut core::task::Context<'_>) -> Poll<()> {
-        let _ = cx;
-        Poll::Ready(())
-    }
-
     /// Whether the server is shutting down: then a read's end of stream is the server's own
     /// doing (it shut the read side to wake the read), and the connection closes with 1001.
     fn stop_requested(&self) -> bool {
@@ -68,9 +59,13 @@ pub trait Transport: Read + Write {
 
 /// Polls a read into the spare of `rx`: through [`Transport::poll_read`], and, when the
 /// transport allows it, with the storage given back while the read is pending (see
-/// [`PooledBuf`](super::PooledBuf)). Parked storage is taken again once the transport is
-/// readable, waiting for a buffer if it has to (a shared pool without an allocator); a wait
-/// that ends otherwise leaves it parked, and the caller unparks before it looks at `rx` again.
+/// [`PooledBuf`](super::PooledBuf)). Parked storage is taken again when the read is polled
+/// (the socket's waker, the connection's sleep or a returned buffer brings the poll), waiting
+/// for a buffer if it has to (a shared pool without an allocator); a read that finds nothing
+/// gives it back at once. Looking at the socket's readiness first cost the RV32 board two
+/// socket lookups per message (about 45 instructions) to save a rare take and give back. A
+/// wait that ends otherwise leaves it parked, and the caller unparks before it looks at `rx`
+/// again.
 #[inline(always)]
 pub(super) fn poll_read_parking<T: Transport, B: Storage>(
     io: &mut T,
@@ -78,7 +73,6 @@ pub(super) fn poll_read_parking<T: Transport, B: Storage>(
     cx: &mut core::task::Context<'_>,
 ) -> Poll<Result<usize, T::Error>> {
     if T::PARKS_WHILE_PENDING && rx.storage().is_parked() {
-        core::task::ready!(io.poll_readable(cx));
         core::task::ready!(rx.poll_unpark(cx));
     }
     // Storage that parks is in place here; other storage may have been parked by a pause.
@@ -116,10 +110,6 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     }
 
     const PARKS_WHILE_PENDING: bool = T::PARKS_WHILE_PENDING;
-
-    fn poll_readable(&mut self, cx: &mut core::task::Context<'_>) -> Poll<()> {
-        T::poll_readable(self, cx)
-    }
 
     fn stop_requested(&self) -> bool {
         T::stop_requested(self)

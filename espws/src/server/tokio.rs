@@ -374,11 +374,6 @@ impl<T: nonblocking::Transport> nonblocking::Transport for Watched<'_, T> {
 
     const PARKS_WHILE_PENDING: bool = T::PARKS_WHILE_PENDING;
 
-    #[inline(always)]
-    fn poll_readable(&mut self, cx: &mut core::task::Context<'_>) -> core::task::Poll<()> {
-        self.io.poll_readable(cx)
-    }
-
     fn stop_requested(&self) -> bool {
         self.shutdown.is_requested()
     }
