@@ -3,7 +3,7 @@
 
 use core::future::Future;
 use core::pin::pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use embassy_net::tcp::TcpSocket;
 
@@ -15,6 +15,26 @@ impl Transport for TcpSocket<'_> {
         // FIN goes out after the data already queued.
         self.close();
         self.flush().await
+    }
+
+    /// Copies what fits into the socket's send ring in one look at the socket, without a
+    /// future: a frame's header and payload otherwise took a write each, through the driver's
+    /// timed write (about 300 more RV32 instructions per 64-byte echo on the emulated board).
+    fn try_write_vectored(&mut self, parts: &[&[u8]]) -> Option<Result<usize, embassy_net::tcp::Error>> {
+        let write = pin!(self.write_with(|free| {
+            let mut copied = 0;
+            for part in parts {
+                let take = part.len().min(free.len() - copied);
+                free[copied..copied + take].copy_from_slice(&part[..take]);
+                copied += take;
+            }
+            (copied, copied)
+        }));
+        // A full ring keeps this no-op waker; the write that then waits registers its own.
+        Some(match write.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Ok(0),
+        })
     }
 
     const POLLS_READ: bool = true;
