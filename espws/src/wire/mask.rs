@@ -8,11 +8,17 @@
 #[inline]
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
     let key = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
-    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
-    mask_in_blocks(data, key);
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
-    mask_aligned_words(data, key);
+    if MISALIGNED_WORDS_ARE_CHEAP {
+        mask_in_blocks(data, key);
+    } else {
+        mask_aligned_words(data, key);
+    }
 }
+
+/// Whether this target loads and stores misaligned words as cheaply as aligned ones (PCs),
+/// which decides the masking shape. The test below checks both shapes on every target.
+const MISALIGNED_WORDS_ARE_CHEAP: bool =
+    cfg!(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"));
 
 /// Masking where misaligned loads are cheap (PCs): 32-byte blocks of key-sized words.
 ///
@@ -21,7 +27,6 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
 /// one broadcast (3 instructions fewer per message on x86-64). Blocks are taken off the front
 /// one at a time rather than counted first: a short payload then skips the set-up of a counted
 /// loop (about 7 instructions at 64 bytes). `key` is little-endian, already rotated.
-#[cfg(any(test, target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 #[inline(always)]
 fn mask_in_blocks(data: &mut [u8], key: u32) {
     let mut rest = data;
@@ -34,7 +39,6 @@ fn mask_in_blocks(data: &mut [u8], key: u32) {
 }
 
 /// XORs each whole 32-bit word of `bytes` with `key`; gives back the 0 to 3 bytes after them.
-#[cfg(any(test, target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 #[inline(always)]
 fn mask_words(bytes: &mut [u8], key: u32) -> &mut [u8] {
     let mut words = bytes.chunks_exact_mut(4);
@@ -53,7 +57,6 @@ fn mask_words(bytes: &mut [u8], key: u32) -> &mut [u8] {
 /// was about 22 instructions a word, and 230 of a 64-byte echo's 9,700. On x86-64 this shape
 /// costs more than [`mask_in_blocks`] (60 instructions per 64-byte echo, callgrind): the loop's
 /// vector set-up for a count known only at run time.
-#[cfg(any(test, not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))))]
 #[inline(always)]
 fn mask_aligned_words(data: &mut [u8], key: u32) {
     let (head, words, tail) = bytemuck::pod_align_to_mut::<u8, u32>(data);
