@@ -78,7 +78,9 @@ impl Deflate {
     }
 
     /// What the last [`compress`](Self::compress) that made a message smaller gave, for a
-    /// writer that has to wait before it sends the rest.
+    /// writer that has to wait before it sends the rest (the async driver's; the blocking one
+    /// writes the rest at once).
+    #[cfg(feature = "async")]
     pub(crate) fn output(&self) -> &[u8] {
         &self.out
     }
