@@ -3,6 +3,11 @@
 //!
 //! Local tasks need not be `Send`, so any [`AsyncService`] runs here as written for the device,
 //! and a connection never moves between threads (its buffers stay in one core's cache).
+//!
+//! The kernel chooses which thread accepts a connection: it wakes them all, and the first awake
+//! accepts what is queued. Hundreds of connections split about evenly; a small burst opened at
+//! once may land on one thread and stay there, which suits a few light connections (one core
+//! serves far more than a fleet of devices sends) and not a few busy ones on many cores.
 
 use core::cell::RefCell;
 use core::future::Future;
