@@ -109,6 +109,47 @@ def throughput(path, seconds="?", sim_args=""):
     else:
         print("Every run finished with 0 errors.")
     print()
+    split_between_runtimes(by, cases, rounds)
+
+
+def busiest_share(r):
+    """The busiest thread's share of a server's CPU time in one run, or None if not recorded."""
+    ticks = (r or {}).get("thread_ticks") or []
+    return ticks[0] / sum(ticks) if sum(ticks) > 0 else None
+
+
+def split_between_runtimes(by, cases, rounds, servers=("espws-tokio", "raw-tokio-local")):
+    """espws tokio (and raw-tokio-local, built the same way) serves each connection on the
+    runtime that accepted it, and the kernel picks that runtime; on a machine shared with the
+    load generator the split moves msgs/s, so each round's split is shown beside its figure."""
+    rows = []
+    for case in cases:
+        if case.startswith("1x"):
+            continue  # one connection is on one runtime by definition
+        for server in servers:
+            runs = [by.get((case, rnd, server)) for rnd in rounds]
+            shares = [busiest_share(r) for r in runs]
+            if all(s is None for s in shares):
+                continue
+            cells = [
+                "n/a" if r is None or s is None else f"{s:.2f} ({r.get('msgs_per_s', 0):,.0f})"
+                for r, s in zip(runs, shares)
+            ]
+            rows.append(f"| {case} | {server} | " + " | ".join(cells) + " |")
+    if not rows:
+        return
+    print(
+        "How the per-core servers' connections split between their runtimes, round by round: "
+        "the busiest thread's share of the server's CPU time (1.00: every connection on one "
+        "runtime; about 0.50: an even split on two), with that round's msgs/s. The kernel "
+        "decides the split at the accepts; on cores shared with the load generator, one "
+        "runtime beside it is the fast case (docs/bench-results.md).\n"
+    )
+    print("| Case | Server | " + " | ".join(f"round {rnd}" for rnd in rounds) + " |")
+    print("|---|---|" + "---:|" * len(rounds))
+    for row in rows:
+        print(row)
+    print()
 
 
 def floor_of(server, per_msg):
