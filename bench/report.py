@@ -124,10 +124,10 @@ def split_between_runtimes(by, cases, rounds, servers=("espws-tokio", "raw-tokio
     load generator the split moves msgs/s, so each round's split is shown beside its figure."""
     rows = []
     for case in cases:
-        if case.startswith("1x"):
-            continue  # one connection is on one runtime by definition
         for server in servers:
             runs = [by.get((case, rnd, server)) for rnd in rounds]
+            if all(r is None or r.get("connections") == 1 for r in runs):
+                continue  # one connection is on one runtime by definition
             shares = [busiest_share(r) for r in runs]
             if all(s is None for s in shares):
                 continue
