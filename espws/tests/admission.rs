@@ -15,8 +15,9 @@ use espws::time::Clock;
 use espws::wire::http::Request;
 use espws::{nonblocking, Instant};
 
-const UPGRADE: &str = "GET /ws HTTP/1.1\r\nHost: device\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+#[path = "support/raw_client.rs"]
+mod raw_client;
+use raw_client::{upgrade, UPGRADE};
 
 /// Admits one client at a time; each admitted client is told its ticket number.
 #[derive(Default)]
@@ -80,20 +81,6 @@ mod blocking_server {
             // Holds the ticket until the client goes.
             while let Ok(Some(_)) = ws.next_event() {}
         }
-    }
-
-    /// Sends the upgrade; returns the response head and what followed it in the first read.
-    fn upgrade(addr: std::net::SocketAddr) -> (TcpStream, String) {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        stream.write_all(UPGRADE.as_bytes()).unwrap();
-        let mut response = Vec::new();
-        let mut byte = [0u8; 1];
-        while !response.ends_with(b"\r\n\r\n") {
-            assert_eq!(stream.read(&mut byte).unwrap(), 1, "the response ended early: {response:?}");
-            response.push(byte[0]);
-        }
-        (stream, String::from_utf8(response).unwrap())
     }
 
     fn read_text_frame(stream: &mut TcpStream) -> String {

@@ -364,6 +364,10 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         self.rx.park();
         let moment = self.timer.now() + core::time::Duration::from_millis(10);
         self.timer.sleep_until(moment).await;
+        // The wait's read is ready at once from now on and wins every wait over the sleep, so
+        // the close deadline is looked at here: a peer that never answers the 1001 is given up
+        // on at the close timeout, as the blocking driver's clock check does.
+        self.conn.handle_timeout(self.timer.now());
     }
 
     /// Completes the closing handshake whatever the state: closes with 1000 if still open and
