@@ -1,7 +1,9 @@
-//! A graceful shutdown gives up on a client that does not answer its 1001 at the close timeout,
-//! not at the shutdown's own limit: a client that only ends its side of TCP after the 1001 cannot
-//! be told from the shutdown's own end of stream. Checked on the threads server and on the tokio
-//! server.
+//! A graceful shutdown does not wait for a client that is gone. A client that had closed its
+//! socket answers the server's 1001 with a TCP reset, before or after its own end of stream
+//! (when that end of stream crossed the shutdown); either way its connection ends at once, not at
+//! the close timeout. A client that only ends its side of TCP after the 1001 cannot be told from
+//! the shutdown's own end of stream: it is given up on at the close timeout, not held until the
+//! shutdown's limit. Checked on the threads server and on the tokio server.
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -17,19 +19,25 @@ use echo_service::Echo;
 #[path = "support/raw_client.rs"]
 mod raw_client;
 
-/// Far shorter than the shutdown's own limit.
+/// Far longer than a noticed reset takes (milliseconds), and far shorter than the shutdown's own
+/// limit.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the client leaves once it has read the 1001.
 #[derive(Copy, Clone, Debug)]
 enum Leaving {
+    /// A reset, with no end of stream before it.
+    Reset,
+    /// Its end of stream, then a reset: what the server's socket holds when a client's close
+    /// crosses the shutdown (the 1001 reaches a closed socket, which answers with a reset).
+    EndThenReset,
     /// Its end of stream alone, and no close frame: waited for until the close timeout.
     End,
 }
 
 impl Leaving {
-    const ALL: [Leaving; 1] = [Leaving::End];
+    const ALL: [Leaving; 3] = [Leaving::Reset, Leaving::EndThenReset, Leaving::End];
 }
 
 /// A client past its upgrade, its reads bounded.
@@ -52,9 +60,16 @@ fn close_code(stream: &mut TcpStream) -> u16 {
 
 fn leave(stream: TcpStream, how: Leaving) {
     match how {
+        Leaving::Reset => {}
+        Leaving::EndThenReset => {
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
         // Nothing unread: closing sends the end of stream alone.
-        Leaving::End => drop(stream),
+        Leaving::End => return,
     }
+    // No lingering: closing resets.
+    socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
 }
 
 fn config() -> ServeConfig<'static> {
@@ -65,7 +80,8 @@ fn config() -> ServeConfig<'static> {
 
 /// Upgrades a client to the server at `addr`, starts the shutdown with `shut_down` (which gives
 /// the connections it left open), and leaves with `how` once the 1001 came; asserts that the
-/// shutdown then ended with no connection left, at the close timeout.
+/// shutdown then ended with no connection left: at once after a reset, at the close timeout
+/// otherwise.
 fn shutdown_after(addr: SocketAddr, how: Leaving, shut_down: impl FnOnce() -> usize + Send + 'static) {
     let mut client = upgraded(addr);
     let shutdown = std::thread::spawn(shut_down);
@@ -75,6 +91,7 @@ fn shutdown_after(addr: SocketAddr, how: Leaving, shut_down: impl FnOnce() -> us
     assert_eq!(shutdown.join().unwrap(), 0, "{how:?}: every connection ended");
     let took = left.elapsed();
     let expected = match how {
+        Leaving::Reset | Leaving::EndThenReset => Duration::ZERO..Duration::from_secs(1),
         // The close deadline runs from the 1001, a little before the client left.
         Leaving::End => CLOSE_TIMEOUT - Duration::from_millis(500)..CLOSE_TIMEOUT + Duration::from_secs(1),
     };
@@ -86,7 +103,7 @@ fn shutdown_after(addr: SocketAddr, how: Leaving, shut_down: impl FnOnce() -> us
 }
 
 #[test]
-fn the_threads_server_ends_a_silent_client_at_the_close_timeout() {
+fn the_threads_server_ends_a_reset_client_at_once_and_a_silent_one_at_the_close_timeout() {
     for how in Leaving::ALL {
         let server = Server::bind("127.0.0.1:0", config(), Echo).unwrap();
         let addr = server.local_addr().unwrap();
@@ -98,7 +115,7 @@ fn the_threads_server_ends_a_silent_client_at_the_close_timeout() {
 }
 
 #[test]
-fn the_tokio_server_ends_a_silent_client_at_the_close_timeout() {
+fn the_tokio_server_ends_a_reset_client_at_once_and_a_silent_one_at_the_close_timeout() {
     for how in Leaving::ALL {
         let listener = espws::server::tokio::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();

@@ -9,6 +9,11 @@ Python websockets, signals the server, and checks what the clients and the proce
                       still get 1001, and the process still exits 0 within the timeout + 1 s.
   second-signal       SIGINT, then SIGINT again while a silent client holds the shutdown up:
                       the process exits at once (within 1 s of the second signal), code 130.
+  peer-reset          a client that reads the 1001 and resets TCP instead of answering: the
+                      process exits within 1 s of the reset, not at the timeout.
+  fin-then-reset      the same after the client's end of stream, as when a client's close
+                      crosses the shutdown (its FIN comes after the server shut its read side,
+                      then its reset answers the 1001): within 1 s of the reset too.
 
   python shutdown_check.py --server-cmd "target/release/espws-sim --runtime tokio --port PORT"
 
@@ -26,6 +31,7 @@ import shlex
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -127,6 +133,62 @@ def silent_client(port):
     return s
 
 
+def read_close_frame(s):
+    """The close code of the first frame the raw client `s` receives, which should be a close."""
+    data = b""
+    while len(data) < 4:
+        chunk = s.recv(64)
+        if not chunk:
+            raise AssertionError(f"TCP ended before a close frame ({data!r})")
+        data += chunk
+    if data[0] != 0x88:
+        raise AssertionError(f"the first frame is not a close: {data[:8]!r}")
+    return int.from_bytes(data[2:4], "big")
+
+
+def reset(s):
+    """Ends `s` with a TCP reset: no lingering, so close() discards and resets."""
+    # An SSLSocket's close() sends no close_notify: it resets as a plain socket does.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+async def resetting_client(args, log_dir, name, fin_first):
+    """A client that gets the 1001 and resets TCP (after its own end of stream if `fin_first`)."""
+    server = Server(args.server_cmd, os.path.join(log_dir, f"shutdown-{name}.log"))
+    client = silent_client(server.port)
+    client.settimeout(args.shutdown_timeout + 2)
+    server.signal(signal.SIGTERM)
+    problems = []
+    code = read_close_frame(client)
+    if code != 1001:
+        problems.append(f"the close code was {code}, not 1001")
+    if fin_first:
+        # The end of stream alone, without TLS's close_notify: what a crossing close looks like
+        # once the server has shut its read side.
+        socket.socket.shutdown(client, socket.SHUT_WR)
+        await asyncio.sleep(0.05)
+    reset(client)
+    reset_at = time.monotonic()
+    exit_code = server.wait_exit(args.shutdown_timeout + 2)
+    took = time.monotonic() - reset_at
+    if exit_code != 0:
+        problems.append(f"exit code {exit_code}, not 0")
+    if took > 1:
+        problems.append(f"exited {took:.2f} s after the reset, over 1 s: the reset went unnoticed")
+    if "did not finish closing" in server.log_text():
+        problems.append("the log counts the reset connection as left open")
+    return problems, f"close {code}, reset; exit {exit_code} {took:.2f} s after the reset"
+
+
+async def peer_reset(args, log_dir):
+    return await resetting_client(args, log_dir, "reset", fin_first=False)
+
+
+async def fin_then_reset(args, log_dir):
+    return await resetting_client(args, log_dir, "fin-reset", fin_first=True)
+
+
 def exit_problems(code, took, args):
     """What is wrong with a graceful exit: code 0 within --shutdown-timeout + 1 s of the signal."""
     problems = []
@@ -213,6 +275,8 @@ async def main():
         ("sigterm-8-clients", sigterm_8_clients),
         ("silent-client", with_silent_client),
         ("second-signal", second_signal),
+        ("peer-reset", peer_reset),
+        ("fin-then-reset", fin_then_reset),
     ]:
         started = time.monotonic()
         try:

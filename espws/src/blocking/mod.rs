@@ -15,6 +15,7 @@ use embedded_io::{Error as _, ErrorKind, Read, Write};
 use crate::proto::connection::ReadWait;
 use crate::proto::deflate;
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, SendError, Storage, LINGER};
+use crate::server::gone_during_stop;
 pub use crate::time::Clock;
 use crate::time::Instant;
 use crate::wire::frame::EncodedHeader;
@@ -54,6 +55,15 @@ pub trait Transport: Read + Write {
     /// Whether the server is shutting down: then a read's end of stream is the server's own
     /// doing (it shut the read side to wake the read), and the connection closes with 1001.
     fn stop_requested(&self) -> bool {
+        false
+    }
+
+    /// Whether the socket holds an error the peer caused (a reset), which reads no longer show
+    /// once a shutdown has shut the read side: a peer that had closed its socket before the
+    /// server's 1001 reached it answers that frame with a reset. Then the peer is gone, not slow
+    /// to reply, and the connection ends without waiting out the close timeout. Consumes the
+    /// error.
+    fn peer_reset(&self) -> bool {
         false
     }
 
@@ -340,8 +350,8 @@ impl<T: Transport, B: Storage, C: Clock> WebSocket<T, B, C> {
             }
         } else if error.kind() == ErrorKind::Interrupted {
             // Read again.
-        } else if self.io.stop_requested() {
-            // A TLS session reads the shut read side as a truncated stream.
+        } else if self.io.stop_requested() && !gone_during_stop(error.kind()) {
+            // A TLS session reads the shut read side as a truncated stream; a reset is the peer's.
             self.on_end_of_stream();
         } else {
             debug!("read failed: {}", error.kind() as u8);
@@ -349,11 +359,12 @@ impl<T: Transport, B: Storage, C: Clock> WebSocket<T, B, C> {
         }
     }
 
-    /// A read found end of stream: the peer's, or the server's shutdown waking the read.
+    /// A read found end of stream: the peer's, or the server's shutdown waking the read (unless
+    /// the socket holds the peer's reset, which that end of stream hides).
     #[cold]
     #[inline(never)]
     fn on_end_of_stream(&mut self) {
-        if !self.io.stop_requested() {
+        if !self.io.stop_requested() || self.io.peer_reset() {
             self.conn.handle_eof();
         } else if self.conn.handle_stop(self.clock.now()) {
             self.io.pause_after_stop();

@@ -352,6 +352,10 @@ impl Transport for TcpTransport {
         self.shutdown.as_ref().is_some_and(crate::server::Shutdown::is_requested)
     }
 
+    fn peer_reset(&self) -> bool {
+        crate::server::holds_reset(socket2::SockRef::from(&*self.stream))
+    }
+
     fn pause_after_stop(&mut self) {
         std::thread::sleep(crate::server::POLL_AFTER_STOP);
     }

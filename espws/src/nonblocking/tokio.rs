@@ -184,6 +184,10 @@ impl Transport for TokioTcp {
     async fn shutdown_write(&mut self) -> io::Result<()> {
         self.shut_write()
     }
+
+    fn peer_reset(&self) -> bool {
+        crate::server::holds_reset(socket2::SockRef::from(&*self.stream()))
+    }
 }
 
 /// For tokio-rustls, which runs TLS over any tokio stream.

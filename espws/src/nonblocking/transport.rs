@@ -55,6 +55,15 @@ pub trait Transport: Read + Write {
     fn stop_requested(&self) -> bool {
         false
     }
+
+    /// Whether the socket holds an error the peer caused (a reset), which reads no longer show
+    /// once a shutdown has shut the read side: a peer that had closed its socket before the
+    /// server's 1001 reached it answers that frame with a reset. Then the peer is gone, not slow
+    /// to reply, and the connection ends without waiting out the close timeout. Consumes the
+    /// error.
+    fn peer_reset(&self) -> bool {
+        false
+    }
 }
 
 /// Polls a read into the spare of `rx`: through [`Transport::poll_read`], and, when the
@@ -113,6 +122,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     fn stop_requested(&self) -> bool {
         T::stop_requested(self)
+    }
+
+    fn peer_reset(&self) -> bool {
+        T::peer_reset(self)
     }
 }
 

@@ -21,6 +21,7 @@ use super::write::{linger, send_replies, timed_write};
 use super::{Timer, Transport};
 use crate::proto::deflate;
 use crate::proto::{Closed, Config, Connection, Event, RecvBuf, Role, Storage, LINGER};
+use crate::server::gone_during_stop;
 use crate::time::Instant;
 use crate::CloseCode;
 
@@ -328,8 +329,10 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
             Either3::First(Ok(0)) => self.on_end_of_stream(),
             Either3::First(Ok(n)) => self.conn.handle_read_untimed(&mut self.rx, n),
             Either3::First(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
-            // A TLS session reads the shut read side as a truncated stream.
-            Either3::First(Err(_)) if self.io.stop_requested() => self.on_end_of_stream(),
+            // A TLS session reads the shut read side as a truncated stream; a reset is the peer's.
+            Either3::First(Err(e)) if self.io.stop_requested() && !gone_during_stop(e.kind()) => {
+                self.on_end_of_stream()
+            }
             Either3::First(Err(e)) => {
                 debug!("read failed: {}", e.kind() as u8);
                 self.conn.handle_eof();
@@ -344,11 +347,12 @@ impl<T: Transport, B: Storage, K: Timer> WebSocket<T, B, K> {
         None
     }
 
-    /// A read found end of stream: the peer's, or the server's shutdown waking the read.
+    /// A read found end of stream: the peer's, or the server's shutdown waking the read (unless
+    /// the socket holds the peer's reset, which that end of stream hides).
     #[cold]
     #[inline(never)]
     fn on_end_of_stream(&mut self) {
-        if !self.io.stop_requested() {
+        if !self.io.stop_requested() || self.io.peer_reset() {
             self.conn.handle_eof();
         } else if self.conn.handle_stop(self.timer.now()) {
             self.pause_before_read = true;

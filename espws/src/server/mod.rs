@@ -27,8 +27,23 @@ pub use reaper::REAPER_STACK;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use shutdown::Shutdown;
 #[cfg(feature = "std")]
-pub(crate) use shutdown::{Registration, POLL_AFTER_STOP};
+pub(crate) use shutdown::{holds_reset, Registration, POLL_AFTER_STOP};
 pub use slots::{Slot, Slots, FULL};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use threads::{Server, ServerHandle, DEFAULT_THREAD_STACK};
+
+/// Whether a read error that comes while the server is shutting down is the peer's doing: a
+/// reset or an abort means the peer is gone, and the connection ends at once. Any other error
+/// then is taken for the shutdown's own end of stream (a TLS session may read the shut read
+/// side as a truncated stream), and the connection keeps waiting for the peer's close frame.
+pub(crate) fn gone_during_stop(kind: embedded_io::ErrorKind) -> bool {
+    use embedded_io::ErrorKind;
+    matches!(
+        kind,
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected
+    )
+}

@@ -8,6 +8,16 @@
 //! kernel keeps receiving; reads just no longer block), so the driver polls for it until the
 //! close timeout. Nothing of this costs the steady state anything: an idle connection is not
 //! woken until the shutdown, and no read checks a flag.
+//!
+//! A peer that is gone is not waited for when the kernel says so. A peer that had closed its
+//! socket answers the 1001 with a TCP reset: a read returns it (the connection ends), or, when
+//! the peer's end of stream came first, the reads return end of stream and the reset waits in
+//! the socket's error, which the driver looks at on each end of stream during a shutdown
+//! ([`peer_reset`](crate::blocking::Transport::peer_reset)). What cannot be told apart
+//! without `TCP_INFO` (which needs `unsafe` here) is a peer that ends its side of TCP after
+//! reading the 1001, without a close frame and without a reset: its end of stream reads like
+//! the shutdown's own, and the connection is waited for until the close timeout (or the
+//! shutdown's, if that comes first).
 
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -184,6 +194,13 @@ impl Drop for Registration {
 /// Wakes the connection's read: it returns end of stream at once from now on.
 fn wake(stream: &TcpStream) {
     let _ = stream.shutdown(Direction::Read);
+}
+
+/// Whether `socket` holds an error, which it gives up: how the transports'
+/// [`peer_reset`](crate::blocking::Transport::peer_reset) find the peer's reset that the shut
+/// read side hides.
+pub(crate) fn holds_reset(socket: socket2::SockRef<'_>) -> bool {
+    matches!(socket.take_error(), Ok(Some(_)))
 }
 
 #[cfg(test)]

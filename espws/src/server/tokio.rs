@@ -382,4 +382,8 @@ impl<T: nonblocking::Transport> nonblocking::Transport for Watched<'_, T> {
     fn stop_requested(&self) -> bool {
         self.shutdown.is_requested()
     }
+
+    fn peer_reset(&self) -> bool {
+        self.io.peer_reset()
+    }
 }

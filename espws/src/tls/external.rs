@@ -425,6 +425,10 @@ impl<S: Session> Transport for SessionStream<S> {
         self.shutdown.as_ref().is_some_and(Shutdown::is_requested)
     }
 
+    fn peer_reset(&self) -> bool {
+        crate::server::holds_reset(socket2::SockRef::from(self.stream()))
+    }
+
     fn pause_after_stop(&mut self) {
         std::thread::sleep(POLL_AFTER_STOP);
     }

@@ -87,6 +87,10 @@ impl Transport for TlsStream {
         // close_notify, then TCP end-of-stream.
         self.inner.shutdown().await
     }
+
+    fn peer_reset(&self) -> bool {
+        crate::server::holds_reset(socket2::SockRef::from(&*self.stream()))
+    }
 }
 
 /// Runs the server side of the TLS handshake on an accepted stream, within `timeout`.
