@@ -14,18 +14,32 @@
 //!
 //! The harness keeps no history that grows with the input: counters, the message in progress
 //! (at most 3 bytes of an unfinished code point) and the expected close frame are all it holds.
+//!
+//! The same harness drives the client role for the `client` target: there every frame this side
+//! sends must be masked (with [`CLIENT_KEY`]), and its payload is checked once unmasked.
 
 use core::time::Duration;
 
 use arbitrary::Arbitrary;
-use espws::proto::{Closed, Config, Connection, DataKind, Delivery, Event, RecvBuf, SendError, Side};
+use espws::proto::{Closed, Config, Connection, DataKind, Delivery, Event, RecvBuf, Role, SendError, Side};
 use espws::wire::close::{parse_close_payload, CloseCode};
 use espws::wire::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use espws::wire::mask::apply_mask_bytewise;
 use espws::wire::Status;
 use espws::Instant;
 
 /// The largest receive buffer the connection target tries.
 pub const MAX_BUFFER: usize = 4096;
+
+/// The masking key of every frame the client role sends. A real client takes a fresh random key
+/// per frame; one fixed, non-zero key keeps a crash reproducible and still shows a frame that
+/// was not masked, or masked twice.
+pub const CLIENT_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// The client role's key source, for [`Role::Client`].
+pub fn client_key() -> [u8; 4] {
+    CLIENT_KEY
+}
 
 /// A reason text with one-, two-, three- and four-byte characters, cycled by `Op::Close`.
 pub const REASON_SOURCE: &str = "bye 👋 — clôture normale, 終了します; Ünïcödé ✓ 𝄞 ";
@@ -232,6 +246,21 @@ pub fn client_frame(opcode: OpCode, fin: bool, key: [u8; 4], payload: &[u8]) -> 
     client_frame_raw((u8::from(fin) << 7) | opcode as u8, key, payload)
 }
 
+/// An unmasked server frame; `b0` is the raw first byte (FIN, RSV and opcode bits).
+pub fn server_frame_raw(b0: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = client_frame_raw(b0, [0; 4], payload);
+    // The same frame without its mask bit and (all-zero) key.
+    let key_at = out.len() - payload.len() - 4;
+    out.drain(key_at..key_at + 4);
+    out[1] &= 0x7F;
+    out
+}
+
+/// An unmasked server frame.
+pub fn server_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+    server_frame_raw((u8::from(fin) << 7) | opcode as u8, payload)
+}
+
 /// A close payload: the code, then the reason.
 pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut p = code.to_be_bytes().to_vec();
@@ -256,6 +285,8 @@ struct InMessage {
 /// The harness: a connection, its buffer, a virtual clock and what the checks remember.
 pub struct Harness<'a> {
     conn: Connection,
+    /// The key this side's frames must carry: `None` for a server.
+    mask: Option<[u8; 4]>,
     rx: RecvBuf<Vec<u8>>,
     config: Config,
     capacity: usize,
@@ -281,13 +312,14 @@ pub struct Harness<'a> {
 }
 
 impl<'a> Harness<'a> {
-    /// A fresh connection for `setup`, with `stream` to read from.
-    pub fn new(setup: &Setup, stream: &'a [u8]) -> Self {
+    /// A fresh connection of `role` for `setup`, with `stream` (the peer's bytes) to read from.
+    pub fn new(setup: &Setup, role: Role, stream: &'a [u8]) -> Self {
         let config = setup.config();
         let capacity = setup.buffer();
         let now = Instant::from_millis(setup.start_ms);
         Harness {
-            conn: Connection::new(config, now),
+            conn: Connection::with_role(config, role, now),
+            mask: role.next_mask(),
             rx: RecvBuf::new(vec![0; capacity]),
             config,
             capacity,
@@ -307,10 +339,16 @@ impl<'a> Harness<'a> {
         }
     }
 
-    /// Runs a whole input: the ops, then the rest of the stream, then end of stream.
+    /// Runs a whole input as the server: the ops, then the rest of the stream, then end of
+    /// stream.
     pub fn run(input: &ConnInput<'_>) {
-        let mut h = Harness::new(&input.setup, input.stream);
-        for op in &input.ops {
+        Harness::run_as(Role::Server, &input.setup, &input.ops, input.stream);
+    }
+
+    /// Runs `ops`, then the rest of `stream`, then end of stream, as `role`.
+    pub fn run_as(role: Role, setup: &Setup, ops: &[Op], stream: &'a [u8]) {
+        let mut h = Harness::new(setup, role, stream);
+        for op in ops {
             h.apply(*op);
         }
         while !h.stream.is_empty() && !h.conn.is_closed() {
@@ -444,7 +482,10 @@ impl<'a> Harness<'a> {
                 } else {
                     OpCode::Continuation
                 };
-                assert_eq!(parsed, FrameHeader { fin: last, opcode, mask: None, payload_len: len.into() });
+                assert_eq!(
+                    parsed,
+                    FrameHeader { fin: last, opcode, mask: self.mask, payload_len: len.into() }
+                );
                 self.outgoing = if last { None } else { Some(self.outgoing.unwrap_or(kind)) };
             }
             (Err(e), Err(want)) => assert_eq!(e, want, "send_header refused for the wrong reason"),
@@ -546,16 +587,23 @@ impl<'a> Harness<'a> {
         if trace() {
             eprintln!("transmit at {:?}: {bytes:x?}", self.now);
         }
-        assert!(bytes.len() <= 2 + MAX_CONTROL_PAYLOAD, "control frame of {} bytes", bytes.len());
+        let key_len = if self.mask.is_some() { 4 } else { 0 };
+        assert!(bytes.len() <= 2 + key_len + MAX_CONTROL_PAYLOAD, "control frame of {} bytes", bytes.len());
         let Ok(Status::Complete(header, n)) = FrameHeader::parse(bytes) else {
             panic!("transmitted frame does not parse: {bytes:x?}");
         };
         assert!(header.fin, "control frame without FIN");
-        assert!(header.mask.is_none(), "server frames must not be masked");
+        assert_eq!(header.mask, self.mask, "a server's frames are unmasked, a client's masked with its key");
         assert!(header.opcode.is_control(), "poll_transmit yielded a data frame");
         assert_eq!(n as u64 + header.payload_len, bytes.len() as u64, "frame length mismatch");
         assert_eq!(self.close_frames, 0, "a frame after the close frame: {bytes:x?}");
-        let payload = &bytes[n..];
+        let mut unmasked = [0u8; MAX_CONTROL_PAYLOAD];
+        let payload = &mut unmasked[..bytes.len() - n];
+        payload.copy_from_slice(&bytes[n..]);
+        if let Some(key) = header.mask {
+            apply_mask_bytewise(payload, key, 0);
+        }
+        let payload = &*payload;
         match header.opcode {
             OpCode::Pong => {
                 let expected = self.expected_pong.take().expect("an unsolicited pong");
@@ -639,7 +687,7 @@ impl<'a> Harness<'a> {
 }
 
 /// Whether to print what happens (`ESPWS_FUZZ_TRACE=1`), for looking into a crash.
-fn trace() -> bool {
+pub(crate) fn trace() -> bool {
     static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *TRACE.get_or_init(|| std::env::var_os("ESPWS_FUZZ_TRACE").is_some())
 }

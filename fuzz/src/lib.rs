@@ -3,6 +3,7 @@
 //!
 //! Each module holds one target's check; the files in `fuzz_targets/` only call it.
 
+pub mod client;
 pub mod connection;
 pub mod deflate;
 pub mod frame_header;

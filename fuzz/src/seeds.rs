@@ -4,7 +4,10 @@
 
 use espws::wire::frame::OpCode;
 
-use crate::connection::{client_frame, client_frame_raw, close_payload, ConnInput, Op, Setup};
+use crate::client::ACCEPT;
+use crate::connection::{
+    client_frame, client_frame_raw, close_payload, server_frame, server_frame_raw, ConnInput, Op, Setup,
+};
 
 /// One seed file: target, file name, contents.
 pub struct Seed {
@@ -36,6 +39,9 @@ pub fn all() -> Vec<Seed> {
     }
     for (name, bytes) in deflates() {
         add("deflate", name, bytes);
+    }
+    for (name, bytes) in clients() {
+        add("client", name, bytes);
     }
     seeds
 }
@@ -442,4 +448,139 @@ fn connections() -> Vec<(&'static str, ConnInput<'static>)> {
         ));
     }
     out
+}
+
+/// The client's inputs: a flags byte (bit 0: offer subprotocols; the rest: the read size), then
+/// a connection input whose stream is the server's answer and frames.
+fn clients() -> Vec<(&'static str, Vec<u8>)> {
+    let upgrade = |extra: &[&str]| {
+        let mut lines = vec!["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade"];
+        let accept = format!("Sec-WebSocket-Accept: {ACCEPT}");
+        lines.push(&accept);
+        lines.extend_from_slice(extra);
+        crlf(&lines)
+    };
+    let close = |code: u16, reason: &str| server_frame(OpCode::Close, true, &close_payload(code, reason));
+    let conversation = stream(&[
+        server_frame(OpCode::Text, true, b"hello device"),
+        server_frame(OpCode::Ping, true, b"are you there"),
+        server_frame(OpCode::Text, false, "Hel".as_bytes()),
+        server_frame(OpCode::Continuation, false, &"lo €".as_bytes()[..5]),
+        server_frame(OpCode::Continuation, true, &"lo €uro".as_bytes()[5..]),
+        server_frame(OpCode::Binary, true, &(0..=255u8).cycle().take(300).collect::<Vec<_>>()),
+        close(1000, "bye"),
+    ]);
+    let with = |head: Vec<u8>, frames: &[u8]| -> Vec<u8> { [head, frames.to_vec()].concat() };
+    let input = |flags: u8, setup: Setup, ops: Vec<Op>, bytes: Vec<u8>| -> Vec<u8> {
+        let stream: &[u8] = &bytes;
+        [vec![flags], ConnInput { setup, ops, stream }.encode()].concat()
+    };
+    let sends = vec![
+        Op::Send { binary: false, len: 5, first: true, last: true },
+        Op::Send { binary: true, len: 300, first: true, last: false },
+        Op::Send { binary: true, len: 70, first: false, last: true },
+        Op::Close { code: 0, reason_chars: 12 },
+        Op::Read(200),
+    ];
+    vec![
+        ("upgrade_then_conversation", input(0xFE, setup(), vec![], with(upgrade(&[]), &conversation))),
+        (
+            "upgrade_read_bytewise",
+            input(0x02, setup(), vec![Op::Read(1); 30], with(upgrade(&[]), &conversation)),
+        ),
+        (
+            "upgrade_with_protocol",
+            input(0x21, setup(), vec![], with(upgrade(&["Sec-WebSocket-Protocol: chat"]), &close(1001, ""))),
+        ),
+        (
+            "upgrade_then_client_sends_and_closes",
+            input(0x40, setup(), sends, with(upgrade(&[]), &close(1000, ""))),
+        ),
+        (
+            "upgrade_keepalive_times_out",
+            input(
+                0x80,
+                Setup { ping_interval_ms: Some(100), pong_timeout_ms: 50, ..setup() },
+                vec![Op::Read(255), Op::Advance(100), Op::Advance(50)],
+                upgrade(&[]),
+            ),
+        ),
+        (
+            "upgrade_masked_frame_from_server",
+            input(
+                0x10,
+                setup(),
+                vec![],
+                with(upgrade(&[]), &client_frame(OpCode::Text, true, K1, b"masked")),
+            ),
+        ),
+        ("upgrade_rsv_bits", input(0x10, setup(), vec![], with(upgrade(&[]), &server_frame_raw(0xC1, b"x")))),
+        (
+            "upgrade_bad_utf8",
+            input(
+                0x10,
+                setup(),
+                vec![],
+                with(upgrade(&[]), &server_frame(OpCode::Text, true, b"\xed\xa0\x80")),
+            ),
+        ),
+        (
+            "refused_protocol_not_offered",
+            input(0x10, setup(), vec![], upgrade(&["Sec-WebSocket-Protocol: mqtt"])),
+        ),
+        (
+            "refused_extension_not_offered",
+            input(0x10, setup(), vec![], upgrade(&["Sec-WebSocket-Extensions: permessage-deflate"])),
+        ),
+        (
+            "refused_deflate_agreed_with_windows",
+            input(
+                0x10,
+                setup(),
+                vec![],
+                upgrade(&["Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; client_max_window_bits=9"]),
+            ),
+        ),
+        (
+            "refused_deflate_invalid_answer",
+            input(0x10, setup(), vec![], upgrade(&["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"])),
+        ),
+        (
+            "refused_wrong_accept",
+            input(
+                0x10,
+                setup(),
+                vec![],
+                crlf(&[
+                    "HTTP/1.1 101 Switching Protocols",
+                    "Upgrade: websocket",
+                    "Connection: Upgrade",
+                    "Sec-WebSocket-Accept: dGhlIHNhbXBsZSBub25jZQ==",
+                ]),
+            ),
+        ),
+        (
+            "refused_missing_upgrade",
+            input(0x10, setup(), vec![], crlf(&["HTTP/1.1 101 Switching Protocols", "Connection: Upgrade"])),
+        ),
+        (
+            "rejected_401",
+            input(
+                0x10,
+                setup(),
+                vec![],
+                crlf(&["HTTP/1.1 401 Unauthorized", "WWW-Authenticate: Bearer", "Content-Length: 0"]),
+            ),
+        ),
+        ("malformed_answer", input(0x10, setup(), vec![], b"SSH-2.0-OpenSSH_9.2\r\n".to_vec())),
+        (
+            "answer_too_large",
+            input(
+                0xFE,
+                Setup { buffer_extra: 0, ..setup() },
+                vec![],
+                [b"HTTP/1.1 101 Switching Protocols\r\nX-Padding: ".to_vec(), vec![b'a'; 600]].concat(),
+            ),
+        ),
+    ]
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use espws_fuzz::connection::{ConnInput, Harness};
 
-const TARGETS: [&str; 5] = ["connection", "deflate", "frame_header", "handshake", "utf8"];
+const TARGETS: [&str; 6] = ["client", "connection", "deflate", "frame_header", "handshake", "utf8"];
 
 fn run(target: &str, bytes: &[u8]) {
     match target {
@@ -16,6 +16,7 @@ fn run(target: &str, bytes: &[u8]) {
                 Harness::run(&input);
             }
         }
+        "client" => espws_fuzz::client::check(bytes),
         "deflate" => espws_fuzz::deflate::check(bytes),
         "frame_header" => espws_fuzz::frame_header::check(bytes),
         "handshake" => espws_fuzz::handshake::check(bytes),
