@@ -1,5 +1,8 @@
 //! The simulator's TLS flags: a certificate from PEM files, or one made at start-up.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use espws::tls::{config, self_signed, TlsConfig};
 
 use crate::Args;
@@ -16,6 +19,23 @@ pub struct Tls {
     pub cert_pem: String,
     /// Its private key, PEM.
     pub key_pem: String,
+    /// The PEM file a certificate made at start-up was written to, for clients to trust.
+    _written: Option<Arc<WrittenPem>>,
+}
+
+/// A certificate's PEM file that this process wrote, removed when the last copy of the
+/// configuration goes, at the simulator's exit (after SIGINT or SIGTERM on threads and tokio):
+/// the next start makes a new certificate, so the file would only be stale litter. A process
+/// killed outright leaves it, and the next start on that port overwrites it.
+struct WrittenPem(PathBuf);
+
+impl Drop for WrittenPem {
+    fn drop(&mut self) {
+        match std::fs::remove_file(&self.0) {
+            Ok(()) => log::info!("TLS: removed {}", self.0.display()),
+            Err(e) => log::warn!("TLS: cannot remove {}: {e}", self.0.display()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Tls {
@@ -36,7 +56,7 @@ pub fn config(args: &Args) -> Result<Option<Tls>, String> {
             let read = |path: &std::path::Path| {
                 std::fs::read_to_string(path).map_err(|e| format!("{}: {}: {e}", flags(), path.display()))
             };
-            Ok(Some(Tls { config, cert_pem: read(cert)?, key_pem: read(key)? }))
+            Ok(Some(Tls { config, cert_pem: read(cert)?, key_pem: read(key)?, _written: None }))
         }
         (None, None, true) => {
             let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
@@ -55,8 +75,17 @@ pub fn config(args: &Args) -> Result<Option<Tls>, String> {
                 .map_err(|e| format!("--tls-self-signed: cannot write {}: {e}", path.display()))?;
             log::info!("TLS: self-signed certificate for {}", names.join(", "));
             log::info!("TLS: certificate SHA-256 fingerprint {}", made.fingerprint);
-            log::info!("TLS: certificate PEM written to {} (trust it in clients)", path.display());
-            Ok(Some(Tls { config: made.config, cert_pem: made.cert_pem, key_pem: made.key_pem }))
+            log::info!(
+                "TLS: certificate PEM written to {} (trust it in clients; removed at exit)",
+                path.display()
+            );
+            let written = Some(Arc::new(WrittenPem(path)));
+            Ok(Some(Tls {
+                config: made.config,
+                cert_pem: made.cert_pem,
+                key_pem: made.key_pem,
+                _written: written,
+            }))
         }
         (_, _, true) => {
             Err("--tls-self-signed replaces --tls-cert and --tls-key; give one or the other".into())

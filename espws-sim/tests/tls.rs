@@ -22,14 +22,8 @@ fn tls_sim(extra: &[&str]) -> (Sim, Arc<ClientConfig>) {
     let mut args = vec!["--tls-self-signed", "--handshake-timeout", HANDSHAKE_TIMEOUT];
     args.extend_from_slice(extra);
     let sim = Sim::start(&args);
-    let log = sim.log_text();
-    let pem = log
-        .split("PEM written to ")
-        .nth(1)
-        .and_then(|rest| rest.split(" (").next())
-        .expect("the simulator says where the certificate is");
     let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(pem).unwrap() {
+    for cert in CertificateDer::pem_file_iter(certificate_file(&sim)).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -38,6 +32,17 @@ fn tls_sim(extra: &[&str]) -> (Sim, Arc<ClientConfig>) {
         .with_root_certificates(roots)
         .with_no_client_auth();
     (sim, Arc::new(config))
+}
+
+/// Where the simulator says it wrote the certificate it made.
+fn certificate_file(sim: &Sim) -> std::path::PathBuf {
+    let log = sim.log_text();
+    let path = log
+        .split("PEM written to ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .expect("the simulator says where the certificate is");
+    path.into()
 }
 
 /// A WebSocket client over TLS.
@@ -306,5 +311,22 @@ fn a_text_split_inside_a_code_point_across_records_is_echoed_whole() {
             assert_eq!(opcode, 1);
             assert_eq!(echoed, [first, second].concat(), "pause {pause} ms");
         }
+    });
+}
+
+#[test]
+fn the_certificate_file_made_at_start_up_is_removed_at_exit() {
+    on_each_runtime(|| {
+        if support::device().is_some() {
+            return; // no process here to stop: the file's lifetime is the simulator's
+        }
+        let (mut sim, config) = tls_sim(&[]);
+        let pem = certificate_file(&sim);
+        assert!(pem.exists(), "{} is not there while serving", pem.display());
+        Wss::connect(sim.addr, &config).assert_echo(b"before the stop");
+        let status =
+            sim.terminate(Duration::from_secs(10)).expect("the simulator exits within 10 s of SIGTERM");
+        assert!(status.success(), "the simulator exited with {status} after SIGTERM");
+        assert!(!pem.exists(), "{} is left after the simulator exited", pem.display());
     });
 }

@@ -139,6 +139,22 @@ impl Sim {
         self.child.as_mut().is_none_or(|child| child.try_wait().unwrap().is_none())
     }
 
+    /// Asks the simulator to stop gracefully (SIGTERM) and waits up to `limit` for it to exit:
+    /// its exit status, or `None` for the device or a simulator still running then.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        assert!(matches!(&sent, Ok(s) if s.success()), "kill -TERM failed: {sent:?}");
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     pub fn log_text(&self) -> String {
         match (&self.child, std::env::var("QEMU_DEVICE_LOG")) {
             (None, Ok(path)) => std::fs::read_to_string(path).unwrap_or_default(),
