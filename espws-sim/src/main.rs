@@ -254,8 +254,12 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
     })
 }
 
-/// Tells the user where to point a browser and a client, never printing the token.
-fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
+/// Tells the user where to point a browser and a client, never printing the token, once the
+/// port is bound; a certificate made at start-up is written out then, for clients to trust.
+fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) -> std::io::Result<()> {
+    if let Some(tls) = &args.tls {
+        tls.publish(addr.port()).map_err(std::io::Error::other)?;
+    }
     let runtime = args.runtime.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     let app = args.app.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     log::info!("espws-sim {} running the {app} app on the {runtime} runtime", env!("CARGO_PKG_VERSION"));
@@ -319,6 +323,7 @@ fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) {
         args.ping_interval,
         args.pong_timeout
     );
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -1,7 +1,7 @@
 //! The simulator's TLS flags: a certificate from PEM files, or one made at start-up.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use espws::tls::{config, self_signed, TlsConfig};
 
@@ -19,22 +19,60 @@ pub struct Tls {
     pub cert_pem: String,
     /// Its private key, PEM.
     pub key_pem: String,
-    /// The PEM file a certificate made at start-up was written to, for clients to trust.
-    _written: Option<Arc<WrittenPem>>,
+    /// Whether the certificate was made at start-up, and so is written out for clients to trust.
+    made_here: bool,
+    /// The PEM file it went to, once the port is bound (see [`Tls::publish`]); shared by clones.
+    written: Arc<OnceLock<WrittenPem>>,
+}
+
+impl Tls {
+    /// Writes a certificate made at start-up to the temporary directory, named by the bound
+    /// `port`, for clients to trust (nothing for one from files). Called once the port is bound:
+    /// a second simulator refused a port in use must not overwrite, then remove, the file of the
+    /// one serving there.
+    pub fn publish(&self, port: u16) -> Result<(), String> {
+        if !self.made_here || self.written.get().is_some() {
+            return Ok(());
+        }
+        let path = std::env::temp_dir().join(format!("espws-sim-{port}-cert.pem"));
+        std::fs::write(&path, &self.cert_pem)
+            .map_err(|e| format!("--tls-self-signed: cannot write {}: {e}", path.display()))?;
+        log::info!(
+            "TLS: certificate PEM written to {} (trust it in clients; removed at exit)",
+            path.display()
+        );
+        let _ = self.written.set(WrittenPem(path));
+        Ok(())
+    }
+
+    /// Removes the file [`Tls::publish`] wrote, for a runtime that ends the process without
+    /// returning (embassy-tap's executor never does), so that no drop would remove it.
+    pub fn remove_published(&self) {
+        if let Some(written) = self.written.get() {
+            written.remove();
+        }
+    }
 }
 
 /// A certificate's PEM file that this process wrote, removed when the last copy of the
-/// configuration goes, at the simulator's exit (after SIGINT or SIGTERM on threads and tokio):
+/// configuration goes, at the simulator's exit after SIGINT or SIGTERM (on embassy-tap, whose
+/// executor never returns, by [`Tls::remove_published`]):
 /// the next start makes a new certificate, so the file would only be stale litter. A process
-/// killed outright leaves it, and the next start on that port overwrites it.
+/// killed outright leaves it, and the next simulator to bind that port overwrites it.
 struct WrittenPem(PathBuf);
 
-impl Drop for WrittenPem {
-    fn drop(&mut self) {
+impl WrittenPem {
+    fn remove(&self) {
         match std::fs::remove_file(&self.0) {
             Ok(()) => log::info!("TLS: removed {}", self.0.display()),
             Err(e) => log::warn!("TLS: cannot remove {}: {e}", self.0.display()),
         }
+    }
+}
+
+impl Drop for WrittenPem {
+    fn drop(&mut self) {
+        self.remove();
     }
 }
 
@@ -45,8 +83,8 @@ impl std::fmt::Debug for Tls {
     }
 }
 
-/// The TLS the flags ask for, if any; a self-signed certificate is announced (fingerprint and
-/// where its PEM went).
+/// The TLS the flags ask for, if any; a self-signed certificate is announced by its names and
+/// fingerprint, and written out by [`Tls::publish`] once the port is bound.
 pub fn config(args: &Args) -> Result<Option<Tls>, String> {
     match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
         (None, None, false) => Ok(None),
@@ -56,7 +94,13 @@ pub fn config(args: &Args) -> Result<Option<Tls>, String> {
             let read = |path: &std::path::Path| {
                 std::fs::read_to_string(path).map_err(|e| format!("{}: {}: {e}", flags(), path.display()))
             };
-            Ok(Some(Tls { config, cert_pem: read(cert)?, key_pem: read(key)?, _written: None }))
+            Ok(Some(Tls {
+                config,
+                cert_pem: read(cert)?,
+                key_pem: read(key)?,
+                made_here: false,
+                written: Arc::default(),
+            }))
         }
         (None, None, true) => {
             let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
@@ -67,24 +111,14 @@ pub fn config(args: &Args) -> Result<Option<Tls>, String> {
                 names.insert(0, ip.to_string());
             }
             let made = self_signed::generate(&names).map_err(|e| format!("--tls-self-signed: {e}"))?;
-            // Named by the port, or by the process when the system picks the port.
-            let tag =
-                if args.port == 0 { format!("pid{}", std::process::id()) } else { args.port.to_string() };
-            let path = std::env::temp_dir().join(format!("espws-sim-{tag}-cert.pem"));
-            std::fs::write(&path, &made.cert_pem)
-                .map_err(|e| format!("--tls-self-signed: cannot write {}: {e}", path.display()))?;
             log::info!("TLS: self-signed certificate for {}", names.join(", "));
             log::info!("TLS: certificate SHA-256 fingerprint {}", made.fingerprint);
-            log::info!(
-                "TLS: certificate PEM written to {} (trust it in clients; removed at exit)",
-                path.display()
-            );
-            let written = Some(Arc::new(WrittenPem(path)));
             Ok(Some(Tls {
                 config: made.config,
                 cert_pem: made.cert_pem,
                 key_pem: made.key_pem,
-                _written: written,
+                made_here: true,
+                written: Arc::default(),
             }))
         }
         (_, _, true) => {

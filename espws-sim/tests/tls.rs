@@ -330,3 +330,32 @@ fn the_certificate_file_made_at_start_up_is_removed_at_exit() {
         assert!(!pem.exists(), "{} is left after the simulator exited", pem.display());
     });
 }
+
+/// A second simulator started on a port in use fails, and leaves the first one's certificate
+/// file as it was: clients of the first still find the certificate they must trust.
+#[test]
+fn a_simulator_refused_a_busy_port_leaves_the_certificate_file_of_the_one_serving_there() {
+    on_each_runtime(|| {
+        if support::device().is_some() {
+            return; // the device's port is not the simulator's to contest
+        }
+        let (sim, config) = tls_sim(&[]);
+        let pem = certificate_file(&sim);
+        let before = std::fs::read(&pem).expect("the certificate file is there while serving");
+        let second = std::process::Command::new(env!("CARGO_BIN_EXE_espws-sim"))
+            .args(["--port", &sim.addr.port().to_string(), "--runtime", runtime(), "--tls-self-signed"])
+            .output()
+            .expect("a second espws-sim starts");
+        let said = String::from_utf8_lossy(&second.stderr);
+        assert!(!second.status.success(), "a second simulator served the busy port: {said}");
+        assert!(said.contains("Address already in use"), "{said}");
+        let after = std::fs::read(&pem).ok();
+        assert!(
+            after.as_deref() == Some(&before[..]),
+            "{} was {} by the simulator refused the port",
+            pem.display(),
+            if after.is_some() { "overwritten" } else { "removed" }
+        );
+        Wss::connect(sim.addr, &config).assert_echo(b"after the second start");
+    });
+}

@@ -13,7 +13,7 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     if let Some(tls) = &args.tls {
         server = server.with_tls(tls.config.clone());
     }
-    announce(args, &settings, server.local_addr()?);
+    announce(args, &settings, server.local_addr()?)?;
     super::spawn_publishers(&device)?;
     let handle = server.handle()?;
     super::on_signals(shutdown.clone(), crate::seconds(args.shutdown_timeout), move || handle.stop())?;

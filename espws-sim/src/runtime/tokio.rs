@@ -9,7 +9,7 @@ use crate::{announce, Args};
 pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let settings = device.settings;
     let listener = server::bind((args.bind, args.port))?;
-    announce(args, &settings, listener.local_addr()?);
+    announce(args, &settings, listener.local_addr()?)?;
     super::spawn_publishers(&device)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let shutdown = Shutdown::new();
