@@ -64,3 +64,23 @@ fn on_signals(
     })?;
     Ok(())
 }
+
+/// For a runtime without a graceful shutdown (embassy-tap, like the device): the first SIGINT or
+/// SIGTERM ends the process at once, as the signal itself would, with the shell's status for
+/// it (128 + the signal), after removing the certificate file the simulator wrote.
+fn exit_on_signals(tls: Option<crate::tls::Tls>) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new().name("espws-signals".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+            log::info!(
+                "{name}: exiting at once (this runtime, like the device, has no graceful shutdown: clients see the connection end without a close frame)"
+            );
+            if let Some(tls) = &tls {
+                tls.remove_published();
+            }
+            std::process::exit(128 + signal);
+        }
+    })?;
+    Ok(())
+}
