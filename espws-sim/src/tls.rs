@@ -1,7 +1,7 @@
 //! The simulator's TLS flags: a certificate from PEM files, or one made at start-up.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use espws::tls::{config, self_signed, TlsConfig};
 
@@ -45,18 +45,31 @@ impl Tls {
         Ok(())
     }
 
-    /// Removes the file [`Tls::publish`] wrote, for a runtime that ends the process without
-    /// returning (embassy-tap's executor never does), so that no drop would remove it.
-    pub fn remove_published(&self) {
-        if let Some(written) = self.written.get() {
-            written.remove();
+    /// A handle on the file [`Tls::publish`] writes that does not keep it: a signal thread
+    /// holds one, so the file still goes with the last `Tls` when the runtime returns.
+    pub fn published_file(&self) -> PublishedFile {
+        PublishedFile(Arc::downgrade(&self.written))
+    }
+}
+
+/// Removes the certificate file for an exit that runs no drop: embassy-tap's (its executor
+/// never returns) and a second signal's on threads and tokio (see [`Tls::published_file`]).
+pub struct PublishedFile(Weak<OnceLock<WrittenPem>>);
+
+impl PublishedFile {
+    /// Removes the file, if one was written and not already removed with its `Tls`.
+    pub fn remove(&self) {
+        if let Some(written) = self.0.upgrade() {
+            if let Some(written) = written.get() {
+                written.remove();
+            }
         }
     }
 }
 
 /// A certificate's PEM file that this process wrote, removed when the last copy of the
-/// configuration goes, at the simulator's exit after SIGINT or SIGTERM (on embassy-tap, whose
-/// executor never returns, by [`Tls::remove_published`]):
+/// configuration goes, at the simulator's exit after SIGINT or SIGTERM (where that exit runs no
+/// drop, by [`PublishedFile::remove`]):
 /// the next start makes a new certificate, so the file would only be stale litter. A process
 /// killed outright leaves it, and the next simulator to bind that port overwrites it.
 struct WrittenPem(PathBuf);

@@ -331,6 +331,33 @@ fn the_certificate_file_made_at_start_up_is_removed_at_exit() {
     });
 }
 
+/// A second SIGTERM during the graceful shutdown (here held open by a client that never answers
+/// the close) exits at once with 128 + 15, and still removes the certificate file, although
+/// that exit runs no destructor.
+#[test]
+fn a_second_sigterm_exits_at_once_and_still_removes_the_certificate_file() {
+    on_each_runtime(|| {
+        if support::device().is_some() {
+            return; // no process here to stop: the file's lifetime is the simulator's
+        }
+        let (mut sim, config) = tls_sim(&["--shutdown-timeout", "60"]);
+        let pem = certificate_file(&sim);
+        let mut silent = Wss::connect(sim.addr, &config);
+        silent.assert_echo(b"then never another read");
+        let first = sim.terminate(Duration::from_millis(500));
+        assert_eq!(first, None, "the simulator exited before its client answered the close");
+        let status = sim
+            .terminate(Duration::from_secs(5))
+            .expect("the simulator exits within 5 s of a second SIGTERM");
+        assert!(!pem.exists(), "{} is left after a second SIGTERM", pem.display());
+        assert_eq!(
+            status.code(),
+            Some(128 + 15),
+            "the simulator exited with {status} after a second SIGTERM"
+        );
+    });
+}
+
 /// A second simulator started on a port in use fails, and leaves the first one's certificate
 /// file as it was: clients of the first still find the certificate they must trust.
 #[test]

@@ -58,7 +58,7 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     #[cfg(feature = "mbedtls")]
     let tls = args.tls.as_ref().map(mbedtls::server).transpose()?;
     announce(args, &settings, listen)?;
-    super::exit_on_signals(args.tls.clone())?;
+    super::exit_on_signals(args.tls.as_ref().map(crate::tls::Tls::published_file))?;
     log::info!("embassy-net on {} with {} listening sockets (no backlog on this stack)", args.tap, workers);
 
     let device: &'static Device<'static> = Box::leak(Box::new(device));

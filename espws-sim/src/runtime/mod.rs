@@ -12,6 +12,8 @@ use espws_apps::settings::App;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use crate::tls::PublishedFile;
+
 /// Starts the hub's publishers (status ticks, sensor readings) on threads of their own, beside
 /// a std runtime's serving threads.
 fn spawn_publishers(device: &Device<'static>) -> std::io::Result<()> {
@@ -32,20 +34,21 @@ fn spawn_publishers(device: &Device<'static>) -> std::io::Result<()> {
 
 /// Shuts the server down gracefully on the first SIGINT or SIGTERM: `stop_accepting`, then 1001
 /// to every client and up to `timeout` for their closing handshakes (`shutdown`); the runtime
-/// then returns and the process exits 0. A second signal exits at once.
+/// then returns and the process exits 0. A second signal exits at once, as [`exit_now`] does.
 fn on_signals(
     shutdown: Shutdown,
     timeout: Duration,
+    certificate_file: Option<PublishedFile>,
     stop_accepting: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("espws-signals".into()).spawn(move || {
         let mut stop_accepting = Some(stop_accepting);
         for signal in signals.forever() {
-            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+            let name = signal_name(signal);
             let Some(stop_accepting) = stop_accepting.take() else {
                 log::warn!("{name} again: exiting at once, without waiting for the closing handshakes");
-                std::process::exit(130);
+                exit_now(certificate_file.as_ref(), signal);
             };
             log::info!(
                 "{name}: closing every client with 1001, waiting up to {:.1} s (send it again to exit at once)",
@@ -66,21 +69,36 @@ fn on_signals(
 }
 
 /// For a runtime without a graceful shutdown (embassy-tap, like the device): the first SIGINT or
-/// SIGTERM ends the process at once, as the signal itself would, with the shell's status for
-/// it (128 + the signal), after removing the certificate file the simulator wrote.
-fn exit_on_signals(tls: Option<crate::tls::Tls>) -> std::io::Result<()> {
+/// SIGTERM ends the process at once ([`exit_now`]).
+fn exit_on_signals(certificate_file: Option<PublishedFile>) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("espws-signals".into()).spawn(move || {
         if let Some(signal) = signals.forever().next() {
-            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
             log::info!(
-                "{name}: exiting at once (this runtime, like the device, has no graceful shutdown: clients see the connection end without a close frame)"
+                "{}: exiting at once (this runtime, like the device, has no graceful shutdown: clients see the connection end without a close frame)",
+                signal_name(signal)
             );
-            if let Some(tls) = &tls {
-                tls.remove_published();
-            }
-            std::process::exit(128 + signal);
+            exit_now(certificate_file.as_ref(), signal);
         }
     })?;
     Ok(())
+}
+
+/// Ends the process at once, as the signal itself would, with the shell's status for it (128 +
+/// the signal), after removing the certificate file the simulator wrote: `process::exit` runs
+/// no destructors, so the file's own removal on drop would not happen.
+fn exit_now(certificate_file: Option<&PublishedFile>, signal: i32) -> ! {
+    if let Some(file) = certificate_file {
+        file.remove();
+    }
+    std::process::exit(128 + signal)
+}
+
+/// The name the log gives a signal the simulator handles.
+fn signal_name(signal: i32) -> &'static str {
+    if signal == SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    }
 }

@@ -16,7 +16,12 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     announce(args, &settings, server.local_addr()?)?;
     super::spawn_publishers(&device)?;
     let handle = server.handle()?;
-    super::on_signals(shutdown.clone(), crate::seconds(args.shutdown_timeout), move || handle.stop())?;
+    super::on_signals(
+        shutdown.clone(),
+        crate::seconds(args.shutdown_timeout),
+        args.tls.as_ref().map(crate::tls::Tls::published_file),
+        move || handle.stop(),
+    )?;
     server.run()?;
     // Stopped by a signal: the connections are closing; wait for that to be done.
     shutdown.wait_finished();
