@@ -255,10 +255,17 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
 }
 
 /// Tells the user where to point a browser and a client, never printing the token, once the
-/// port is bound; a certificate made at start-up is written out then, for clients to trust.
-fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) -> std::io::Result<()> {
+/// port is bound; a certificate made at start-up is written out then, for clients to trust, and
+/// a handle on its file is returned for the signal thread, whose exits run no drop.
+fn announce(
+    args: &Args,
+    settings: &Settings<'_>,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<Option<tls::PublishedFile>> {
+    let mut tls_file = None;
     if let Some(tls) = &args.tls {
         tls.publish(addr.port()).map_err(std::io::Error::other)?;
+        tls_file = tls.published_file();
     }
     let runtime = args.runtime.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     let app = args.app.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
@@ -323,7 +330,7 @@ fn announce(args: &Args, settings: &Settings<'_>, addr: std::net::SocketAddr) ->
         args.ping_interval,
         args.pong_timeout
     );
-    Ok(())
+    Ok(tls_file)
 }
 
 fn main() -> ExitCode {

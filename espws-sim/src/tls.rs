@@ -19,10 +19,10 @@ pub struct Tls {
     pub cert_pem: String,
     /// Its private key, PEM.
     pub key_pem: String,
-    /// Whether the certificate was made at start-up, and so is written out for clients to trust.
-    made_here: bool,
-    /// The PEM file it went to, once the port is bound (see [`Tls::publish`]); shared by clones.
-    written: Arc<OnceLock<WrittenPem>>,
+    /// For a certificate made at start-up, which is written out for clients to trust: the PEM
+    /// file it went to, once the port is bound (see [`Tls::publish`]); shared by clones. `None`
+    /// for one from files, which stays where the user keeps it.
+    written: Option<Arc<OnceLock<WrittenPem>>>,
 }
 
 impl Tls {
@@ -31,7 +31,8 @@ impl Tls {
     /// a second simulator refused a port in use must not overwrite, then remove, the file of the
     /// one serving there.
     pub fn publish(&self, port: u16) -> Result<(), String> {
-        if !self.made_here || self.written.get().is_some() {
+        let Some(written) = &self.written else { return Ok(()) };
+        if written.get().is_some() {
             return Ok(());
         }
         let path = std::env::temp_dir().join(format!("espws-sim-{port}-cert.pem"));
@@ -41,14 +42,15 @@ impl Tls {
             "TLS: certificate PEM written to {} (trust it in clients; removed at exit)",
             path.display()
         );
-        let _ = self.written.set(WrittenPem(path));
+        let _ = written.set(WrittenPem(path));
         Ok(())
     }
 
-    /// A handle on the file [`Tls::publish`] writes that does not keep it: a signal thread
-    /// holds one, so the file still goes with the last `Tls` when the runtime returns.
-    pub fn published_file(&self) -> PublishedFile {
-        PublishedFile(Arc::downgrade(&self.written))
+    /// A handle on the file [`Tls::publish`] writes (none for a certificate from files) that
+    /// does not keep it: a signal thread holds one, so the file still goes with the last `Tls`
+    /// when the runtime returns.
+    pub fn published_file(&self) -> Option<PublishedFile> {
+        self.written.as_ref().map(|written| PublishedFile(Arc::downgrade(written)))
     }
 }
 
@@ -107,13 +109,7 @@ pub fn config(args: &Args) -> Result<Option<Tls>, String> {
             let read = |path: &std::path::Path| {
                 std::fs::read_to_string(path).map_err(|e| format!("{}: {}: {e}", flags(), path.display()))
             };
-            Ok(Some(Tls {
-                config,
-                cert_pem: read(cert)?,
-                key_pem: read(key)?,
-                made_here: false,
-                written: Arc::default(),
-            }))
+            Ok(Some(Tls { config, cert_pem: read(cert)?, key_pem: read(key)?, written: None }))
         }
         (None, None, true) => {
             let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
@@ -130,8 +126,7 @@ pub fn config(args: &Args) -> Result<Option<Tls>, String> {
                 config: made.config,
                 cert_pem: made.cert_pem,
                 key_pem: made.key_pem,
-                made_here: true,
-                written: Arc::default(),
+                written: Some(Arc::default()),
             }))
         }
         (_, _, true) => {

@@ -57,8 +57,8 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     let listen = std::net::SocketAddr::new(address.address().into(), settings.port);
     #[cfg(feature = "mbedtls")]
     let tls = args.tls.as_ref().map(mbedtls::server).transpose()?;
-    announce(args, &settings, listen)?;
-    super::exit_on_signals(args.tls.as_ref().map(crate::tls::Tls::published_file))?;
+    let certificate_file = announce(args, &settings, listen)?;
+    super::exit_on_signals(certificate_file)?;
     log::info!("embassy-net on {} with {} listening sockets (no backlog on this stack)", args.tap, workers);
 
     let device: &'static Device<'static> = Box::leak(Box::new(device));

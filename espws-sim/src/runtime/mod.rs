@@ -41,44 +41,47 @@ fn on_signals(
     certificate_file: Option<PublishedFile>,
     stop_accepting: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new().name("espws-signals".into()).spawn(move || {
-        let mut stop_accepting = Some(stop_accepting);
-        for signal in signals.forever() {
-            let name = signal_name(signal);
-            let Some(stop_accepting) = stop_accepting.take() else {
-                log::warn!("{name} again: exiting at once, without waiting for the closing handshakes");
-                exit_now(certificate_file.as_ref(), signal);
-            };
-            log::info!(
-                "{name}: closing every client with 1001, waiting up to {:.1} s (send it again to exit at once)",
-                timeout.as_secs_f64()
-            );
-            stop_accepting();
-            let shutdown = shutdown.clone();
-            let started = std::thread::Builder::new()
-                .name("espws-shutdown".into())
-                .spawn(move || shutdown.shutdown(timeout));
-            if let Err(e) = started {
-                log::error!("could not start the shutdown: {e}; exiting");
-                std::process::exit(1);
-            }
+    let mut stop_accepting = Some(stop_accepting);
+    on_each_signal(move |signal| {
+        let name = signal_name(signal);
+        let Some(stop_accepting) = stop_accepting.take() else {
+            log::warn!("{name} again: exiting at once, without waiting for the closing handshakes");
+            exit_now(certificate_file.as_ref(), signal);
+        };
+        log::info!(
+            "{name}: closing every client with 1001, waiting up to {:.1} s (send it again to exit at once)",
+            timeout.as_secs_f64()
+        );
+        stop_accepting();
+        let shutdown = shutdown.clone();
+        let started = std::thread::Builder::new()
+            .name("espws-shutdown".into())
+            .spawn(move || shutdown.shutdown(timeout));
+        if let Err(e) = started {
+            log::error!("could not start the shutdown: {e}; exiting");
+            std::process::exit(1);
         }
-    })?;
-    Ok(())
+    })
 }
 
 /// For a runtime without a graceful shutdown (embassy-tap, like the device): the first SIGINT or
 /// SIGTERM ends the process at once ([`exit_now`]).
 fn exit_on_signals(certificate_file: Option<PublishedFile>) -> std::io::Result<()> {
+    on_each_signal(move |signal| {
+        log::info!(
+            "{}: exiting at once (this runtime, like the device, has no graceful shutdown: clients see the connection end without a close frame)",
+            signal_name(signal)
+        );
+        exit_now(certificate_file.as_ref(), signal);
+    })
+}
+
+/// Calls `on_signal` with each SIGINT and SIGTERM, on a thread of its own.
+fn on_each_signal(mut on_signal: impl FnMut(i32) + Send + 'static) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("espws-signals".into()).spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            log::info!(
-                "{}: exiting at once (this runtime, like the device, has no graceful shutdown: clients see the connection end without a close frame)",
-                signal_name(signal)
-            );
-            exit_now(certificate_file.as_ref(), signal);
+        for signal in signals.forever() {
+            on_signal(signal);
         }
     })?;
     Ok(())

@@ -13,13 +13,13 @@ pub fn run(args: &Args, device: Device<'static>) -> std::io::Result<()> {
     if let Some(tls) = &args.tls {
         server = server.with_tls(tls.config.clone());
     }
-    announce(args, &settings, server.local_addr()?)?;
+    let certificate_file = announce(args, &settings, server.local_addr()?)?;
     super::spawn_publishers(&device)?;
     let handle = server.handle()?;
     super::on_signals(
         shutdown.clone(),
         crate::seconds(args.shutdown_timeout),
-        args.tls.as_ref().map(crate::tls::Tls::published_file),
+        certificate_file,
         move || handle.stop(),
     )?;
     server.run()?;
