@@ -2,19 +2,20 @@
 """Turns one load-generator result into a JSON line for scripts/bench, and prints its progress.
 
 Usage:
-  record.py throughput LINE CASE ROUND SERVER STATUS NOTE PROGRESS [THREAD_TICKS]
+  record.py throughput LINE CASE ROUND SERVER STATUS NOTE PROGRESS [WORKER_TICKS]
   record.py callgrind LINE SERVER K IR FILE STATUS NOTE
 """
 import json
 import sys
 
 
-def throughput(line, case, rnd, name, status, note, progress, thread_ticks=""):
-    """THREAD_TICKS: the server's CPU ticks per thread, busiest first, space-separated."""
+def throughput(line, case, rnd, name, status, note, progress, worker_ticks=""):
+    """WORKER_TICKS: the CPU ticks of each of the server's per-core runtime threads, busiest
+    first, space-separated (empty for a server without them)."""
     r = json.loads(line)
     r.update(case=case, round=int(rnd), server=name, status=int(status), note=note,
              ok=int(status) == 0 and r.get("errors", 1) == 0 and r.get("messages", 0) > 0,
-             thread_ticks=[int(t) for t in thread_ticks.split()])
+             worker_ticks=[int(t) for t in worker_ticks.split()])
     print(json.dumps(r))
     flag = "" if r["ok"] else "  <-- FLAGGED (exit %d) %s" % (r["status"], note)
     print("  [%7s] %-10s round %d %-17s %10.0f msgs/s  p50 %s us  p99 %s us  errors %s%s" % (

@@ -113,8 +113,9 @@ def throughput(path, seconds="?", sim_args=""):
 
 
 def busiest_share(r):
-    """The busiest thread's share of a server's CPU time in one run, or None if not recorded."""
-    ticks = (r or {}).get("thread_ticks") or []
+    """The busiest runtime thread's share of a per-core server's runtime threads' CPU time in one
+    run, or None if not recorded."""
+    ticks = (r or {}).get("worker_ticks") or []
     return ticks[0] / sum(ticks) if sum(ticks) > 0 else None
 
 
@@ -140,8 +141,9 @@ def split_between_runtimes(by, cases, rounds, servers=("espws-tokio", "raw-tokio
         return
     print(
         "How the per-core servers' connections split between their runtimes, round by round: "
-        "the busiest thread's share of the server's CPU time (1.00: every connection on one "
-        "runtime; about 0.50: an even split on two), with that round's msgs/s. The kernel "
+        "the busiest runtime thread's share of the runtime threads' CPU time, the server's "
+        "other threads left out (1.00: every connection on one runtime; about 0.50: an even "
+        "split on two), with that round's msgs/s. The kernel "
         "decides the split at the accepts; on cores shared with the load generator, one "
         "runtime beside it is the fast case (docs/bench-results.md).\n"
     )

@@ -78,10 +78,13 @@ where
     eprintln!("{example} listening on {}", listener.local_addr()?);
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let mut workers = Vec::new();
-    for _ in 0..threads {
+    for n in 0..threads {
         let listener = listener.try_clone()?;
         let serve = serve.clone();
-        workers.push(std::thread::spawn(move || -> io::Result<()> {
+        // Named as scripts/bench expects a runtime's thread to be, like espws-sim's
+        // `espws-tokio-N`: the bench reads how the connections split between these.
+        let worker = std::thread::Builder::new().name(format!("tokio-local-{n}"));
+        workers.push(worker.spawn(move || -> io::Result<()> {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let local = tokio::task::LocalSet::new();
             // The accept loop is a task of its own, as in espws-sim's server: the set's main
@@ -101,7 +104,7 @@ where
                 Ok(result) => result,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             }
-        }));
+        })?);
     }
     for worker in workers {
         worker.join().map_err(|_| io::Error::other("a server thread panicked"))??;
