@@ -17,6 +17,9 @@ import subprocess
 import sys
 
 ESPWS = ["espws-threads", "espws-tokio"]
+# The workspace's root, so that a source path in callgrind's output can be told apart from a
+# dependency's or the toolchain's.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_jsonl(path):
@@ -192,12 +195,47 @@ def parse_annotate(path):
     return costs
 
 
-def split_name(name):
-    """'path/file.rs:crate::f' -> ('file.rs', 'crate::f')."""
+def split_path(name):
+    """'path/file.rs:crate::f' -> ('path/file.rs', 'crate::f')."""
     m = re.match(r"^(.*?[^:]):(?!:)(.*)$", name)
     if not m:
         return "", name
-    return os.path.basename(m.group(1)), m.group(2)
+    return m.group(1), m.group(2)
+
+
+def split_name(name):
+    """'path/file.rs:crate::f' -> ('file.rs', 'crate::f')."""
+    path, func = split_path(name)
+    return os.path.basename(path), func
+
+
+def source_of(name):
+    """Where the code of a 'path/file.rs:function' entry comes from: a workspace crate
+    ('espws', 'espws-apps', 'bench', ...), a dependency by crate name ('tokio', 'mio'), the Rust
+    standard library, or the C library. Inlined code counts where its source is, so the
+    workspace's share is what its own lines cost, wherever the compiler put them."""
+    path = split_path(name)[0]
+    # A crates.io dependency: CARGO_HOME/registry/src/INDEX/NAME-VERSION/ (any CARGO_HOME).
+    registry = re.search(r"/registry/src/[^/]+/([^/]+)/", path)
+    if registry:
+        return re.sub(r"-\d+\.\d+\.\d+.*$", "", registry.group(1))
+    if path.startswith("/rustc/"):
+        return "Rust standard library"
+    # The workspace's own paths come relative to it (as rustc was given them) or absolute.
+    if path.startswith(ROOT + "/") or (path and os.path.exists(os.path.join(ROOT, path))):
+        return os.path.relpath(os.path.join(ROOT, path), ROOT).split("/")[0]
+    if path.startswith("./") or "/sysdeps/" in path or "/nptl/" in path:
+        return "C library"
+    return "other (no source path)"
+
+
+def by_source(diff):
+    """Per-message self cost grouped by `source_of`."""
+    groups = {}
+    for name, cost in diff.items():
+        group = source_of(name)
+        groups[group] = groups.get(group, 0) + cost
+    return groups
 
 
 def callgrind(path, k1, k2, top=15):
@@ -280,13 +318,45 @@ def callgrind(path, k1, k2, top=15):
         )
         print("| Ir/msg | share | function | file |")
         print("|---:|---:|---|---|")
-        for name, cost in sorted(diff.items(), key=lambda kv: -kv[1])[:top]:
+        for name, cost in sorted(diff.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
             file, func = split_name(name)
             func = func.replace("|", "\\|")
             if len(func) > 110:
                 func = func[:107] + "..."
             print(f"| {cost:,.1f} | {100 * cost / total:.1f}% | `{func}` | {file} |")
         print()
+        floor = floor_of(server, per_msg)
+        if floor != server and diffs.get(floor):
+            print_by_source(server, diff, floor, diffs[floor])
+
+
+def signed(v):
+    """A difference with its sign, rounded to a whole number ('0' rather than '-0')."""
+    v = round(v)
+    return f"{v:+,}" if v else "0"
+
+
+def print_by_source(server, diff, floor, floor_diff):
+    """The same self costs, summed by where the code comes from, beside the floor's: the
+    difference row by row is what the server does beyond the raw echo, and where."""
+    mine, theirs = by_source(diff), by_source(floor_diff)
+    print(f"### {server} against {floor}, by where the code comes from\n")
+    print(
+        "Self cost per message summed by source (a workspace crate, a dependency, the Rust "
+        "standard library, the C library); inlined code counts where its source lines are. "
+        "Rows under 1 Ir/msg on both sides are left out.\n"
+    )
+    print(f"| Source | {server} | {floor} | difference |")
+    print("|---|---:|---:|---:|")
+    groups = sorted(set(mine) | set(theirs), key=lambda g: (-(mine.get(g, 0) - theirs.get(g, 0)), g))
+    for group in groups:
+        a, b = mine.get(group, 0), theirs.get(group, 0)
+        if abs(a) < 1 and abs(b) < 1:
+            continue
+        print(f"| {group} | {a:,.0f} | {b:,.0f} | {signed(a - b)} |")
+    total_a, total_b = sum(mine.values()), sum(theirs.values())
+    print(f"| **total** | **{total_a:,.0f}** | **{total_b:,.0f}** | **{signed(total_a - total_b)}** |")
+    print()
 
 
 MICRO = [
