@@ -31,6 +31,8 @@ pub struct Settings<'a> {
     pub max_clients: usize,
     /// Receive buffer per client, in bytes.
     pub rx_buffer: usize,
+    /// The largest request head accepted, in bytes (431 above it, or above `rx_buffer`).
+    pub max_request_head: usize,
     /// Time allowed for a request head to arrive.
     pub handshake_timeout: Duration,
     /// How long a write may block on a client that stopped reading.
@@ -93,6 +95,7 @@ impl Settings<'_> {
             port: 80,
             max_clients: 8,
             rx_buffer: 4096,
+            max_request_head: ServeConfig::DEFAULT.max_request_head,
             handshake_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
             connection: Config {
@@ -117,6 +120,7 @@ impl<'a> Settings<'a> {
         ServeConfig {
             max_clients: self.max_clients,
             rx_buffer: self.rx_buffer,
+            max_request_head: self.max_request_head,
             handshake_timeout: self.handshake_timeout,
             write_timeout: self.write_timeout,
             tcp_keepalive: Some(Duration::from_secs(30)),

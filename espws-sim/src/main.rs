@@ -60,6 +60,10 @@ struct Args {
     /// and frames; the device's default is 4096, and chunked delivery works down to 256.
     #[arg(long, default_value_t = 64 * 1024)]
     rx_buffer: usize,
+    /// Largest HTTP request head accepted, in bytes; a longer one is answered 431 (so is one
+    /// longer than --rx-buffer). 16 KiB, as Node.js, fits any browser's.
+    #[arg(long, default_value_t = espws::ServeConfig::DEFAULT.max_request_head, value_name = "BYTES")]
+    max_request_head: usize,
     /// How messages reach the app: in chunks as they arrive, or reassembled whole (then
     /// --rx-buffer bounds the message size too).
     #[arg(long, value_enum, default_value_t = DeliveryArg::Chunked)]
@@ -216,6 +220,9 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         close_timeout: seconds(args.close_timeout),
     };
     connection.check_buffer(args.rx_buffer).map_err(|e| format!("--rx-buffer: {e}"))?;
+    let head_bound =
+        espws::ServeConfig { max_request_head: args.max_request_head, ..espws::ServeConfig::DEFAULT };
+    head_bound.check().map_err(|e| format!("--max-request-head: {e}"))?;
     // Inflated messages are delivered in chunks from the inflate window, never whole.
     if args.deflate && delivery == Delivery::Whole {
         let why = if uses_hub { "this app delivers whole messages" } else { "--delivery whole" };
@@ -242,6 +249,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         port: args.port,
         max_clients: args.max_clients,
         rx_buffer: args.rx_buffer,
+        max_request_head: args.max_request_head,
         handshake_timeout: seconds(args.handshake_timeout),
         write_timeout: seconds(args.write_timeout),
         connection,
@@ -323,10 +331,11 @@ fn announce(
         }
     }
     log::info!(
-        "limits: {} clients, {} byte messages, {} byte receive buffers; ping after {}s idle, drop after {}s more",
+        "limits: {} clients, {} byte messages, {} byte receive buffers, {} byte request heads; ping after {}s idle, drop after {}s more",
         settings.max_clients,
         settings.connection.max_message,
         settings.rx_buffer,
+        settings.serve_config().effective_max_request_head(),
         args.ping_interval,
         args.pong_timeout
     );

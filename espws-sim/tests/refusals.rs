@@ -94,7 +94,29 @@ fn http_431_a_head_larger_than_the_buffer_says_so() {
     on_each_runtime(|| {
         let sim = Sim::start(&["--rx-buffer", "1024"]);
         let request = upgrade_with(&format!("X-Filler: {}", "a".repeat(2000)));
-        refused(&sim, &request, 431, "larger than this server's receive buffer");
+        refused(&sim, &request, 431, "larger than this server accepts");
+    });
+}
+
+#[test]
+fn http_431_a_head_over_the_request_head_bound_though_the_buffer_would_hold_it() {
+    on_each_runtime(|| {
+        // The default 64 KiB receive buffer would hold this head; the 16 KiB bound refuses it.
+        let sim = Sim::start(&[]);
+        let request = upgrade_with(&format!("X-Filler: {}", "a".repeat(20 * 1024)));
+        refused(&sim, &request, 431, "larger than this server accepts");
+    });
+}
+
+#[test]
+fn a_raised_request_head_bound_upgrades_a_head_the_default_refuses() {
+    on_each_runtime(|| {
+        let sim = Sim::start(&["--max-request-head", "32768"]);
+        let mut client = RawClient::tcp(sim.addr);
+        client.send_raw(upgrade_with(&format!("X-Filler: {}", "a".repeat(20 * 1024))).as_bytes());
+        let head = client.read_head();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        client.assert_echo(b"after a 20 KiB head");
     });
 }
 

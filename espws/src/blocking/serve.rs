@@ -140,7 +140,8 @@ where
     S: BlockingService + ?Sized,
 {
     let policy = config.upgrade_policy();
-    let mut phase = HttpPhase::new(id, peer, config.handshake_timeout, clock.now());
+    let mut phase =
+        HttpPhase::new(id, peer, config.handshake_timeout, config.effective_max_request_head(), clock.now());
     let mut out = [0u8; HEAD_BUFFER];
     let mut step = phase.handle_input(rx.pending(), false, clock.now(), &policy, service, &mut out);
     loop {

@@ -114,7 +114,8 @@ where
     S: AsyncService + ?Sized,
 {
     let policy = config.upgrade_policy();
-    let mut phase = HttpPhase::new(id, peer, config.handshake_timeout, timer.now());
+    let mut phase =
+        HttpPhase::new(id, peer, config.handshake_timeout, config.effective_max_request_head(), timer.now());
     let mut out = [0u8; HEAD_BUFFER];
     let mut step = phase.handle_input(rx.pending(), false, timer.now(), &policy, service, &mut out);
     loop {

@@ -102,6 +102,13 @@ pub enum ConfigError {
         /// The minimum.
         needed: usize,
     },
+    /// A request-head bound below [`Config::MIN_BUFFER`]: too small for a browser's upgrade.
+    RequestHeadTooSmall {
+        /// The bound offered.
+        max_request_head: usize,
+        /// The minimum.
+        needed: usize,
+    },
     /// A server configured for no clients at all.
     NoClients,
     /// permessage-deflate with whole-message delivery: inflated bytes are delivered in chunks
@@ -118,6 +125,11 @@ impl core::fmt::Display for ConfigError {
             ConfigError::BufferTooSmall { capacity, needed } => {
                 write!(f, "receive buffer of {capacity} bytes is below the minimum of {needed}")
             }
+            ConfigError::RequestHeadTooSmall { max_request_head, needed } => write!(
+                f,
+                "max_request_head of {max_request_head} bytes is below the minimum of {needed}: \
+                 a browser's upgrade request would be refused"
+            ),
             ConfigError::NoClients => write!(f, "max_clients is 0: the server could serve no one"),
             ConfigError::DeflateNeedsChunked => {
                 write!(f, "permessage-deflate needs chunked delivery: turn one of them off")

@@ -16,7 +16,7 @@ use super::Delivery;
 pub enum HeadError {
     /// The head did not complete before the handshake deadline.
     TimedOut,
-    /// The head does not fit the receive buffer.
+    /// The head is longer than the server's bound on request heads, or its receive buffer.
     TooLarge,
     /// The bytes are not an HTTP/1.x request head.
     Malformed(RequestError),
@@ -32,10 +32,9 @@ impl HeadError {
             HeadError::TimedOut if received_anything => {
                 Some((StatusCode::REQUEST_TIMEOUT, "the request head did not arrive in time"))
             }
-            HeadError::TooLarge => Some((
-                StatusCode::HEADERS_TOO_LARGE,
-                "the request head is larger than this server's receive buffer",
-            )),
+            HeadError::TooLarge => {
+                Some((StatusCode::HEADERS_TOO_LARGE, "the request head is larger than this server accepts"))
+            }
             HeadError::Malformed(e) => Some((e.status(), "this is not a valid HTTP/1.1 request")),
             HeadError::TimedOut | HeadError::Closed => None,
         }

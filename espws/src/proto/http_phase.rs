@@ -22,7 +22,7 @@
 //! }
 //!
 //! let now = Instant::from_millis(0);
-//! let mut phase = HttpPhase::new(1, None, Duration::from_secs(5), now);
+//! let mut phase = HttpPhase::new(1, None, Duration::from_secs(5), 16 * 1024, now);
 //! let mut out = [0u8; HEAD_BUFFER];
 //! let head = b"GET /ws HTTP/1.1\r\nHost: device\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 //!     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -79,6 +79,7 @@ pub struct HttpPhase {
     id: u64,
     peer: Option<core::net::SocketAddr>,
     timeout: Duration,
+    max_head: usize,
     deadline: Instant,
 }
 
@@ -121,10 +122,17 @@ pub enum Step<'s, 'p, A> {
 }
 
 impl HttpPhase {
-    /// Connection `id` from `peer`, accepted `now`, whose request head must arrive within
-    /// `timeout`.
-    pub fn new(id: u64, peer: Option<core::net::SocketAddr>, timeout: Duration, now: Instant) -> Self {
-        HttpPhase { id, peer, timeout, deadline: now + timeout }
+    /// Connection `id` from `peer`, accepted `now`, whose request heads must arrive within
+    /// `timeout` and be at most `max_head` bytes long
+    /// ([`ServeConfig::effective_max_request_head`](super::ServeConfig::effective_max_request_head)).
+    pub fn new(
+        id: u64,
+        peer: Option<core::net::SocketAddr>,
+        timeout: Duration,
+        max_head: usize,
+        now: Instant,
+    ) -> Self {
+        HttpPhase { id, peer, timeout, max_head, deadline: now + timeout }
     }
 
     /// Who the connection is, for log lines.
@@ -138,7 +146,8 @@ impl HttpPhase {
     }
 
     /// Decides what to do with the bytes received so far (`pending`, from the start of the
-    /// request head). `buffer_full` says the receive buffer can take no more.
+    /// request head). `buffer_full` says the receive buffer can take no more. A head longer than
+    /// `max_head` is refused with 431 however the reads split it.
     pub fn handle_input<'s, 'p, S: Service + ?Sized>(
         &mut self,
         pending: &[u8],
@@ -151,8 +160,13 @@ impl HttpPhase {
         // One parse decides both whether the head is complete and what it asks for.
         let mut headers = [EMPTY_HEADER; MAX_HEADERS];
         let (req, head_len) = match Request::parse(pending, &mut headers) {
+            Ok(Status::Complete(_, len)) if len > self.max_head => {
+                return self.problem(HeadError::TooLarge, pending, out)
+            }
             Ok(Status::Complete(req, len)) => (req, len),
-            Ok(Status::Partial) if buffer_full => return self.problem(HeadError::TooLarge, pending, out),
+            Ok(Status::Partial) if buffer_full || pending.len() >= self.max_head => {
+                return self.problem(HeadError::TooLarge, pending, out)
+            }
             Ok(Status::Partial) if now >= self.deadline => {
                 return self.problem(HeadError::TimedOut, pending, out)
             }
@@ -263,5 +277,58 @@ impl HttpPhase {
     fn no_room<'s, 'p, A>(&self) -> Step<'s, 'p, A> {
         warn!("client {}: the answer does not fit {} bytes; closing", self.id, HEAD_BUFFER);
         Step::Close
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::handshake::Declined;
+
+    struct Everyone;
+    impl Service for Everyone {
+        type Admission = ();
+        fn admit(&self, _req: &Request<'_, '_>) -> Result<(), Declined> {
+            Ok(())
+        }
+    }
+
+    const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: device\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+
+    /// What the phase answers `pending` with under a head bound of `max_head`: the status of an
+    /// answer written, 101 for an upgrade, 0 for a read.
+    fn status(pending: &[u8], max_head: usize) -> u16 {
+        let now = Instant::from_millis(0);
+        let mut phase = HttpPhase::new(1, None, Duration::from_secs(5), max_head, now);
+        let mut out = [0u8; HEAD_BUFFER];
+        let step = phase.handle_input(pending, false, now, &Policy::default(), &Everyone, &mut out);
+        let len = match step {
+            Step::Read => return 0,
+            Step::Upgrade { .. } => return 101,
+            Step::Refuse { len } | Step::Respond { head: len, .. } => len,
+            Step::Close => panic!("closed without an answer"),
+        };
+        core::str::from_utf8(&out[9..12]).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            panic!("no status in {:?}", core::str::from_utf8(&out[..len]));
+        })
+    }
+
+    #[test]
+    fn a_head_of_exactly_the_bound_is_upgraded() {
+        assert_eq!(status(UPGRADE, UPGRADE.len()), 101);
+    }
+
+    #[test]
+    fn a_complete_head_one_byte_over_the_bound_gets_431_in_one_read() {
+        assert_eq!(status(UPGRADE, UPGRADE.len() - 1), 431);
+    }
+
+    #[test]
+    fn a_partial_head_that_reaches_the_bound_gets_431_without_waiting_for_more() {
+        let partial = &UPGRADE[..UPGRADE.len() - 2];
+        assert_eq!(status(partial, UPGRADE.len()), 0, "below the bound, it waits");
+        assert_eq!(status(partial, partial.len()), 431);
     }
 }

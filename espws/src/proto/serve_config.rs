@@ -10,6 +10,10 @@ use super::{Config, ConfigError, Delivery};
 /// peer receives the last bytes written (a close frame, an error answer) rather than a reset.
 pub const LINGER: Duration = Duration::from_secs(2);
 
+/// The default bound on a request head: 16 KiB, as Node.js's HTTP server; browsers' heads,
+/// cookies included, are a few KiB at most.
+pub const DEFAULT_MAX_REQUEST_HEAD: usize = 16 * 1024;
+
 /// What a server's connections may do, and its limits; [`Default`] gives the documented
 /// defaults, which deliver every message up to `connection.max_message`.
 ///
@@ -31,9 +35,12 @@ pub const LINGER: Duration = Duration::from_secs(2);
 pub struct ServeConfig<'p> {
     /// Connections served at once, WebSocket or HTTP; one more is answered 503.
     pub max_clients: usize,
-    /// Receive buffer per connection, in bytes; it bounds request heads (431 above it) and, in
-    /// whole-message delivery, messages.
+    /// Receive buffer per connection, in bytes; in whole-message delivery it bounds messages.
     pub rx_buffer: usize,
+    /// The largest request head accepted, in bytes (431 above it). The receive buffer bounds it
+    /// too, so a head is refused above the smaller of the two; kept apart so that a larger
+    /// buffer for large messages does not also let a slow client send a larger head.
+    pub max_request_head: usize,
     /// Time allowed for a request head to arrive, from accept (or from the previous answer on
     /// a kept-alive connection).
     pub handshake_timeout: Duration,
@@ -48,12 +55,13 @@ pub struct ServeConfig<'p> {
 }
 
 impl<'p> ServeConfig<'p> {
-    /// 8 clients, 4 KiB receive buffers, messages of up to 1 MiB delivered in chunks, 5 s for a
-    /// request head, 10 s for a blocked write, TCP keepalive after 30 s, and the timers of
+    /// 8 clients, 4 KiB receive buffers, request heads of up to 16 KiB (as Node.js), messages
+    /// of up to 1 MiB delivered in chunks, 5 s for a request head, 10 s for a blocked write, TCP keepalive after 30 s, and the timers of
     /// [`Config::default`].
     pub const DEFAULT: ServeConfig<'static> = ServeConfig {
         max_clients: 8,
         rx_buffer: 4096,
+        max_request_head: DEFAULT_MAX_REQUEST_HEAD,
         handshake_timeout: Duration::from_secs(5),
         write_timeout: Duration::from_secs(10),
         tcp_keepalive: Some(Duration::from_secs(30)),
@@ -62,10 +70,14 @@ impl<'p> ServeConfig<'p> {
     };
 
     /// Checks that the configuration can work: a receive buffer the connection accepts, at
-    /// least one client, and permessage-deflate only where the driver can inflate.
+    /// least one client, room for a browser's request head, and permessage-deflate only where the driver can inflate.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.max_clients == 0 {
             return Err(ConfigError::NoClients);
+        }
+        if self.max_request_head < Config::MIN_BUFFER {
+            let needed = Config::MIN_BUFFER;
+            return Err(ConfigError::RequestHeadTooSmall { max_request_head: self.max_request_head, needed });
         }
         if self.policy.deflate.enabled && self.connection.delivery == Delivery::Whole {
             return Err(ConfigError::DeflateNeedsChunked);
@@ -83,6 +95,12 @@ impl<'p> ServeConfig<'p> {
         let mut policy = self.policy;
         policy.deflate.enabled &= self.connection.delivery == Delivery::Chunked && cfg!(feature = "std");
         policy
+    }
+
+    /// The largest request head this server accepts: [`max_request_head`](Self::max_request_head),
+    /// or less when the receive buffer is smaller.
+    pub fn effective_max_request_head(&self) -> usize {
+        self.max_request_head.min(self.rx_buffer)
     }
 
     /// The largest message a client can actually send: `max_message`, or less when whole
@@ -125,5 +143,20 @@ mod tests {
     fn no_clients_is_refused() {
         let config = ServeConfig { max_clients: 0, ..ServeConfig::default() };
         assert_eq!(config.check(), Err(ConfigError::NoClients));
+    }
+
+    #[test]
+    fn a_request_head_bound_too_small_for_an_upgrade_is_refused() {
+        let config = ServeConfig { max_request_head: 255, ..ServeConfig::default() };
+        let needed = Config::MIN_BUFFER;
+        assert_eq!(config.check(), Err(ConfigError::RequestHeadTooSmall { max_request_head: 255, needed }));
+    }
+
+    #[test]
+    fn the_smaller_of_the_head_bound_and_the_buffer_bounds_a_head() {
+        let config = ServeConfig { rx_buffer: 4096, max_request_head: 16 * 1024, ..ServeConfig::default() };
+        assert_eq!(config.effective_max_request_head(), 4096);
+        let config = ServeConfig { rx_buffer: 256 * 1024, ..config };
+        assert_eq!(config.effective_max_request_head(), 16 * 1024);
     }
 }
