@@ -56,10 +56,12 @@ struct Args {
     /// Largest message accepted, in bytes; larger ones close with 1009.
     #[arg(long, default_value_t = 1 << 20)]
     max_message: u64,
-    /// Receive buffer per client, in bytes. On a PC a larger buffer means fewer, larger reads
-    /// and frames; the device's default is 4096, and chunked delivery works down to 256.
-    #[arg(long, default_value_t = 64 * 1024)]
-    rx_buffer: usize,
+    /// Receive buffer per client, in bytes [default: 262144 on tokio without TLS, 65536
+    /// otherwise]. On a PC a larger buffer means fewer, larger reads and frames; tokio lends it
+    /// only while bytes are processed, so there its size costs an idle connection nothing. The
+    /// device's default is 4096, and chunked delivery works down to 256.
+    #[arg(long, value_name = "BYTES")]
+    rx_buffer: Option<usize>,
     /// Largest HTTP request head accepted, in bytes; a longer one is answered 431 (so is one
     /// longer than --rx-buffer). 16 KiB, as Node.js, fits any browser's.
     #[arg(long, default_value_t = espws::ServeConfig::DEFAULT.max_request_head, value_name = "BYTES")]
@@ -164,6 +166,20 @@ enum RuntimeArg {
     EmbassyTap,
 }
 
+/// The receive buffer when `--rx-buffer` is not given. 256 KiB where a waiting connection
+/// holds no buffer (tokio lends it from the thread's pool only while bytes are processed): a
+/// 1 MiB message then takes 4 reads and frames instead of 16, about 1.3 times the echo rate at
+/// 4 x 1 MiB (docs/bench-results.md). 64 KiB where every connection keeps its buffer for life:
+/// on threads, and over TLS, whose buffer may hold decrypted bytes no socket readiness shows.
+fn default_rx_buffer(args: &Args) -> usize {
+    let tls = args.tls_cert.is_some() || args.tls_self_signed;
+    if args.runtime == RuntimeArg::Tokio && !tls {
+        256 * 1024
+    } else {
+        64 * 1024
+    }
+}
+
 /// Seconds from the command line, checked by `non_negative_seconds`, as a duration.
 fn seconds(value: f64) -> Duration {
     Duration::from_secs_f64(value)
@@ -219,7 +235,8 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         pong_timeout: seconds(args.pong_timeout),
         close_timeout: seconds(args.close_timeout),
     };
-    connection.check_buffer(args.rx_buffer).map_err(|e| format!("--rx-buffer: {e}"))?;
+    let rx_buffer = args.rx_buffer.unwrap_or_else(|| default_rx_buffer(args));
+    connection.check_buffer(rx_buffer).map_err(|e| format!("--rx-buffer: {e}"))?;
     let head_bound =
         espws::ServeConfig { max_request_head: args.max_request_head, ..espws::ServeConfig::DEFAULT };
     head_bound.check().map_err(|e| format!("--max-request-head: {e}"))?;
@@ -248,7 +265,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         tls: args.tls_cert.is_some() || args.tls_self_signed,
         port: args.port,
         max_clients: args.max_clients,
-        rx_buffer: args.rx_buffer,
+        rx_buffer,
         max_request_head: args.max_request_head,
         handshake_timeout: seconds(args.handshake_timeout),
         write_timeout: seconds(args.write_timeout),
@@ -383,5 +400,32 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_from(flags: &[&str]) -> Result<Settings<'static>, String> {
+        settings(&Args::parse_from(std::iter::once("espws-sim").chain(flags.iter().copied())))
+    }
+
+    #[test]
+    fn the_receive_buffer_defaults_to_256_kib_where_idle_connections_hold_none() {
+        let rx = |flags: &[&str]| settings_from(flags).map(|s| s.rx_buffer);
+        assert_eq!(rx(&["--runtime", "tokio"]), Ok(256 * 1024));
+        assert_eq!(rx(&["--runtime", "threads"]), Ok(64 * 1024));
+        assert_eq!(rx(&["--runtime", "embassy-tap"]), Ok(64 * 1024));
+        assert_eq!(rx(&["--runtime", "tokio", "--tls-self-signed"]), Ok(64 * 1024), "TLS keeps its buffer");
+        assert_eq!(rx(&["--runtime", "tokio", "--rx-buffer", "4096"]), Ok(4096), "a given size wins");
+    }
+
+    #[test]
+    fn a_request_head_bound_below_the_minimum_is_refused_with_the_flag_named() {
+        let error = settings_from(&["--max-request-head", "100"]).err().unwrap_or_default();
+        assert!(error.starts_with("--max-request-head: "), "{error}");
+        let head = settings_from(&["--max-request-head", "32768"]).map(|s| s.max_request_head);
+        assert_eq!(head, Ok(32768));
     }
 }
