@@ -101,7 +101,8 @@ fn http_431_a_head_larger_than_the_buffer_says_so() {
 #[test]
 fn http_431_a_head_over_the_request_head_bound_though_the_buffer_would_hold_it() {
     on_each_runtime(|| {
-        // The default 64 KiB receive buffer would hold this head; the 16 KiB bound refuses it.
+        // The default receive buffer (64 KiB, 256 KiB on tokio) would hold this head; the
+        // 16 KiB bound refuses it.
         let sim = Sim::start(&[]);
         let request = upgrade_with(&format!("X-Filler: {}", "a".repeat(20 * 1024)));
         refused(&sim, &request, 431, "larger than this server accepts");
