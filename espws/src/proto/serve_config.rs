@@ -10,10 +10,6 @@ use super::{Config, ConfigError, Delivery};
 /// peer receives the last bytes written (a close frame, an error answer) rather than a reset.
 pub const LINGER: Duration = Duration::from_secs(2);
 
-/// The default bound on a request head: 16 KiB, as Node.js's HTTP server; browsers' heads,
-/// cookies included, are a few KiB at most.
-pub const DEFAULT_MAX_REQUEST_HEAD: usize = 16 * 1024;
-
 /// What a server's connections may do, and its limits; [`Default`] gives the documented
 /// defaults, which deliver every message up to `connection.max_message`.
 ///
@@ -55,13 +51,14 @@ pub struct ServeConfig<'p> {
 }
 
 impl<'p> ServeConfig<'p> {
-    /// 8 clients, 4 KiB receive buffers, request heads of up to 16 KiB (as Node.js), messages
-    /// of up to 1 MiB delivered in chunks, 5 s for a request head, 10 s for a blocked write, TCP keepalive after 30 s, and the timers of
-    /// [`Config::default`].
+    /// 8 clients, 4 KiB receive buffers, request heads of up to 16 KiB (as Node.js's HTTP
+    /// server; a browser's, cookies included, is a few KiB), messages of up to 1 MiB delivered in
+    /// chunks, 5 s for a request head, 10 s for a blocked write, TCP keepalive after 30 s, and
+    /// the timers of [`Config::default`].
     pub const DEFAULT: ServeConfig<'static> = ServeConfig {
         max_clients: 8,
         rx_buffer: 4096,
-        max_request_head: DEFAULT_MAX_REQUEST_HEAD,
+        max_request_head: 16 * 1024,
         handshake_timeout: Duration::from_secs(5),
         write_timeout: Duration::from_secs(10),
         tcp_keepalive: Some(Duration::from_secs(30)),
@@ -70,7 +67,8 @@ impl<'p> ServeConfig<'p> {
     };
 
     /// Checks that the configuration can work: a receive buffer the connection accepts, at
-    /// least one client, room for a browser's request head, and permessage-deflate only where the driver can inflate.
+    /// least one client, room for a browser's request head, and permessage-deflate only where
+    /// the driver can inflate.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.max_clients == 0 {
             return Err(ConfigError::NoClients);
