@@ -3,10 +3,7 @@
 //! Reading the request head and writing the answer are the driver's job; deciding is here, so
 //! every driver decides the same way.
 
-use crate::wire::http::{
-    self, Request, RequestError, StatusCode, Upgrade, UpgradeError, EMPTY_HEADER, MAX_HEADERS,
-};
-use crate::wire::Status;
+use crate::wire::http::{self, Request, RequestError, StatusCode, Upgrade, UpgradeError};
 
 use super::deflate::{self, Agreed, DeflateConfig};
 use super::Delivery;
@@ -38,18 +35,6 @@ impl HeadError {
             HeadError::Malformed(e) => Some((e.status(), "this is not a valid HTTP/1.1 request")),
             HeadError::TimedOut | HeadError::Closed => None,
         }
-    }
-}
-
-/// Looks for a complete request head at the start of `pending`: its length once complete,
-/// `None` while more bytes are needed. `buffer_full` says no more bytes can be received.
-pub fn poll_head(pending: &[u8], buffer_full: bool) -> Result<Option<usize>, HeadError> {
-    let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-    match Request::parse(pending, &mut headers) {
-        Ok(Status::Complete(_, len)) => Ok(Some(len)),
-        Ok(Status::Partial) if buffer_full => Err(HeadError::TooLarge),
-        Ok(Status::Partial) => Ok(None),
-        Err(e) => Err(HeadError::Malformed(e)),
     }
 }
 
