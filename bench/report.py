@@ -238,6 +238,66 @@ def by_source(diff):
     return groups
 
 
+def per_message(rows, k1, k2):
+    """Instructions per message of each server in `rows`: (Ir(k2) - Ir(k1)) / (k2 - k1), or
+    None where either run failed."""
+    per_msg = {}
+    for r in rows:
+        server = r["server"]
+        if server in per_msg:
+            continue
+        runs = {x["k"]: x for x in rows if x["server"] == server}
+        a, b = runs.get(k1), runs.get(k2)
+        good = all(x is not None and x.get("ok") and x.get("ir") for x in (a, b))
+        per_msg[server] = (b["ir"] - a["ir"]) / (k2 - k1) if good else None
+    return per_msg
+
+
+# The instruction lines a change must not cross (issue 17's): espws threads' instructions per
+# 64-byte echo, and espws tokio's against the raw tokio TCP echo measured in the same run.
+THREADS_MAX_IR = 300
+TOKIO_MAX_RATIO = 1.10
+
+
+def check(path, k1, k2):
+    """Exits 1, saying which, unless espws threads spends at most THREADS_MAX_IR instructions
+    per echo and espws tokio at most TOKIO_MAX_RATIO times raw-tokio's, in the run of `path`."""
+    per_msg = per_message(load_jsonl(path), int(k1), int(k2))
+    failures = []
+    for server in ("espws-threads", "espws-tokio", "raw-tokio"):
+        if per_msg.get(server) is None:
+            failures.append(f"{server}: no figure (its callgrind run failed or was not made)")
+    threads, tokio, floor = (per_msg.get(s) for s in ("espws-threads", "espws-tokio", "raw-tokio"))
+    if threads is not None:
+        ok = threads <= THREADS_MAX_IR
+        print(
+            f"espws-threads: {threads:,.0f} instructions per echo "
+            f"(line: {THREADS_MAX_IR}): {'ok' if ok else 'OVER'}"
+        )
+        if not ok:
+            failures.append(
+                f"espws-threads spends {threads:,.0f} instructions per echo, over {THREADS_MAX_IR}"
+            )
+    if tokio is not None and floor:
+        ratio = tokio / floor
+        ok = ratio <= TOKIO_MAX_RATIO
+        local = per_msg.get("raw-tokio-local")
+        beside = f"; {tokio / local:.2f}x raw-tokio-local's {local:,.0f}, not checked" if local else ""
+        print(
+            f"espws-tokio: {tokio:,.0f} instructions per echo, {ratio:.2f}x raw-tokio's "
+            f"{floor:,.0f} (line: {TOKIO_MAX_RATIO:.2f}x){beside}: {'ok' if ok else 'OVER'}"
+        )
+        if not ok:
+            failures.append(
+                f"espws-tokio spends {ratio:.2f}x raw-tokio's instructions, over {TOKIO_MAX_RATIO:.2f}x"
+            )
+    sys.stdout.flush()
+    for failure in failures:
+        print(f"instruction check failed: {failure}; the callgrind report beside {path} shows "
+              "where the instructions go", file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
 def callgrind(path, k1, k2, top=15):
     k1, k2 = int(k1), int(k2)
     rows = load_jsonl(path)
@@ -262,14 +322,11 @@ def callgrind(path, k1, k2, top=15):
         "largest self cost per msg | ok |"
     )
     print("|---|---:|---:|---:|---:|---|---|")
-    per_msg, diffs = {}, {}
+    per_msg, diffs = per_message(rows, k1, k2), {}
     for server in servers:
         runs = {r["k"]: r for r in rows if r["server"] == server}
         a, b = runs.get(k1), runs.get(k2)
-        good = all(r is not None and r.get("ok") and r.get("ir") for r in (a, b))
-        ir_msg = (b["ir"] - a["ir"]) / (k2 - k1) if good else None
-        per_msg[server] = ir_msg
-        if good:
+        if per_msg[server] is not None:
             try:
                 c1, c2 = parse_annotate(a["file"]), parse_annotate(b["file"])
                 diffs[server] = {
@@ -408,4 +465,4 @@ def micro(criterion_dir):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"throughput": throughput, "callgrind": callgrind, "micro": micro}[command](*args)
+    {"throughput": throughput, "callgrind": callgrind, "micro": micro, "check": check}[command](*args)
