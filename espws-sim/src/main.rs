@@ -144,6 +144,11 @@ impl Args {
         }
         self.ip.split('/').next()?.parse().ok()
     }
+
+    /// Whether the flags ask for https and wss (a certificate given, or one made at start-up).
+    fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_self_signed
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -173,8 +178,7 @@ enum RuntimeArg {
 /// on threads (where 256 KiB made 0.90 of 64 KiB's rate at 4 x 1 MiB), and over TLS, whose
 /// buffer may hold decrypted bytes no socket readiness shows.
 fn default_rx_buffer(args: &Args) -> usize {
-    let tls = args.tls_cert.is_some() || args.tls_self_signed;
-    if args.runtime == RuntimeArg::Tokio && !tls {
+    if args.runtime == RuntimeArg::Tokio && !args.serves_tls() {
         256 * 1024
     } else {
         64 * 1024
@@ -263,7 +267,7 @@ fn settings(args: &Args) -> Result<Settings<'static>, String> {
         tick,
         hub_queue: args.queue_bytes,
         sensor_rate_hz: args.rate,
-        tls: args.tls_cert.is_some() || args.tls_self_signed,
+        tls: args.serves_tls(),
         port: args.port,
         max_clients: args.max_clients,
         rx_buffer,
