@@ -42,8 +42,14 @@ report_free_disk() {
 ensure_mbedtls_tools() {
     command -v clang >/dev/null && command -v cmake >/dev/null && command -v ninja >/dev/null && return 0
     echo "installing clang, cmake and ninja-build (mbedTLS is compiled with them)"
+    apt_install clang cmake ninja-build
+}
+
+# Installs Debian packages: the package lists first (a fresh machine has none), and waiting for
+# another apt run's lock rather than failing on it. Callers check first that a package is missing.
+apt_install() {
     apt-get update >/dev/null
-    apt-get install -y -o DPkg::Lock::Timeout=600 clang cmake ninja-build >/dev/null
+    apt-get install -y -o DPkg::Lock::Timeout=600 "$@" >/dev/null
 }
 
 # The simulator as the test steps run it: with mbedTLS, so that --runtime embassy-tap serves TLS
